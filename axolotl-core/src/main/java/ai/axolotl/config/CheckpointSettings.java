@@ -1,0 +1,26 @@
+package ai.axolotl.config;
+
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Positive;
+import jakarta.validation.constraints.PositiveOrZero;
+
+/**
+ * Where results go and when checkpoints are written.
+ *
+ * @param outputDir directory for checkpoints, metrics.jsonl and the exported model
+ * @param saveSteps steps between checkpoints; null: from saves_per_epoch, else none until the end
+ * @param savesPerEpoch checkpoints per epoch; null when save_steps is used
+ * @param saveTotalLimit most checkpoints kept (oldest deleted first); 0: keep all
+ * @param saveStrategy {@code steps}, {@code epoch} or {@code no}
+ * @param saveOnlyModel write only the model in checkpoints (such a checkpoint cannot be resumed)
+ * @param resumeFromCheckpoint a checkpoint directory to resume from, {@code latest} for the newest in
+ *     output_dir, or null
+ */
+public record CheckpointSettings(
+        @NotBlank String outputDir,
+        @Positive Integer saveSteps,
+        @Positive Integer savesPerEpoch,
+        @PositiveOrZero int saveTotalLimit,
+        String saveStrategy,
+        boolean saveOnlyModel,
+        String resumeFromCheckpoint) {}

@@ -1,0 +1,343 @@
+package ai.axolotl.config;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns a raw key/value map (from YAML, CLI overrides or the fluent builder) into an {@link AxolotlConfig}:
+ * classifies keys, reads typed values with Axolotl's defaults, and applies Axolotl's key rewrites (batch_size to
+ * accumulation, the {@code fsdp_} prefix, {@code sequence_parallel_degree}). Every problem is collected; the
+ * caller gets them all at once from {@link ConfigValidator}.
+ */
+public final class ConfigBinder {
+    /** Optimizer names that mean libtorch AdamW. */
+    public static final Set<String> ADAMW_NAMES = Set.of("adamw_torch", "adamw_torch_fused", "adamw_hf", "adamw",
+            "adamw_torch_xla", "adamw_torch_npu_fused");
+    /** Learning-rate schedules this library implements. */
+    public static final List<String> SCHEDULERS = List.of("cosine", "linear", "constant", "constant_with_warmup");
+
+    private final List<ConfigError> errors = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+
+    /** Result of binding: the config (null when binding failed) plus what was found along the way. */
+    public record Bound(AxolotlConfig config, List<ConfigError> errors, List<String> warnings) {}
+
+    private ConfigBinder() {}
+
+    /** Binds a raw map. The map is not modified. */
+    public static Bound bind(Map<String, Object> raw) {
+        ConfigBinder b = new ConfigBinder();
+        AxolotlConfig c = b.doBind(new LinkedHashMap<>(raw));
+        return new Bound(c, List.copyOf(b.errors), List.copyOf(b.warnings));
+    }
+
+    private static boolean truthy(Object v) {
+        if (v == null || Boolean.FALSE.equals(v)) {
+            return false;
+        }
+        if (v instanceof Number n) {
+            return n.doubleValue() != 0;
+        }
+        if (v instanceof String s) {
+            return !s.isBlank() && !s.equalsIgnoreCase("none");
+        }
+        if (v instanceof java.util.Collection<?> c) {
+            return !c.isEmpty();
+        }
+        if (v instanceof Map<?, ?> m) {
+            return !m.isEmpty();
+        }
+        return true;
+    }
+
+    private void classifyKeys(Map<String, Object> raw) {
+        List<String> noEffect = new ArrayList<>();
+        for (Map.Entry<String, Object> e : raw.entrySet()) {
+            String key = e.getKey();
+            ConfigKeys.Key k = ConfigKeys.lookup(key);
+            if (k == null) {
+                String hint = Suggestions.closest(key, ConfigKeys.all()).map(s -> " (did you mean '" + s + "'?)")
+                        .orElse("");
+                errors.add(new ConfigError(key, "unknown key" + hint));
+            } else if (k.kind() == ConfigKeys.Kind.UNSUPPORTED && truthy(e.getValue())) {
+                if (key.equals("expert_parallel_size") && Integer.valueOf(1).equals(e.getValue())) {
+                    continue;
+                }
+                errors.add(new ConfigError(key, "unsupported feature: " + k.note()
+                        + " (not available in axolotl-java; remove the key or set it to null)"));
+            } else if (k.kind() == ConfigKeys.Kind.NO_EFFECT && truthy(e.getValue())) {
+                noEffect.add(key + " (" + k.note() + ")");
+            }
+        }
+        if (!noEffect.isEmpty()) {
+            warnings.add("keys accepted with no effect: " + String.join(", ", noEffect));
+        }
+    }
+
+    private AxolotlConfig doBind(Map<String, Object> raw) {
+        classifyKeys(raw);
+        RawValues r = new RawValues(raw, "", errors);
+
+        String modelType = r.string("model_type", null);
+        if (modelType != null && !List.of("LlamaForCausalLM", "AutoModelForCausalLM").contains(modelType)) {
+            errors.add(new ConfigError("model_type", "unsupported feature: model type '" + modelType
+                    + "'; axolotl-java trains Llama models (LlamaForCausalLM)"));
+        }
+        r.string("tokenizer_type", null);
+        Object gc = raw.get("gradient_checkpointing");
+        boolean gradientCheckpointing = false;
+        if (gc instanceof String s && s.startsWith("offload")) {
+            errors.add(new ConfigError("gradient_checkpointing", "unsupported feature: '" + s
+                    + "' means activation offloading, which is not available in axolotl-java; use true"));
+        } else {
+            gradientCheckpointing = r.bool("gradient_checkpointing", false);
+        }
+        r.map("gradient_checkpointing_kwargs");
+        ModelSettings model = new ModelSettings(r.string("base_model", null), r.bool("reinit_weights", false),
+                r.string("tokenizer_config", null), gradientCheckpointing);
+
+        List<DatasetConfig> datasets = bindDatasets(r);
+
+        boolean packing = r.bool("sample_packing", false);
+        Object pad = raw.get("pad_to_sequence_len");
+        DataSettings data = new DataSettings(r.string("dataset_prepared_path", null),
+                r.number("val_set_size", 0.0), r.integer("sequence_len", 512), packing,
+                pad == null ? packing : r.bool("pad_to_sequence_len", false), r.bool("train_on_inputs", false),
+                r.integer("min_sample_len", 0));
+        r.bool("eval_sample_packing", packing);
+
+        TrainingSettings training = bindTraining(r);
+        OptimizerSettings optimizer = bindOptimizer(r);
+
+        String sched = r.string("lr_scheduler", "cosine");
+        if (!SCHEDULERS.contains(sched)) {
+            errors.add(new ConfigError("lr_scheduler", "unsupported value '" + sched + "'; expected one of "
+                    + String.join(", ", SCHEDULERS)));
+            sched = "cosine";
+        }
+        SchedulerSettings scheduler = new SchedulerSettings(sched, r.integer("warmup_steps", null),
+                r.number("warmup_ratio", null), r.number("cosine_min_lr_ratio", 0.0));
+
+        String resume = null;
+        Object rfc = raw.get("resume_from_checkpoint");
+        if (Boolean.TRUE.equals(rfc) || (r.bool("auto_resume_from_checkpoints", false) && rfc == null)) {
+            resume = "latest";
+        } else if (rfc != null && !Boolean.FALSE.equals(rfc)) {
+            resume = r.string("resume_from_checkpoint", null);
+        }
+        CheckpointSettings checkpoint = new CheckpointSettings(r.string("output_dir", "./model-out"),
+                r.integer("save_steps", null), r.integer("saves_per_epoch", null),
+                r.integer("save_total_limit", 4), r.oneOf("save_strategy", null, List.of("steps", "epoch", "no")),
+                r.bool("save_only_model", false), resume);
+
+        PrecisionSettings precision = new PrecisionSettings(r.autoBool("bf16", "auto"), r.bool("fp16", false),
+                r.autoBool("tf32", "auto"));
+
+        ParallelSettings parallel = bindParallel(r, raw);
+        r.bool("ddp", false);
+        r.bool("ddp_find_unused_parameters", false);
+        r.bool("ddp_broadcast_buffers", false);
+        r.integer("world_size", null);
+        r.integer("local_rank", null);
+
+        return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, checkpoint, precision,
+                parallel);
+    }
+
+    private List<DatasetConfig> bindDatasets(RawValues r) {
+        List<Object> items = r.list("datasets");
+        if (items == null) {
+            return List.of();
+        }
+        List<DatasetConfig> out = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            String p = "datasets[" + i + "]";
+            if (!(items.get(i) instanceof Map<?, ?> m)) {
+                errors.add(new ConfigError(p, "expected a mapping with path and type"));
+                continue;
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> item = (Map<String, Object>) m;
+            RawValues d = new RawValues(item, p, errors);
+            for (String k : item.keySet()) {
+                if (!ConfigKeys.DATASET_KEYS.contains(k)) {
+                    String hint = Suggestions.closest(k, ConfigKeys.DATASET_KEYS)
+                            .map(s -> " (did you mean '" + s + "'?)").orElse("");
+                    errors.add(new ConfigError(p + "." + k, "unknown dataset key" + hint
+                            + "; supported: path, type, field, ds_type, data_files, split"));
+                }
+            }
+            String type = d.string("type", null);
+            if (type != null && !List.of("completion", "alpaca", "pretokenized").contains(type)) {
+                errors.add(new ConfigError(p + ".type", "unsupported dataset type '" + type
+                        + "'; expected completion, alpaca, or no type for rows with input_ids"));
+                type = null;
+            }
+            String split = d.string("split", "train");
+            if (!"train".equals(split)) {
+                errors.add(new ConfigError(p + ".split", "only split 'train' is supported for local files"));
+            }
+            if (d.isSet("name")) {
+                errors.add(new ConfigError(p + ".name", "unsupported feature: Hugging Face dataset "
+                        + "configurations (name) need the Hub; give a local path instead"));
+            }
+            String dsType = d.string("ds_type", null);
+            out.add(new DatasetConfig(d.string("path", null), type, d.string("field", null),
+                    dsType, d.stringList("data_files")));
+        }
+        return out;
+    }
+
+    private TrainingSettings bindTraining(RawValues r) {
+        Integer mbs = r.integer("micro_batch_size", null);
+        Integer gas = r.integer("gradient_accumulation_steps", null);
+        Integer batch = r.integer("batch_size", null);
+        int set = (mbs != null ? 1 : 0) + (gas != null ? 1 : 0) + (batch != null ? 1 : 0);
+        if (set < 2) {
+            errors.add(new ConfigError("micro_batch_size", "at least two of micro_batch_size, "
+                    + "gradient_accumulation_steps, batch_size must be set"));
+        }
+        if (gas != null && batch != null) {
+            errors.add(new ConfigError("batch_size", "please set only one of gradient_accumulation_steps or "
+                    + "batch_size"));
+        }
+        if (batch != null) {
+            warnings.add("batch_size is not recommended; set gradient_accumulation_steps instead "
+                    + "(batch_size / micro_batch_size / number of ranks)");
+        }
+        int micro = mbs != null ? mbs : 1;
+        if (mbs == null && batch != null && gas != null && gas > 0) {
+            micro = Math.max(1, batch / gas);
+        }
+        int accumulation = gas != null ? gas : (batch != null && micro > 0 ? Math.max(1, batch / micro) : 1);
+        Integer evalBatch = r.integer("eval_batch_size", micro);
+        Double watchdog = r.number("loss_watchdog_threshold", null);
+        Integer patience = r.integer("loss_watchdog_patience", 3);
+        String evalStrategy = r.oneOf("eval_strategy", null, List.of("steps", "epoch", "no"));
+        Integer evalSteps = r.integer("eval_steps", null);
+        Integer evalsPerEpoch = r.integer("evals_per_epoch", null);
+        if (evalSteps != null && evalsPerEpoch != null) {
+            errors.add(new ConfigError("evals_per_epoch", "evals_per_epoch and eval_steps are mutually exclusive"));
+        }
+        if (evalStrategy != null && evalSteps != null && !"steps".equals(evalStrategy)) {
+            errors.add(new ConfigError("eval_strategy", "eval_strategy and eval_steps mismatch: eval_steps needs "
+                    + "eval_strategy: steps"));
+        }
+        if ("no".equals(evalStrategy)) {
+            evalSteps = null;
+            evalsPerEpoch = null;
+        }
+        return new TrainingSettings(micro, accumulation, evalBatch == null ? micro : evalBatch,
+                r.number("num_epochs", 1.0), r.integer("max_steps", null), r.integer("logging_steps", null),
+                r.longValue("seed", 42), evalSteps, evalsPerEpoch, watchdog, patience == null ? 3 : patience);
+    }
+
+    private OptimizerSettings bindOptimizer(RawValues r) {
+        String name = r.string("optimizer", "adamw_torch_fused");
+        String canonical;
+        if (ADAMW_NAMES.contains(name)) {
+            canonical = "adamw";
+        } else if (name.equals("sgd")) {
+            canonical = "sgd";
+        } else {
+            errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'; supported: "
+                    + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw) and sgd"));
+            canonical = "adamw";
+        }
+        if (!canonical.equals("adamw") && (r.isSet("adam_beta1") || r.isSet("adam_beta2")
+                || r.isSet("adam_epsilon"))) {
+            warnings.add("adamw hyperparameters found, but no adamw optimizer set");
+        }
+        Double lr = r.number("learning_rate", null);
+        if (lr == null && !r.isSet("learning_rate")) {
+            errors.add(new ConfigError("learning_rate", "is required (a positive number such as 2e-4)"));
+        }
+        return new OptimizerSettings(canonical, lr == null ? 1e-4 : lr, r.number("weight_decay", 0.0),
+                r.number("adam_beta1", 0.9), r.number("adam_beta2", 0.999), r.number("adam_epsilon", 1e-8),
+                r.number("max_grad_norm", 1.0));
+    }
+
+    private ParallelSettings bindParallel(RawValues r, Map<String, Object> raw) {
+        String dsPath = null;
+        Map<String, Object> dsInline = null;
+        Object ds = raw.get("deepspeed");
+        if (ds instanceof String s && !s.isBlank()) {
+            dsPath = s;
+        } else if (ds instanceof Map<?, ?>) {
+            dsInline = r.map("deepspeed");
+        } else if (ds != null) {
+            errors.add(new ConfigError("deepspeed", "expected a path to a DeepSpeed JSON file or an inline mapping"));
+        }
+        List<String> fsdp = null;
+        Object fsdpRaw = raw.get("fsdp");
+        if (fsdpRaw instanceof String s) {
+            fsdp = List.of(s.trim().split("\\s+"));
+        } else if (fsdpRaw != null) {
+            fsdp = r.stringList("fsdp");
+        }
+        Integer version = r.integer("fsdp_version", null);
+        Map<String, Object> fsdpConfig = null;
+        Map<String, Object> fc = r.map("fsdp_config");
+        if (fc != null) {
+            fsdpConfig = new LinkedHashMap<>();
+            boolean prefixed = false;
+            for (Map.Entry<String, Object> e : fc.entrySet()) {
+                String k = e.getKey();
+                if (k.startsWith("fsdp_") && !k.equals("fsdp_version")) {
+                    prefixed = true;
+                    k = k.substring("fsdp_".length());
+                }
+                if (!ConfigKeys.FSDP_KEYS.contains(k)) {
+                    String hint = Suggestions.closest(k, ConfigKeys.FSDP_KEYS).map(s -> " (did you mean '" + s + "'?)")
+                            .orElse("");
+                    errors.add(new ConfigError("fsdp_config." + e.getKey(), "unknown fsdp_config key" + hint));
+                    continue;
+                }
+                if (k.equals("version") || k.equals("fsdp_version")) {
+                    Integer v = new RawValues(fc, "fsdp_config", errors).integer(e.getKey(), null);
+                    if (version != null && v != null && !version.equals(v)) {
+                        errors.add(new ConfigError("fsdp_config." + e.getKey(), "fsdp_version " + v
+                                + " contradicts top-level fsdp_version " + version));
+                    }
+                    if (version == null) {
+                        version = v;
+                    }
+                    continue;
+                }
+                fsdpConfig.put(k, e.getValue());
+            }
+            if (prefixed) {
+                warnings.add("configuring FSDP fields with the `fsdp_` prefix is deprecated; the prefix was "
+                        + "stripped (axolotl migrate-config rewrites the file)");
+            }
+        }
+        boolean fsdpOn = fsdpConfig != null || (fsdp != null && !fsdp.isEmpty());
+        if (fsdpOn && version == null) {
+            version = 1;
+        }
+        if (version != null && version != 1 && version != 2) {
+            errors.add(new ConfigError("fsdp_version", "expected 1 or 2, got " + version));
+        }
+        if (fsdpOn && version != null && version == 1) {
+            warnings.add("FSDP1 is deprecated and will be removed; consider migrating to fsdp_version: 2");
+        }
+        if (!fsdpOn) {
+            version = r.isSet("fsdp_version") ? version : null;
+        }
+        Integer cp = r.integer("context_parallel_size", null);
+        Integer spd = r.integer("sequence_parallel_degree", null);
+        if (spd != null) {
+            warnings.add("`sequence_parallel_degree` is deprecated, use `context_parallel_size`");
+            if (cp == null) {
+                cp = spd;
+            }
+        }
+        return new ParallelSettings(dsPath, dsInline, fsdp, fsdpConfig, version,
+                r.integer("tensor_parallel_size", 1), cp == null ? 1 : cp, r.integer("dp_shard_size", null),
+                r.integer("dp_replicate_size", 1), r.integer("ddp_timeout", null),
+                r.integer("ddp_bucket_cap_mb", null));
+    }
+}

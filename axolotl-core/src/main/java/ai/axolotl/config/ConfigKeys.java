@@ -1,0 +1,153 @@
+package ai.axolotl.config;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Every top-level Axolotl key this library knows, and what it does with each: acts on it, accepts it with a
+ * warning that it has no effect here, or refuses it (when set to anything but null/false) naming the feature.
+ * A key not listed is unknown: an error with the closest known key suggested.
+ */
+public final class ConfigKeys {
+    /** How the library treats a key. */
+    public enum Kind {
+        /** Parsed, validated and acted on. */
+        SUPPORTED,
+        /** Accepted; has no effect in this library (a warning says so). */
+        NO_EFFECT,
+        /** A feature the library does not have; setting it is an error naming the feature. */
+        UNSUPPORTED
+    }
+
+    /**
+     * @param kind how the key is treated
+     * @param note for NO_EFFECT and UNSUPPORTED keys, the feature it belongs to
+     */
+    public record Key(Kind kind, String note) {}
+
+    private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+
+    private static void supported(String... names) {
+        for (String n : names) {
+            KEYS.put(n, new Key(Kind.SUPPORTED, null));
+        }
+    }
+
+    private static void noEffect(String note, String... names) {
+        for (String n : names) {
+            KEYS.put(n, new Key(Kind.NO_EFFECT, note));
+        }
+    }
+
+    private static void unsupported(String feature, String... names) {
+        for (String n : names) {
+            KEYS.put(n, new Key(Kind.UNSUPPORTED, feature));
+        }
+    }
+
+    static {
+        supported("base_model", "model_type", "tokenizer_type", "reinit_weights", "tokenizer_config",
+                "datasets", "dataset_prepared_path", "val_set_size", "sequence_len", "sample_packing",
+                "pad_to_sequence_len", "eval_sample_packing", "train_on_inputs", "min_sample_len",
+                "micro_batch_size", "gradient_accumulation_steps", "batch_size", "eval_batch_size", "num_epochs",
+                "max_steps", "learning_rate", "lr_scheduler", "cosine_min_lr_ratio", "warmup_steps",
+                "warmup_ratio", "weight_decay", "max_grad_norm", "optimizer", "adam_beta1", "adam_beta2",
+                "adam_epsilon", "seed", "output_dir", "logging_steps", "save_steps", "saves_per_epoch",
+                "save_total_limit", "save_strategy", "save_only_model", "resume_from_checkpoint",
+                "auto_resume_from_checkpoints", "eval_steps", "evals_per_epoch", "eval_strategy", "bf16", "fp16",
+                "tf32", "gradient_checkpointing", "gradient_checkpointing_kwargs", "loss_watchdog_threshold",
+                "loss_watchdog_patience",
+                // distributed training: parsed and validated here, acted on by the strategies
+                "deepspeed", "fsdp", "fsdp_config", "fsdp_version", "tensor_parallel_size",
+                "context_parallel_size", "sequence_parallel_degree", "dp_shard_size", "dp_replicate_size",
+                "ddp", "ddp_timeout", "ddp_bucket_cap_mb", "ddp_find_unused_parameters", "ddp_broadcast_buffers",
+                "world_size", "local_rank");
+        noEffect("experiment tracking is not built in (use a TrainingListener)", "wandb_entity", "wandb_log_model",
+                "wandb_name", "wandb_project", "wandb_watch", "wandb_run_id", "wandb_mode", "trackio_project_name",
+                "trackio_run_name", "trackio_space_id", "use_tensorboard", "mlflow_tracking_uri",
+                "mlflow_experiment_name", "comet_api_key", "comet_project_name");
+        noEffect("attention always runs through libtorch scaled_dot_product_attention", "flash_attention",
+                "sdp_attention", "xformers_attention", "attn_implementation", "flash_attn_cross_entropy",
+                "flash_attn_fuse_mlp", "flash_attn_rms_norm", "flash_attn_fuse_qkv", "s2_attention",
+                "pretrain_multipack_attn");
+        noEffect("this library reads local files only and never runs remote code", "trust_remote_code",
+                "hf_use_auth_token", "push_dataset_to_hub", "hub_model_id", "hub_strategy");
+        noEffect("a Hugging Face loading option with no counterpart here", "low_cpu_mem_usage",
+                "experimental_skip_move_to_device", "remove_unused_columns", "skip_prepare_dataset",
+                "tokenizer_legacy", "tokenizer_use_fast", "shuffle_merged_datasets", "dataset_num_proc",
+                "dataloader_num_workers", "dataloader_pin_memory", "dataloader_prefetch_factor",
+                "dataloader_drop_last", "accelerator_config", "torchdistx_path", "total_num_tokens",
+                "sample_packing_eff_est", "sample_packing_group_size", "sample_packing_bin_size",
+                "sample_packing_sequentially", "sample_packing_mp_start_method", "sample_packing_seq_len_multiplier", "special_tokens", "eot_tokens",
+                "strict", "debug", "group_by_length");
+        noEffect("generation-based evaluation is not built in", "eval_table_size", "eval_max_new_tokens",
+                "do_causal_lm_eval", "eval_causal_lm_metrics", "do_bench_eval", "evaluation_strategy");
+        noEffect("torch.compile has no counterpart over libtorch from Java", "torch_compile",
+                "torch_compile_backend", "torch_compile_mode", "torch_compile_options");
+        noEffect("only meaningful with a LoRA adapter", "lora_r", "lora_alpha", "lora_dropout",
+                "lora_target_modules", "lora_target_linear", "lora_fan_in_fan_out", "lora_modules_to_save",
+                "lora_target_parameters", "lora_model_dir", "lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel",
+                "lora_embedding_kernel", "peft_use_rslora", "peft_use_dora", "peft_layers_to_transform");
+        unsupported("LoRA/QLoRA adapters", "adapter");
+        unsupported("quantized base models (bitsandbytes/GPTQ)", "load_in_4bit", "load_in_8bit", "gptq",
+                "gptq_groupsize", "gptq_model_v1");
+        unsupported("quantization (torchao, llmcompressor, 1-bit)", "model_quantization_config",
+                "model_quantization_config_kwargs", "llmcompressor", "use_onebitllms", "qat", "quantize_moe_experts");
+        unsupported("FP8 training", "fp8", "fp8_enable_fsdp_float8_all_gather");
+        unsupported("RL and preference training (DPO/KTO/ORPO/GRPO)", "rl", "trl", "dpo_beta", "rl_beta");
+        unsupported("reward and classification models", "reward_model", "num_labels", "center_rewards_coefficient",
+                "cls_model_config", "process_reward_model");
+        unsupported("Axolotl plugins", "plugins");
+        unsupported("Liger kernels", "liger_rms_norm", "liger_rope", "liger_glu_activation", "liger_layer_norm",
+                "liger_fused_linear_cross_entropy", "liger_cross_entropy", "liger_rms_norm_gated");
+        unsupported("chat templates", "chat_template", "chat_template_jinja", "default_system_message");
+        unsupported("streaming pretraining datasets", "pretraining_dataset", "streaming",
+                "streaming_multipack_buffer_size", "max_packed_sequence_len");
+        unsupported("multimodal models", "processor_type", "image_size", "image_resize_algorithm");
+        unsupported("mixture-of-experts and custom kernels", "use_kernels", "use_scattermoe", "use_sonicmoe",
+                "experts_implementation", "llama4_linearized_experts", "use_dsv4_kernels", "dsv4_fp4_grouped_mode",
+                "use_glm_dsa_kernels", "expert_parallel_size", "expert_parallel_num_nvl_bytes",
+                "expert_parallel_token_capacity");
+        unsupported("activation offloading", "activation_offloading", "layer_offloading");
+        unsupported("partially frozen models (unfrozen_parameters)", "unfrozen_parameters");
+        unsupported("tiled MLP", "tiled_mlp", "tiled_mlp_num_shards");
+        unsupported("the Ray launcher", "use_ray", "ray_num_workers", "resources_per_worker", "ray_run_name");
+        unsupported("EAFT", "use_eaft", "eaft_alpha", "eaft_k");
+        unsupported("flex attention", "flex_attn_compile_kwargs", "flex_attention");
+        unsupported("BetterTransformer", "flash_optimum");
+        unsupported("model_config overrides", "model_config", "model_config_type", "overrides_of_model_config");
+        unsupported("the Mistral tokenizer", "tokenizer_use_mistral_common");
+        unsupported("adding or resizing tokens", "tokens", "added_tokens_overrides", "resize_token_embeddings_to_32x");
+        unsupported("early stopping", "early_stopping_patience", "load_best_model_at_end", "metric_for_best_model");
+        unsupported("scheduler options beyond warmup and cosine_min_lr_ratio", "lr_quadratic_warmup",
+                "cosine_constant_lr_ratio", "eta_min", "lr_scheduler_kwargs", "lr_div_factor", "lr_groups");
+        unsupported("ReLoRA", "relora", "relora_steps");
+        unsupported("test_datasets", "test_datasets");
+        unsupported("multi-token and sequence-classification heads", "mtp", "multipack_real_batches");
+    }
+
+    private ConfigKeys() {}
+
+    /** How {@code key} is treated, or null when unknown. */
+    public static Key lookup(String key) {
+        return KEYS.get(key);
+    }
+
+    /** Every known top-level key. */
+    public static Set<String> all() {
+        return Collections.unmodifiableSet(KEYS.keySet());
+    }
+
+    /** Keys allowed in one entry of {@code datasets}. */
+    public static final Set<String> DATASET_KEYS = Set.of("path", "type", "field", "ds_type", "data_files",
+            "split", "name", "train_on_split");
+
+    /** Keys allowed in {@code fsdp_config}, in their FSDP2 spelling (the FSDP1 spelling adds {@code fsdp_}). */
+    public static final Set<String> FSDP_KEYS = Set.of("version", "fsdp_version", "activation_checkpointing",
+            "offload_params", "sync_module_states", "cpu_ram_efficient_loading", "cpu_offload_pin_memory",
+            "use_orig_params", "state_dict_type", "final_state_dict_type", "auto_wrap_policy",
+            "transformer_layer_cls_to_wrap", "min_num_params", "reshard_after_forward", "mixed_precision_policy",
+            "sharding_strategy", "backward_prefetch", "forward_prefetch", "limit_all_gathers");
+}

@@ -1,0 +1,97 @@
+package ai.axolotl.config;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Axolotl's cross-field rules for the keys this library reads (see the research notes, section b): batch and
+ * warmup exclusivity, save/eval consistency, FSDP/DeepSpeed combinations and parallel sizes.
+ */
+final class ConfigRules {
+    private ConfigRules() {}
+
+    static void check(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
+        SchedulerSettings s = c.scheduler();
+        if (s.warmupSteps() != null && s.warmupRatio() != null) {
+            errors.add(new ConfigError("warmup_ratio", "warmup_steps and warmup_ratio are mutually exclusive"));
+        }
+        CheckpointSettings ck = c.checkpoint();
+        if (ck.saveStrategy() != null && !"steps".equals(ck.saveStrategy()) && ck.saveSteps() != null) {
+            errors.add(new ConfigError("save_strategy", "save_strategy and save_steps mismatch: save_steps needs "
+                    + "save_strategy: steps"));
+        }
+        if (ck.savesPerEpoch() != null && ck.saveSteps() != null) {
+            errors.add(new ConfigError("saves_per_epoch", "saves_per_epoch and save_steps are mutually exclusive"));
+        }
+        DataSettings d = c.data();
+        if (d.valSetSize() >= 1 && d.valSetSize() != Math.rint(d.valSetSize())) {
+            errors.add(new ConfigError("val_set_size", "expected a fraction below 1 or a whole number of examples, "
+                    + "got " + d.valSetSize()));
+        }
+        TrainingSettings t = c.training();
+        if (d.valSetSize() == 0 && t.evalSteps() != null) {
+            errors.add(new ConfigError("eval_steps", "eval_steps is set but val_set_size is 0, so there is "
+                    + "nothing to evaluate"));
+        }
+        if (d.valSetSize() == 0 && t.evalsPerEpoch() != null) {
+            warnings.add("evals_per_epoch is set but val_set_size is 0: no evaluation will run");
+        }
+        if (t.evalBatchSize() != t.microBatchSize()) {
+            warnings.add("eval_batch_size != micro_batch_size");
+        }
+        if (d.samplePacking() && !d.padToSequenceLen()) {
+            warnings.add("pad_to_sequence_len: false with sample_packing is not recommended");
+        }
+        if (c.precision().fp16() && c.precision().bf16Enabled()) {
+            warnings.add("fp16 is ignored because bf16 is on");
+        }
+        checkParallel(c, errors, warnings);
+    }
+
+    private static void checkParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
+        ParallelSettings p = c.parallel();
+        if (p.deepspeedEnabled() && p.fsdpEnabled()) {
+            errors.add(new ConfigError("deepspeed", "deepspeed and fsdp cannot be used together"));
+        }
+        if (p.dpShardSize() != null && p.dpShardSize() > 1 && !p.fsdpEnabled()) {
+            errors.add(new ConfigError("dp_shard_size", "dp_shard_size was configured without a corresponding "
+                    + "fsdp_config; configure FSDP with fsdp_config"));
+        }
+        if (p.contextParallelSize() > 1 && c.data().samplePacking() && c.training().microBatchSize() > 1) {
+            errors.add(new ConfigError("micro_batch_size", "must be 1 when sample_packing is enabled with "
+                    + "context_parallel_size > 1"));
+        }
+        String opt = c.optimizer().optimizer();
+        if (p.fsdpConfig() != null) {
+            Map<String, Object> f = p.fsdpConfig();
+            if ("SIZE_BASED_WRAP".equals(f.get("auto_wrap_policy")) && f.get("min_num_params") == null) {
+                errors.add(new ConfigError("fsdp_config.min_num_params", "is required when auto_wrap_policy is "
+                        + "SIZE_BASED_WRAP"));
+            }
+            Object wrap = f.get("auto_wrap_policy");
+            if (wrap != null && !Set.of("TRANSFORMER_BASED_WRAP", "SIZE_BASED_WRAP").contains(wrap.toString())) {
+                errors.add(new ConfigError("fsdp_config.auto_wrap_policy", "expected TRANSFORMER_BASED_WRAP or "
+                        + "SIZE_BASED_WRAP, got " + wrap));
+            }
+            Object sdt = f.get("state_dict_type");
+            if (sdt != null && !Set.of("FULL_STATE_DICT", "SHARDED_STATE_DICT", "LOCAL_STATE_DICT")
+                    .contains(sdt.toString())) {
+                errors.add(new ConfigError("fsdp_config.state_dict_type", "expected FULL_STATE_DICT or "
+                        + "SHARDED_STATE_DICT, got " + sdt));
+            }
+            if (Boolean.FALSE.equals(f.get("cpu_offload_pin_memory"))) {
+                if (Integer.valueOf(1).equals(p.fsdpVersion())) {
+                    errors.add(new ConfigError("fsdp_config.cpu_offload_pin_memory", "FSDP1 does not support "
+                            + "disabling cpu_offload_pin_memory; set fsdp_version to 2"));
+                } else if (!Boolean.TRUE.equals(f.get("offload_params"))) {
+                    errors.add(new ConfigError("fsdp_config.cpu_offload_pin_memory", "disabling "
+                            + "cpu_offload_pin_memory requires enabling offload_params"));
+                }
+            }
+        }
+        if (p.tensorParallelSize() > 1 && !"adamw".equals(opt) && !"sgd".equals(opt)) {
+            errors.add(new ConfigError("tensor_parallel_size", "is not supported with 8-bit optimizers"));
+        }
+    }
+}

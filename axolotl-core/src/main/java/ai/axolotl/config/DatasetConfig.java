@@ -1,0 +1,29 @@
+package ai.axolotl.config;
+
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+
+import java.util.List;
+
+/**
+ * One entry of {@code datasets}.
+ *
+ * @param path local file or directory of JSON/JSONL rows
+ * @param type {@code completion}, {@code alpaca}, or null for pre-tokenized rows ({@code input_ids} [+ labels])
+ * @param field for completion, the text field (default {@code text})
+ * @param dsType file format: {@code json} (JSON array or JSON lines)
+ * @param dataFiles files to read, relative to {@code path} when it is a directory; null: every .json/.jsonl
+ */
+public record DatasetConfig(
+        @NotBlank String path,
+        @Pattern(regexp = "completion|alpaca|pretokenized", message = "must be one of completion, alpaca, "
+                + "pretokenized (or absent for rows with input_ids)") String type,
+        String field,
+        @Pattern(regexp = "json|jsonl", message = "must be json (JSON array or JSON lines)") String dsType,
+        List<String> dataFiles) {
+
+    /** Normalises defaults. */
+    public DatasetConfig {
+        dataFiles = dataFiles == null ? null : List.copyOf(dataFiles);
+    }
+}

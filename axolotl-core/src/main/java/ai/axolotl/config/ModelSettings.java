@@ -1,0 +1,19 @@
+package ai.axolotl.config;
+
+import jakarta.validation.constraints.NotBlank;
+
+/**
+ * Which model to train and how to hold it.
+ *
+ * @param baseModel local Hugging Face model directory: config.json, plus safetensors weights unless
+ *     {@code reinit_weights}, plus an optional tokenizer.json
+ * @param reinitWeights initialise weights randomly (from {@code seed}) instead of loading them
+ * @param tokenizerConfig path of a tokenizer.json (or its directory); null: base_model's if present, else the
+ *     embedded byte tokenizer
+ * @param gradientCheckpointing recompute each unit's activations in backward instead of keeping them
+ */
+public record ModelSettings(
+        @NotBlank(message = "is required (a local Hugging Face model directory)") String baseModel,
+        boolean reinitWeights,
+        String tokenizerConfig,
+        boolean gradientCheckpointing) {}

@@ -1,0 +1,52 @@
+package ai.axolotl.config;
+
+import jakarta.validation.constraints.Positive;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Distributed-training keys, parsed and validated here and acted on by the sharding strategies.
+ *
+ * @param deepspeed a DeepSpeed JSON path, or null
+ * @param deepspeedInline an inline DeepSpeed config, or null
+ * @param fsdp the deprecated FSDP1 list ({@code [full_shard, auto_wrap]}), or null
+ * @param fsdpConfig the {@code fsdp_config} block with the {@code fsdp_} prefix stripped, or null
+ * @param fsdpVersion 1 or 2 when FSDP is configured, else null
+ * @param tensorParallelSize tensor-parallel degree
+ * @param contextParallelSize context-parallel degree
+ * @param dpShardSize FSDP shard degree; null: the remaining world
+ * @param dpReplicateSize replicate degree (HSDP)
+ * @param ddpTimeout collective timeout in seconds; null: AXOLOTL_NCCL_TIMEOUT or 1800
+ * @param ddpBucketCapMb gradient bucket size for data parallel, in MiB
+ */
+public record ParallelSettings(
+        String deepspeed,
+        Map<String, Object> deepspeedInline,
+        List<String> fsdp,
+        Map<String, Object> fsdpConfig,
+        Integer fsdpVersion,
+        @Positive int tensorParallelSize,
+        @Positive int contextParallelSize,
+        @Positive Integer dpShardSize,
+        @Positive int dpReplicateSize,
+        @Positive Integer ddpTimeout,
+        @Positive Integer ddpBucketCapMb) {
+
+    /** Copies collections so the record stays immutable. */
+    public ParallelSettings {
+        deepspeedInline = deepspeedInline == null ? null : Map.copyOf(deepspeedInline);
+        fsdp = fsdp == null ? null : List.copyOf(fsdp);
+        fsdpConfig = fsdpConfig == null ? null : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(fsdpConfig));
+    }
+
+    /** True when FSDP is configured (an fsdp_config block or the FSDP1 list). */
+    public boolean fsdpEnabled() {
+        return fsdpConfig != null || (fsdp != null && !fsdp.isEmpty());
+    }
+
+    /** True when DeepSpeed is configured. */
+    public boolean deepspeedEnabled() {
+        return deepspeed != null || deepspeedInline != null;
+    }
+}

@@ -1,0 +1,15 @@
+package ai.axolotl.config;
+
+/**
+ * Numeric precision as Axolotl configures it.
+ *
+ * @param bf16 {@code auto}, {@code true} or {@code false}; on CPU builds auto resolves to float32
+ * @param fp16 half precision with loss scaling (CUDA builds only)
+ * @param tf32 {@code auto}, {@code true} or {@code false}; no effect on CPU
+ */
+public record PrecisionSettings(String bf16, boolean fp16, String tf32) {
+    /** True when bf16 compute was asked for explicitly ({@code bf16: true}). */
+    public boolean bf16Enabled() {
+        return "true".equals(bf16);
+    }
+}

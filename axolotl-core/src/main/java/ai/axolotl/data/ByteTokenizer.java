@@ -1,0 +1,159 @@
+package ai.axolotl.data;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The embedded default tokenizer: one token per UTF-8 byte (ids 0-255) plus {@code <s>} (256), {@code </s>}
+ * (257) and {@code <pad>} (258). It saves itself as a Hugging Face {@code tokenizer.json} (byte-level BPE with
+ * no merges) that other tools load to the same ids.
+ */
+public final class ByteTokenizer implements Tokenizer {
+    /** Beginning of sequence. */
+    public static final int BOS = 256;
+    /** End of sequence. */
+    public static final int EOS = 257;
+    /** Padding. */
+    public static final int PAD = 258;
+    /** Number of ids. */
+    public static final int VOCAB = 259;
+
+    @Override
+    public int[] encode(String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        int[] ids = new int[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            ids[i] = bytes[i] & 0xff;
+        }
+        return ids;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (int id : ids) {
+            if (id >= 0 && id < 256) {
+                out.write(id);
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public int bosId() {
+        return BOS;
+    }
+
+    @Override
+    public int eosId() {
+        return EOS;
+    }
+
+    @Override
+    public int padId() {
+        return PAD;
+    }
+
+    @Override
+    public int vocabSize() {
+        return VOCAB;
+    }
+
+    @Override
+    public String identity() {
+        return "byte-v1";
+    }
+
+    /**
+     * GPT-2's reversible byte-to-unicode table used by Hugging Face's ByteLevel pre-tokenizer: printable bytes map
+     * to themselves, the rest to code points from 256 upwards, in byte order.
+     */
+    static char[] byteToUnicode() {
+        char[] table = new char[256];
+        boolean[] printable = new boolean[256];
+        for (int b = '!'; b <= '~'; b++) {
+            printable[b] = true;
+        }
+        for (int b = 0xA1; b <= 0xAC; b++) {
+            printable[b] = true;
+        }
+        for (int b = 0xAE; b <= 0xFF; b++) {
+            printable[b] = true;
+        }
+        int next = 0;
+        for (int b = 0; b < 256; b++) {
+            table[b] = printable[b] ? (char) b : (char) (256 + next++);
+        }
+        return table;
+    }
+
+    @Override
+    public void save(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        char[] table = byteToUnicode();
+        Map<String, Integer> vocab = new LinkedHashMap<>();
+        for (int b = 0; b < 256; b++) {
+            vocab.put(String.valueOf(table[b]), b);
+        }
+        List<Map<String, Object>> added = new ArrayList<>();
+        String[] specials = {"<s>", "</s>", "<pad>"};
+        for (int i = 0; i < specials.length; i++) {
+            vocab.put(specials[i], 256 + i);
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("id", 256 + i);
+            t.put("content", specials[i]);
+            t.put("single_word", false);
+            t.put("lstrip", false);
+            t.put("rstrip", false);
+            t.put("normalized", false);
+            t.put("special", true);
+            added.add(t);
+        }
+        Map<String, Object> byteLevel = new LinkedHashMap<>();
+        byteLevel.put("type", "ByteLevel");
+        byteLevel.put("add_prefix_space", false);
+        byteLevel.put("trim_offsets", false);
+        byteLevel.put("use_regex", false);
+        Map<String, Object> model = new LinkedHashMap<>();
+        model.put("type", "BPE");
+        model.put("dropout", null);
+        model.put("unk_token", null);
+        model.put("continuing_subword_prefix", null);
+        model.put("end_of_word_suffix", null);
+        model.put("fuse_unk", false);
+        model.put("byte_fallback", false);
+        model.put("ignore_merges", false);
+        model.put("vocab", vocab);
+        model.put("merges", List.of());
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("version", "1.0");
+        root.put("truncation", null);
+        root.put("padding", null);
+        root.put("added_tokens", added);
+        root.put("normalizer", null);
+        root.put("pre_tokenizer", byteLevel);
+        root.put("post_processor", null);
+        root.put("decoder", byteLevel);
+        root.put("model", model);
+        Files.writeString(dir.resolve("tokenizer.json"), json.writeValueAsString(root));
+        Map<String, Object> cfg = new LinkedHashMap<>();
+        cfg.put("tokenizer_class", "PreTrainedTokenizerFast");
+        cfg.put("bos_token", "<s>");
+        cfg.put("eos_token", "</s>");
+        cfg.put("pad_token", "<pad>");
+        cfg.put("add_bos_token", false);
+        cfg.put("model_max_length", 1_000_000);
+        Files.writeString(dir.resolve("tokenizer_config.json"), json.writeValueAsString(cfg));
+    }
+}

@@ -1,0 +1,37 @@
+package ai.axolotl.model;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+
+/** Next-token cross entropy: {@code logits[:, :-1]} against {@code labels[:, 1:]}, ignoring label -100. */
+public final class CausalLmLoss {
+    /** The label value that takes no part in the loss. */
+    public static final long IGNORE_INDEX = -100;
+    private static final long REDUCTION_SUM = 2;
+
+    private CausalLmLoss() {}
+
+    /** The summed (not averaged) loss over every label token; divide by the token count of the whole step. */
+    public static Tensor sum(Tensor logits, Tensor labels) {
+        long t = logits.size(1);
+        long v = logits.size(2);
+        try (Tensor l = logits.narrow(1, 0, t - 1).reshape(-1, v);
+             Tensor y = labels.narrow(1, 1, t - 1).reshape(-1)) {
+            return torch.cross_entropy_loss(l, y, new TensorOptional(), REDUCTION_SUM, IGNORE_INDEX, 0.0);
+        }
+    }
+
+    /** Number of label tokens that count towards the loss of a [B, T] label tensor. */
+    public static long countTokens(long[] labels, int batch, int seqLen) {
+        long n = 0;
+        for (int b = 0; b < batch; b++) {
+            for (int i = 1; i < seqLen; i++) {
+                if (labels[b * seqLen + i] != IGNORE_INDEX) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+}

@@ -1,0 +1,132 @@
+package ai.axolotl.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A Hugging Face model directory: {@code config.json} plus {@code model.safetensors}, or shards named in
+ * {@code model.safetensors.index.json}.
+ */
+public final class HfCheckpoint {
+    /** Single-file weights name. */
+    public static final String WEIGHTS = "model.safetensors";
+    /** Index of sharded weights. */
+    public static final String INDEX = "model.safetensors.index.json";
+    /** Model hyper-parameters. */
+    public static final String CONFIG = "config.json";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private HfCheckpoint() {}
+
+    /** True when {@code dir} holds a config.json and safetensors weights. */
+    public static boolean isModelDir(Path dir) {
+        return Files.isRegularFile(dir.resolve(CONFIG))
+                && (Files.isRegularFile(dir.resolve(WEIGHTS)) || Files.isRegularFile(dir.resolve(INDEX)));
+    }
+
+    /** Loads the model of a directory, converting weights to float32 parameters. */
+    public static LlamaModel load(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve(CONFIG))) {
+            throw new IOException(dir + ": no config.json (expected a Hugging Face model directory)");
+        }
+        LlamaConfig config = LlamaConfig.read(dir.resolve(CONFIG));
+        Map<String, Tensor> weights = readWeights(dir);
+        try {
+            return LlamaModel.fromWeights(config, weights, dir.toString());
+        } finally {
+            weights.values().forEach(Tensor::close);
+        }
+    }
+
+    /** Reads every weight tensor of a model directory as stored (dtype unchanged). */
+    public static Map<String, Tensor> readWeights(Path dir) throws IOException {
+        if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
+            return Safetensors.read(dir.resolve(WEIGHTS));
+        }
+        Path index = dir.resolve(INDEX);
+        if (!Files.isRegularFile(index)) {
+            throw new IOException(dir + ": no " + WEIGHTS + " or " + INDEX);
+        }
+        JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+        if (map == null) {
+            throw new IOException(index + ": no weight_map");
+        }
+        Set<String> files = new LinkedHashSet<>();
+        map.fields().forEachRemaining(e -> files.add(e.getValue().asText()));
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String f : files) {
+            out.putAll(Safetensors.read(dir.resolve(f)));
+        }
+        return out;
+    }
+
+    /**
+     * Writes config.json and the weights, converted to {@code dtype}, into {@code dir}. Weights larger than
+     * {@code maxShardBytes} in total are split into {@code model-0000i-of-0000n.safetensors} with an index.
+     */
+    public static void save(Path dir, LlamaConfig config, Map<String, Tensor> params, DType dtype,
+                            long maxShardBytes) throws IOException {
+        Files.createDirectories(dir);
+        config.withTorchDtype(dtype.torchName()).write(dir.resolve(CONFIG));
+        List<Map<String, Tensor>> shards = new ArrayList<>();
+        Map<String, Tensor> current = new LinkedHashMap<>();
+        long currentBytes = 0;
+        long total = 0;
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            long bytes = e.getValue().numel() * dtype.bytes();
+            if (!current.isEmpty() && currentBytes + bytes > maxShardBytes) {
+                shards.add(current);
+                current = new LinkedHashMap<>();
+                currentBytes = 0;
+            }
+            current.put(e.getKey(), e.getValue());
+            currentBytes += bytes;
+            total += bytes;
+        }
+        shards.add(current);
+        Map<String, String> meta = Map.of("format", "pt");
+        if (shards.size() == 1) {
+            writeConverted(dir.resolve(WEIGHTS), shards.get(0), dtype, meta);
+            Files.deleteIfExists(dir.resolve(INDEX));
+            return;
+        }
+        Map<String, Object> weightMap = new LinkedHashMap<>();
+        for (int i = 0; i < shards.size(); i++) {
+            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            writeConverted(dir.resolve(name), shards.get(i), dtype, meta);
+            for (String k : shards.get(i).keySet()) {
+                weightMap.put(k, name);
+            }
+        }
+        Map<String, Object> index = new LinkedHashMap<>();
+        index.put("metadata", Map.of("total_size", total));
+        index.put("weight_map", weightMap);
+        Files.writeString(dir.resolve(INDEX), JSON.writeValueAsString(index));
+        Files.deleteIfExists(dir.resolve(WEIGHTS));
+    }
+
+    private static void writeConverted(Path file, Map<String, Tensor> tensors, DType dtype,
+                                       Map<String, String> meta) throws IOException {
+        Map<String, Tensor> converted = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                converted.put(e.getKey(), e.getValue().detach().to(dtype.scalarType()));
+            }
+            Safetensors.write(file, converted, meta);
+        } finally {
+            converted.values().forEach(Tensor::close);
+        }
+    }
+}

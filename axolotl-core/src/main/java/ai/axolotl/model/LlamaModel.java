@@ -1,0 +1,189 @@
+package ai.axolotl.model;
+
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Llama decoder ({@code LlamaForCausalLM} semantics) held as float32 leaf tensors with HF names, run as an
+ * ordered list of {@link ModelUnit}s: embedding, each decoder layer, then final norm and head.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final LlamaConfig config;
+    private final Map<String, Tensor> parameters;
+    private final List<ModelUnit> units;
+
+    private LlamaModel(LlamaConfig config, Map<String, Tensor> parameters, AttentionKernel attention) {
+        this.config = config;
+        this.parameters = Collections.unmodifiableMap(parameters);
+        List<ModelUnit> u = new ArrayList<>();
+        Tensor embed = parameters.get(EmbeddingUnit.WEIGHT);
+        u.add(new EmbeddingUnit(embed));
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            Map<String, Tensor> lp = new LinkedHashMap<>();
+            for (String n : DecoderLayerUnit.parameterNames(i)) {
+                lp.put(n, parameters.get(n));
+            }
+            u.add(new DecoderLayerUnit(i, config, lp, attention));
+        }
+        Map<String, Tensor> hp = new LinkedHashMap<>();
+        hp.put(HeadUnit.NORM, parameters.get(HeadUnit.NORM));
+        Tensor out = embed;
+        if (!config.tieWordEmbeddings()) {
+            out = parameters.get(HeadUnit.LM_HEAD);
+            hp.put(HeadUnit.LM_HEAD, out);
+        }
+        u.add(new HeadUnit(config, hp, out));
+        this.units = List.copyOf(u);
+    }
+
+    /** HF names of every parameter of a model of this shape, in the model's fixed order. */
+    public static List<String> parameterNames(LlamaConfig config) {
+        List<String> names = new ArrayList<>();
+        names.add(EmbeddingUnit.WEIGHT);
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            names.addAll(List.of(DecoderLayerUnit.parameterNames(i)));
+        }
+        names.add(HeadUnit.NORM);
+        if (!config.tieWordEmbeddings()) {
+            names.add(HeadUnit.LM_HEAD);
+        }
+        return names;
+    }
+
+    /** Expected shape of a named parameter. */
+    public static long[] parameterShape(LlamaConfig c, String name) {
+        long h = c.hiddenSize();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        if (name.equals(EmbeddingUnit.WEIGHT) || name.equals(HeadUnit.LM_HEAD)) {
+            return new long[] {c.vocabSize(), h};
+        }
+        if (name.endsWith("layernorm.weight") || name.equals(HeadUnit.NORM)) {
+            return new long[] {h};
+        }
+        if (name.endsWith("q_proj.weight") || name.endsWith("o_proj.weight")) {
+            return new long[] {h, h};
+        }
+        if (name.endsWith("k_proj.weight") || name.endsWith("v_proj.weight")) {
+            return new long[] {kv, h};
+        }
+        if (name.endsWith("gate_proj.weight") || name.endsWith("up_proj.weight")) {
+            return new long[] {c.intermediateSize(), h};
+        }
+        if (name.endsWith("down_proj.weight")) {
+            return new long[] {h, c.intermediateSize()};
+        }
+        throw new IllegalArgumentException("not a Llama parameter: " + name);
+    }
+
+    /**
+     * A freshly initialised model: every linear and the embedding drawn from normal(0, 0.02), norms set to one,
+     * in the fixed parameter order from libtorch's generator seeded with {@code seed}.
+     */
+    public static LlamaModel initialise(LlamaConfig config, long seed) {
+        torch.manual_seed(seed);
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        for (String name : parameterNames(config)) {
+            long[] shape = parameterShape(config, name);
+            Tensor t;
+            if (shape.length == 1) {
+                t = torch.ones(shape, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float));
+            } else {
+                t = torch.empty(shape, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float), null);
+                t.normal_(0.0, 0.02, new GeneratorOptional());
+            }
+            t.requires_grad_(true);
+            params.put(name, t);
+        }
+        return new LlamaModel(config, params, new SdpaAttention());
+    }
+
+    /**
+     * Builds a model over the given weights (any float type; converted to float32 leaves that require grad).
+     * Every expected parameter must be present with the right shape; extra entries are an error.
+     */
+    public static LlamaModel fromWeights(LlamaConfig config, Map<String, Tensor> weights, String source) {
+        return fromWeights(config, weights, source, ScalarType.Float);
+    }
+
+    /** As {@link #fromWeights(LlamaConfig, Map, String)}, with parameters of the given element type. */
+    public static LlamaModel fromWeights(LlamaConfig config, Map<String, Tensor> weights, String source,
+                                         ScalarType paramType) {
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        List<String> expected = parameterNames(config);
+        for (String name : expected) {
+            Tensor w = weights.get(name);
+            if (w == null) {
+                throw new IllegalArgumentException(source + ": missing tensor '" + name + "'");
+            }
+            long[] shape = parameterShape(config, name);
+            if (!java.util.Arrays.equals(shape, w.shape())) {
+                throw new IllegalArgumentException(source + ": tensor '" + name + "' has shape "
+                        + java.util.Arrays.toString(w.shape()) + ", expected " + java.util.Arrays.toString(shape));
+            }
+            Tensor p = w.detach().to(paramType).clone();
+            p.requires_grad_(true);
+            params.put(name, p);
+        }
+        for (String name : weights.keySet()) {
+            if (!expected.contains(name) && !name.endsWith("rotary_emb.inv_freq")) {
+                throw new IllegalArgumentException(source + ": unexpected tensor '" + name
+                        + "' (not a parameter of LlamaForCausalLM with this config.json)");
+            }
+        }
+        return new LlamaModel(config, params, new SdpaAttention());
+    }
+
+    /** The model's shape. */
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** Every parameter by HF name, in the fixed order (tied weights appear once). */
+    public Map<String, Tensor> parameters() {
+        return parameters;
+    }
+
+    /** The units in forward order. */
+    public List<ModelUnit> units() {
+        return units;
+    }
+
+    /** Total number of parameter elements. */
+    public long parameterCount() {
+        long n = 0;
+        for (Tensor t : parameters.values()) {
+            n += t.numel();
+        }
+        return n;
+    }
+
+    /** Runs every unit forward on token ids and returns float32 logits [B, T, vocab]. */
+    public Tensor logits(Tensor inputIds, ForwardContext ctx) {
+        Tensor h = inputIds;
+        boolean first = true;
+        for (ModelUnit u : units) {
+            Tensor next = u.forward(h, ctx);
+            if (!first) {
+                h.close();
+            }
+            first = false;
+            h = next;
+        }
+        return h;
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : parameters.values()) {
+            t.close();
+        }
+    }
+}

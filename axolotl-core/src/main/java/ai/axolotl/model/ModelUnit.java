@@ -1,0 +1,27 @@
+package ai.axolotl.model;
+
+import org.bytedeco.pytorch.Tensor;
+
+import java.util.Map;
+
+/**
+ * One step of the model's forward pass that a sharding strategy can act around: the embedding, one decoder
+ * layer, or the final norm with the output head. The trainer runs units in order for forward and in reverse for
+ * backward.
+ */
+public interface ModelUnit {
+    /** A short unique name: {@code embed}, {@code layers.3}, {@code head}. */
+    String name();
+
+    /**
+     * The module class this unit stands for, as Hugging Face names it ({@code LlamaDecoderLayer} for a decoder
+     * layer); FSDP's {@code transformer_layer_cls_to_wrap} is matched against it.
+     */
+    String moduleClass();
+
+    /** The parameters this unit owns, by HF name, in a fixed order. A tied weight belongs to the embedding. */
+    Map<String, Tensor> parameters();
+
+    /** Runs the unit. The input is token ids for the embedding and hidden states otherwise. */
+    Tensor forward(Tensor input, ForwardContext ctx);
+}

@@ -1,0 +1,141 @@
+package ai.axolotl.model;
+
+import ai.axolotl.runtime.Tensors;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header naming each
+ * tensor's dtype, shape and byte range, then the raw little-endian data.
+ */
+public final class Safetensors {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long MAX_HEADER = 100L * 1024 * 1024;
+
+    private Safetensors() {}
+
+    /** Reads every tensor of a file, in header order. The caller owns (and closes) the tensors. */
+    public static Map<String, Tensor> read(Path file) throws IOException {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            JsonNode header = readHeader(ch, file);
+            long dataStart = 8 + headerLength(ch);
+            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (e.getKey().equals("__metadata__")) {
+                    continue;
+                }
+                JsonNode info = e.getValue();
+                DType dtype = DType.fromSafetensors(info.get("dtype").asText());
+                JsonNode shapeNode = info.get("shape");
+                long[] shape = new long[shapeNode.size()];
+                long numel = 1;
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = shapeNode.get(i).asLong();
+                    numel *= shape[i];
+                }
+                long begin = info.get("data_offsets").get(0).asLong();
+                long end = info.get("data_offsets").get(1).asLong();
+                if (end - begin != numel * dtype.bytes() || dataStart + end > ch.size()) {
+                    throw new IOException(file + ": tensor '" + e.getKey() + "' has inconsistent data_offsets");
+                }
+                ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin)
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                out.put(e.getKey(), Tensors.fromBytes(data, dtype.scalarType(), shape));
+            }
+        }
+        return out;
+    }
+
+    /** The {@code __metadata__} map of a file (empty when absent). */
+    public static Map<String, String> metadata(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            JsonNode meta = readHeader(ch, file).get("__metadata__");
+            Map<String, String> out = new LinkedHashMap<>();
+            if (meta != null) {
+                meta.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+            }
+            return out;
+        }
+    }
+
+    private static long headerLength(FileChannel ch) throws IOException {
+        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        ch.read(len, 0);
+        len.flip();
+        return len.getLong();
+    }
+
+    private static JsonNode readHeader(FileChannel ch, Path file) throws IOException {
+        if (ch.size() < 8) {
+            throw new IOException(file + ": not a safetensors file (too short)");
+        }
+        long n = headerLength(ch);
+        if (n <= 0 || n > MAX_HEADER || 8 + n > ch.size()) {
+            throw new IOException(file + ": not a safetensors file (bad header length " + n + ")");
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) n);
+        ch.read(buf, 8);
+        return JSON.readTree(new String(buf.array(), StandardCharsets.UTF_8).trim());
+    }
+
+    /** Writes tensors (in map order) with optional string metadata. The file is replaced, not appended. */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode meta = header.putObject("__metadata__");
+            metadata.forEach(meta::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            ObjectNode info = header.putObject(e.getKey());
+            info.put("dtype", DType.of(t.scalar_type()).safetensorsName());
+            var shape = info.putArray("shape");
+            for (long s : t.shape()) {
+                shape.add(s);
+            }
+            long n = t.nbytes();
+            info.putArray("data_offsets").add(offset).add(offset + n);
+            offset += n;
+        }
+        byte[] headerBytes = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (headerBytes.length + 7) / 8 * 8;
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded);
+        head.put(headerBytes);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+        head.flip();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            writeFully(ch, head);
+            for (Tensor t : tensors.values()) {
+                try (Tensor c = t.detach().contiguous()) {
+                    writeFully(ch, Tensors.view(c));
+                }
+            }
+            ch.force(true);
+        }
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) {
+            ch.write(buf);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package ai.axolotl.runtime;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/** Small helpers over the libtorch bindings that the rest of the library shares. */
+public final class Tensors {
+    private Tensors() {}
+
+    /** Options for a tensor of the given element type on the CPU. */
+    public static TensorOptions options(ScalarType type) {
+        return new TensorOptions(type);
+    }
+
+    /** A zero-filled float32 tensor of the given shape. */
+    public static Tensor zeros(long... shape) {
+        return torch.zeros(shape, null, options(ScalarType.Float));
+    }
+
+    /** A scalar wrapper for arithmetic with tensors. */
+    public static Scalar scalar(double v) {
+        return new Scalar(v);
+    }
+
+    /** A long tensor copied from a Java array, with the given shape. */
+    public static Tensor longs(long[] values, long... shape) {
+        return Tensor.create(values, shape);
+    }
+
+    /** A float tensor copied from a Java array, with the given shape. */
+    public static Tensor floats(float[] values, long... shape) {
+        return Tensor.create(values, shape);
+    }
+
+    /** Copies a tensor's elements (any shape, converted to float32) into a Java array. */
+    public static float[] toFloatArray(Tensor t) {
+        try (Tensor c = t.detach().to(ScalarType.Float).contiguous()) {
+            float[] out = new float[(int) c.numel()];
+            c.data_ptr_float().get(out);
+            return out;
+        }
+    }
+
+    /** The raw bytes of a contiguous copy of {@code t}, little-endian as in memory. */
+    public static byte[] toBytes(Tensor t) {
+        try (Tensor c = t.detach().contiguous()) {
+            long n = c.nbytes();
+            if (n > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("tensor too large for one byte array: " + n + " bytes");
+            }
+            byte[] out = new byte[(int) n];
+            new BytePointer(c.data_ptr()).capacity(n).get(out);
+            return out;
+        }
+    }
+
+    /** Wraps the contiguous memory of {@code t} as a read-only view (valid while {@code t} lives). */
+    public static ByteBuffer view(Tensor t) {
+        Pointer p = t.data_ptr();
+        return new BytePointer(p).capacity(t.nbytes()).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** A new tensor of the given type and shape holding a copy of {@code bytes}. */
+    public static Tensor fromBytes(ByteBuffer bytes, ScalarType type, long[] shape) {
+        Tensor t = torch.empty(shape, options(type), null);
+        long n = t.nbytes();
+        if (n != bytes.remaining()) {
+            throw new IllegalArgumentException("expected " + n + " bytes for shape, got " + bytes.remaining());
+        }
+        ByteBuffer dst = view(t);
+        dst.put(bytes.duplicate());
+        return t;
+    }
+
+    /**
+     * True when two element types are the same. libtorch's ScalarType values are not interned Java enum constants,
+     * so {@code ==} is wrong for them; compare with this.
+     */
+    public static boolean sameType(ScalarType a, ScalarType b) {
+        return a.value == b.value;
+    }
+
+    /** Maximum absolute element difference between two tensors of equal shape. */
+    public static double maxAbsDiff(Tensor a, Tensor b) {
+        try (Tensor d = a.detach().to(ScalarType.Float).sub(b.detach().to(ScalarType.Float)).abs().max()) {
+            return d.item_double();
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package ai.axolotl.train;
+
+/**
+ * Token-weighted mean loss over every label token of an evaluation set.
+ *
+ * @param loss mean loss
+ * @param tokens label tokens counted
+ */
+public record EvalResult(double loss, long tokens) {
+    /** {@code exp(loss)}. */
+    public double perplexity() {
+        return Math.exp(loss);
+    }
+
+    /** The JSON line {@code axolotl evaluate} prints. */
+    public String toJson() {
+        return String.format(java.util.Locale.ROOT, "{\"loss\": %.6f, \"tokens\": %d, \"perplexity\": %.4f}", loss,
+                tokens, perplexity());
+    }
+}

@@ -1,0 +1,19 @@
+package ai.axolotl.train;
+
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/** Global L2 gradient-norm clipping through libtorch. */
+public final class GradientClipping {
+    private GradientClipping() {}
+
+    /**
+     * Scales the gradients of {@code params} so their global L2 norm is at most {@code maxNorm} (0: no clipping).
+     *
+     * @return the norm before clipping
+     */
+    public static double clip(TensorVector params, double maxNorm) {
+        double max = maxNorm > 0 ? maxNorm : Double.POSITIVE_INFINITY;
+        return torch.clip_grad_norm_(params, max, 2.0, false);
+    }
+}

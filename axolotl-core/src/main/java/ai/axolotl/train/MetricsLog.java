@@ -1,0 +1,129 @@
+package ai.axolotl.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Writes {@code output_dir/metrics.jsonl} (one JSON object per logging step and per evaluation), the matching
+ * log lines, and a progress bar when standard error is a terminal. Only the main rank writes the file.
+ */
+public final class MetricsLog implements AutoCloseable {
+    /** File name in output_dir. */
+    public static final String FILE = "metrics.jsonl";
+    private static final Logger LOG = LoggerFactory.getLogger("axolotl.train");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final BufferedWriter out;
+    private final boolean progress;
+    private final PrintStream err = System.err;
+    private final int totalSteps;
+
+    /**
+     * @param outputDir where metrics.jsonl goes; null: no file (non-main ranks)
+     * @param totalSteps steps of the run, for the progress bar
+     * @param append keep earlier lines (resume)
+     */
+    public MetricsLog(Path outputDir, int totalSteps, boolean append) {
+        this.totalSteps = totalSteps;
+        this.progress = outputDir != null && System.console() != null && System.getenv("CI") == null;
+        try {
+            if (outputDir != null) {
+                Files.createDirectories(outputDir);
+                this.out = Files.newBufferedWriter(outputDir.resolve(FILE), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE,
+                        append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+            } else {
+                this.out = null;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + outputDir.resolve(FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Logs a window of steps: mean loss, last lr and grad norm, tokens per second over the window. */
+    public void logSteps(int step, double meanLoss, double lr, double gradNorm, double tokensPerS, double epoch) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("step", step);
+        m.put("loss", round(meanLoss));
+        m.put("lr", lr);
+        m.put("grad_norm", round(gradNorm));
+        m.put("tokens_per_s", Math.round(tokensPerS * 10) / 10.0);
+        m.put("epoch", Math.round(epoch * 10000) / 10000.0);
+        write(m);
+        clearBar();
+        LOG.info(String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  grad_norm %.3f  tokens/s %.0f  "
+                + "epoch %.3f", step, totalSteps, meanLoss, lr, gradNorm, tokensPerS, epoch));
+    }
+
+    /** Logs an evaluation. */
+    public void logEval(int step, EvalResult r, double epoch) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("step", step);
+        m.put("eval_loss", round(r.loss()));
+        m.put("eval_tokens", r.tokens());
+        m.put("eval_perplexity", round(r.perplexity()));
+        m.put("epoch", Math.round(epoch * 10000) / 10000.0);
+        write(m);
+        clearBar();
+        LOG.info(String.format(Locale.ROOT, "eval at step %d: loss %.4f  perplexity %.3f  (%d tokens)", step,
+                r.loss(), r.perplexity(), r.tokens()));
+    }
+
+    /** Redraws the progress bar (terminal only). */
+    public void progress(int step, double loss) {
+        if (!progress) {
+            return;
+        }
+        int width = 30;
+        int filled = (int) ((long) width * step / Math.max(1, totalSteps));
+        err.print(String.format(Locale.ROOT, "\r[%s%s] %d/%d loss %.4f", "=".repeat(filled),
+                " ".repeat(width - filled), step, totalSteps, loss));
+        err.flush();
+    }
+
+    private void clearBar() {
+        if (progress) {
+            err.print("\r" + " ".repeat(70) + "\r");
+        }
+    }
+
+    private static double round(double v) {
+        return Double.isFinite(v) ? Math.round(v * 1e6) / 1e6 : v;
+    }
+
+    private void write(Map<String, Object> m) {
+        if (out == null) {
+            return;
+        }
+        try {
+            out.write(JSON.writeValueAsString(m));
+            out.newLine();
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        clearBar();
+        if (out != null) {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package ai.axolotl.train;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.LlamaModel;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Loads the model a config names: weights from {@code base_model}, or a fresh one when {@code reinit_weights}. */
+public final class ModelLoader {
+    private ModelLoader() {}
+
+    /** The directory of {@code base_model}, checked to be a local model directory. */
+    public static Path baseModelDir(AxolotlConfig config) {
+        String base = config.model().baseModel();
+        Path dir = Path.of(base);
+        if (!Files.isDirectory(dir)) {
+            String hint = base.matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+") && !Files.exists(dir)
+                    ? " (it looks like a Hugging Face Hub id; axolotl-java reads local directories only: download "
+                    + "the model and point base_model at its directory)" : "";
+            throw new TrainingException("base_model: '" + base + "' is not a local directory" + hint);
+        }
+        if (!Files.isRegularFile(dir.resolve(HfCheckpoint.CONFIG))) {
+            throw new TrainingException("base_model: '" + base + "' has no config.json");
+        }
+        return dir;
+    }
+
+    /** The model to train. */
+    public static LlamaModel load(AxolotlConfig config) {
+        Path dir = baseModelDir(config);
+        try {
+            if (config.model().reinitWeights()) {
+                LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
+                return LlamaModel.initialise(shape, config.training().seed());
+            }
+            if (!HfCheckpoint.isModelDir(dir)) {
+                throw new TrainingException("base_model: '" + dir + "' has config.json but no model.safetensors "
+                        + "(or index); set reinit_weights: true to start from random weights");
+            }
+            return HfCheckpoint.load(dir);
+        } catch (IllegalArgumentException e) {
+            throw new TrainingException("base_model: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new TrainingException("base_model: cannot read " + dir + ": " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw new TrainingException("base_model: " + e.getMessage(), e);
+        }
+    }
+}

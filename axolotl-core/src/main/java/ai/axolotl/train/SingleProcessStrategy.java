@@ -1,0 +1,150 @@
+package ai.axolotl.train;
+
+import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaModel;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+
+/** Everything in one process: the whole model, its gradients and the whole optimizer state. */
+public final class SingleProcessStrategy implements TrainingStrategy {
+    /** Optimizer state file inside a checkpoint. */
+    public static final String OPTIMIZER_FILE = "optimizer.pt";
+    private LlamaModel model;
+    private Optimizer optimizer;
+    private TensorVector params;
+    private boolean stepped;
+    private String optimizerName;
+
+    @Override
+    public String name() {
+        return "single";
+    }
+
+    @Override
+    public int rank() {
+        return 0;
+    }
+
+    @Override
+    public int worldSize() {
+        return 1;
+    }
+
+    @Override
+    public int dataParallelRank() {
+        return 0;
+    }
+
+    @Override
+    public int dataParallelSize() {
+        return 1;
+    }
+
+    @Override
+    public void setup(LlamaModel model, OptimizerSettings settings) {
+        this.model = model;
+        this.optimizer = OptimizerFactory.create(settings, model.parameters());
+        this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
+        this.optimizerName = settings.optimizer();
+    }
+
+    @Override
+    public UnitHooks hooks() {
+        return UnitHooks.NONE;
+    }
+
+    @Override
+    public double allReduceSum(double value) {
+        return value;
+    }
+
+    @Override
+    public double reduceAndClipGradients(double maxNorm) {
+        return GradientClipping.clip(params, maxNorm);
+    }
+
+    @Override
+    public void step(double lr) {
+        OptimizerFactory.setLearningRate(optimizer, lr);
+        optimizer.step();
+        optimizer.zero_grad(true);
+        stepped = true;
+    }
+
+    @Override
+    public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
+        HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
+        if (includeOptimizer) {
+            OptimizerFactory.save(optimizer, dir.resolve(OPTIMIZER_FILE));
+        }
+    }
+
+    @Override
+    public void loadCheckpoint(Path dir) throws IOException {
+        copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
+        Path opt = dir.resolve(OPTIMIZER_FILE);
+        if (!Files.isRegularFile(opt)) {
+            throw new TrainingException(dir + ": no " + OPTIMIZER_FILE + " (saved with save_only_model?); "
+                    + "this checkpoint cannot be resumed");
+        }
+        OptimizerFactory.load(optimizer, opt);
+        stepped = true;
+    }
+
+    /** Copies named weights into a model's parameters in place (closing the given tensors). */
+    public static void copyWeights(LlamaModel model, Map<String, Tensor> weights, String source) {
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                Tensor w = weights.get(e.getKey());
+                if (w == null) {
+                    throw new TrainingException(source + ": missing tensor '" + e.getKey() + "'");
+                }
+                if (!Arrays.equals(w.shape(), e.getValue().shape())) {
+                    throw new TrainingException(source + ": tensor '" + e.getKey() + "' has shape "
+                            + Arrays.toString(w.shape()) + ", expected " + Arrays.toString(e.getValue().shape()));
+                }
+                e.getValue().copy_(w);
+            }
+        } finally {
+            weights.values().forEach(Tensor::close);
+        }
+    }
+
+    @Override
+    public Map<String, Tensor> fullWeights() {
+        return model.parameters();
+    }
+
+    @Override
+    public long modelStateBytes() {
+        long paramBytes = 0;
+        for (Tensor t : model.parameters().values()) {
+            paramBytes += t.nbytes();
+        }
+        long optimizerBytes = stepped && optimizerName.equals("adamw") ? 2 * paramBytes : 0;
+        return paramBytes * 2 + optimizerBytes;
+    }
+
+    @Override
+    public void barrier() {}
+
+    @Override
+    public void close() {
+        if (optimizer != null) {
+            optimizer.close();
+        }
+        if (params != null) {
+            params.close();
+        }
+    }
+}

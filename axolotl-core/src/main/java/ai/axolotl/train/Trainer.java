@@ -1,0 +1,350 @@
+package ai.axolotl.train;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigLoader;
+import ai.axolotl.data.DataException;
+import ai.axolotl.data.MicroBatch;
+import ai.axolotl.data.PackedRow;
+import ai.axolotl.data.TokenizedDataset;
+import ai.axolotl.data.Tokenizer;
+import ai.axolotl.data.Tokenizers;
+import ai.axolotl.data.TrainingData;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.ForwardContext;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.runtime.Natives;
+import ai.axolotl.runtime.ProcessMemory;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Trains a model as an {@link AxolotlConfig} describes: loads the model and data, then runs optimizer steps
+ * (gradient accumulation over micro-batches, global-norm clipping, the learning-rate schedule), logs metrics,
+ * evaluates, writes checkpoints, and exports the model as Hugging Face safetensors at the end. How each step is
+ * spread over processes is the {@link TrainingStrategy}'s business.
+ *
+ * <p>The loss of a step is the summed cross entropy of every micro-batch (and every rank) divided by the step's
+ * label-token count, so gradient accumulation and data parallelism over the same global batch give the same
+ * number.
+ */
+public final class Trainer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+    private final AxolotlConfig config;
+    private final TrainingStrategy strategy;
+    private final List<TrainingListener> listeners;
+    private final int threads;
+    private volatile boolean stopRequested;
+    private LlamaModel model;
+    private Tokenizer tokenizer;
+    private TokenizedDataset dataset;
+    private TrainingData data;
+
+    /**
+     * @param config the validated configuration
+     * @param strategy how steps are spread over processes (owned and closed by the trainer)
+     * @param listeners callbacks
+     * @param threads libtorch intra-op threads (0: leave libtorch's default)
+     */
+    public Trainer(AxolotlConfig config, TrainingStrategy strategy, List<TrainingListener> listeners, int threads) {
+        this.config = config;
+        this.strategy = strategy;
+        this.listeners = List.copyOf(listeners);
+        this.threads = threads;
+    }
+
+    /** The configuration. */
+    public AxolotlConfig config() {
+        return config;
+    }
+
+    /** Asks the run to stop after the current step (a checkpoint is written if saving is on). */
+    public void stop() {
+        stopRequested = true;
+    }
+
+    /** Element type of activations for this run. */
+    ScalarType computeType() {
+        if (config.precision().fp16() && !config.precision().bf16Enabled() && !Natives.cudaAvailable()) {
+            throw new TrainingException("fp16: true needs a CUDA build (mvn -Pgpu) and a GPU; on the CPU use "
+                    + "bf16: true or leave both unset for float32");
+        }
+        return config.precision().bf16Enabled() ? ScalarType.BFloat16 : ScalarType.Float;
+    }
+
+    private void prepare() {
+        Natives.setThreads(threads);
+        List<String> unresolved = ConfigLoader.unresolvedReferences(config);
+        if (!unresolved.isEmpty()) {
+            throw new TrainingException(unresolved.get(0));
+        }
+        model = ModelLoader.load(config);
+        tokenizer = Tokenizers.forConfig(config);
+        if (tokenizer.vocabSize() > model.config().vocabSize()) {
+            throw new TrainingException("the tokenizer has " + tokenizer.vocabSize() + " tokens but base_model's "
+                    + "vocab_size is " + model.config().vocabSize());
+        }
+        dataset = TokenizedDataset.load(config, tokenizer, model.config().vocabSize());
+        LOG.info("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
+                dataset.tokenCount(), dataset.fingerprint());
+        strategy.setup(model, config.optimizer());
+        data = new TrainingData(config, dataset, strategy.dataParallelSize());
+    }
+
+    /** The tokenized dataset's fingerprint (after {@link #fit()} started). */
+    public String datasetFingerprint() {
+        return dataset == null ? null : dataset.fingerprint();
+    }
+
+    /** Runs training to the end (or until stopped) and exports the model. */
+    public TrainResult fit() {
+        try {
+            prepare();
+        } catch (DataException e) {
+            throw new TrainingException(e.getMessage(), e);
+        }
+        ScalarType compute = computeType();
+        Path outputDir = Path.of(config.checkpoint().outputDir());
+        int total = data.totalSteps();
+        LrSchedule schedule = LrSchedule.of(config.scheduler(), total);
+        List<Double> losses = new ArrayList<>();
+        int startStep = resume(outputDir, losses);
+        int spe = data.stepsPerEpoch();
+        int logEvery = config.training().loggingSteps() != null ? config.training().loggingSteps()
+                : Math.max(Math.min((int) (0.005 * total), 10), 1);
+        Integer evalEvery = evalInterval(spe);
+        Integer saveEvery = saveInterval(spe);
+        LOG.info("training {} parameters for {} steps ({} per epoch, global batch {} rows of <= {} tokens), "
+                        + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
+                data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
+                schedule.warmupSteps(), compute);
+        UnitRunner runner = new UnitRunner(model.units(), strategy.hooks(), config.model().gradientCheckpointing());
+        int accumulation = config.training().gradientAccumulationSteps();
+        int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
+        double peak = config.optimizer().learningRate();
+        boolean stoppedEarly = false;
+        int watchdogCount = 0;
+        int step = startStep;
+        try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0)) {
+            double windowLoss = 0;
+            long windowTokens = 0;
+            long windowStart = System.nanoTime();
+            int windowSteps = 0;
+            while (step < total && !stopRequested) {
+                long t0 = System.nanoTime();
+                double lr = peak * schedule.factor(step);
+                double lossSum = 0;
+                double gradNorm;
+                long tokens = 0;
+                double stepTokens;
+                try (PointerScope scope = new PointerScope()) {
+                    List<List<PackedRow>> micro = new ArrayList<>(accumulation);
+                    long localLabels = 0;
+                    for (int m = 0; m < accumulation; m++) {
+                        List<PackedRow> rows = data.microBatch(step, strategy.dataParallelRank(), m);
+                        micro.add(rows);
+                        localLabels += MicroBatch.labelTokens(rows);
+                    }
+                    stepTokens = Math.max(1.0, strategy.allReduceSum(localLabels));
+                    for (int m = 0; m < accumulation; m++) {
+                        try (MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId());
+                             ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
+                                     model.config(), compute)) {
+                            lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx, stepTokens,
+                                    m == accumulation - 1);
+                            tokens += mb.realTokens();
+                        }
+                    }
+                    gradNorm = strategy.reduceAndClipGradients(config.optimizer().maxGradNorm());
+                    strategy.step(lr);
+                }
+                double loss = strategy.allReduceSum(lossSum) / stepTokens;
+                step++;
+                losses.add(loss);
+                double ms = (System.nanoTime() - t0) / 1e6;
+                StepMetrics sm = new StepMetrics(step, loss, lr, gradNorm, tokens, ms, data.epochAt(step));
+                for (TrainingListener l : listeners) {
+                    l.onStep(sm);
+                }
+                metrics.progress(step, loss);
+                windowLoss += loss;
+                windowTokens += tokens;
+                windowSteps++;
+                if (step % logEvery == 0 || step == total) {
+                    double secs = (System.nanoTime() - windowStart) / 1e9;
+                    metrics.logSteps(step, windowLoss / windowSteps, lr, gradNorm, windowTokens / secs,
+                            data.epochAt(step));
+                    windowLoss = 0;
+                    windowTokens = 0;
+                    windowSteps = 0;
+                    windowStart = System.nanoTime();
+                }
+                if (!Double.isFinite(loss)) {
+                    throw new TrainingException("loss became " + loss + " at step " + step + "; lower learning_rate "
+                            + "or check the data");
+                }
+                Double threshold = config.training().lossWatchdogThreshold();
+                if (threshold != null) {
+                    watchdogCount = loss > threshold ? watchdogCount + 1 : 0;
+                    if (watchdogCount >= config.training().lossWatchdogPatience()) {
+                        LOG.error("loss {} stayed above loss_watchdog_threshold {} for {} steps; stopping", loss,
+                                threshold, watchdogCount);
+                        stoppedEarly = true;
+                        break;
+                    }
+                }
+                if (evalEvery != null && step % evalEvery == 0 && step != total) {
+                    EvalResult r = evaluate(data.valRows());
+                    metrics.logEval(step, r, data.epochAt(step));
+                    for (TrainingListener l : listeners) {
+                        l.onEvaluation(step, r);
+                    }
+                }
+                if ((saveEvery != null && step % saveEvery == 0) || (stopRequested && saveEvery != null)) {
+                    saveCheckpoint(outputDir, step, losses);
+                }
+            }
+            EvalResult finalEval = null;
+            if (!data.valRows().isEmpty()) {
+                finalEval = evaluate(data.valRows());
+                metrics.logEval(step, finalEval, data.epochAt(step));
+                for (TrainingListener l : listeners) {
+                    l.onEvaluation(step, finalEval);
+                }
+            }
+            if (step == total && !stoppedEarly) {
+                exportModel(outputDir);
+            }
+            LOG.info("peak RSS {} MiB", ProcessMemory.peakRssBytes() / (1024 * 1024));
+            TrainResult result = new TrainResult(step, List.copyOf(losses), finalEval, outputDir,
+                    dataset.fingerprint(), stoppedEarly);
+            for (TrainingListener l : listeners) {
+                l.onTrainEnd(result);
+            }
+            return result;
+        } catch (IOException e) {
+            throw new TrainingException("cannot write to output_dir " + outputDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Integer evalInterval(int stepsPerEpoch) {
+        if (data.valRows().isEmpty()) {
+            return null;
+        }
+        if (config.training().evalSteps() != null) {
+            return config.training().evalSteps();
+        }
+        Integer per = config.training().evalsPerEpoch();
+        return per == null || per == 0 ? null : Math.max(1, stepsPerEpoch / per);
+    }
+
+    private Integer saveInterval(int stepsPerEpoch) {
+        var ck = config.checkpoint();
+        if ("no".equals(ck.saveStrategy())) {
+            return null;
+        }
+        if (ck.saveSteps() != null) {
+            return ck.saveSteps();
+        }
+        if (ck.savesPerEpoch() != null) {
+            return Math.max(1, stepsPerEpoch / ck.savesPerEpoch());
+        }
+        return stepsPerEpoch;
+    }
+
+    private int resume(Path outputDir, List<Double> losses) {
+        String from = config.checkpoint().resumeFromCheckpoint();
+        if (from == null) {
+            return 0;
+        }
+        Path dir;
+        if (from.equals("latest")) {
+            Optional<Path> latest = Checkpoints.latest(outputDir);
+            if (latest.isEmpty()) {
+                LOG.info("resume_from_checkpoint: no checkpoint in {} yet; starting from step 0", outputDir);
+                return 0;
+            }
+            dir = latest.get();
+        } else {
+            dir = Path.of(from);
+            if (!Files.isRegularFile(dir.resolve(TrainerState.FILE))) {
+                throw new TrainingException("resume_from_checkpoint: '" + from + "' is not a checkpoint directory "
+                        + "(no " + TrainerState.FILE + ")");
+            }
+        }
+        try {
+            TrainerState state = TrainerState.read(dir);
+            if (!state.datasetFingerprint().equals(dataset.fingerprint())) {
+                throw new TrainingException("resume_from_checkpoint: " + dir + " was trained on a dataset with "
+                        + "fingerprint " + state.datasetFingerprint() + ", but this run's is " + dataset.fingerprint());
+            }
+            strategy.loadCheckpoint(dir);
+            losses.addAll(state.losses());
+            LOG.info("resumed from {} at step {}", dir, state.globalStep());
+            return state.globalStep();
+        } catch (IOException e) {
+            throw new TrainingException("resume_from_checkpoint: cannot read " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void saveCheckpoint(Path outputDir, int step, List<Double> losses) throws IOException {
+        Path tmp = strategy.isMain() ? Checkpoints.begin(outputDir, step) : null;
+        strategy.barrier();
+        Path target = Checkpoints.tmpDir(outputDir, step);
+        strategy.saveCheckpoint(target, !config.checkpoint().saveOnlyModel());
+        strategy.barrier();
+        if (strategy.isMain()) {
+            new TrainerState(step, data.epochAt(step), data.totalSteps(), config.training().seed(),
+                    dataset.fingerprint(), strategy.worldSize(), strategy.name(), List.copyOf(losses)).write(tmp);
+            tokenizer.save(tmp);
+            Path done = Checkpoints.commit(tmp, outputDir, step);
+            Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit());
+            LOG.info("saved {}", done);
+            for (TrainingListener l : listeners) {
+                l.onCheckpoint(step, done);
+            }
+        }
+        strategy.barrier();
+    }
+
+    private void exportModel(Path outputDir) throws IOException {
+        var weights = strategy.fullWeights();
+        if (strategy.isMain() && weights != null) {
+            DType dtype = config.precision().bf16Enabled() ? DType.BF16 : DType.F32;
+            HfCheckpoint.save(outputDir, model.config(), weights, dtype, 2L << 30);
+            tokenizer.save(outputDir);
+            LOG.info("exported the model to {} ({})", outputDir, dtype.torchName());
+        }
+        strategy.barrier();
+    }
+
+    /** Token-weighted mean loss over rows, split over data-parallel ranks and summed. */
+    EvalResult evaluate(List<PackedRow> rows) {
+        return Evaluation.run(model, rows, config.training().evalBatchSize(), tokenizer.padId(), computeType(),
+                strategy);
+    }
+
+    @Override
+    public void close() {
+        strategy.close();
+        if (model != null) {
+            model.close();
+        }
+        if (tokenizer instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.debug("closing tokenizer", e);
+            }
+        }
+    }
+}

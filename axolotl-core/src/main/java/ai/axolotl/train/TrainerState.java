@@ -1,0 +1,48 @@
+package ai.axolotl.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What a checkpoint records besides weights and optimizer state: how far the run got. Data order is a pure
+ * function of {@code seed} and the step, and training draws no random numbers after initialisation (no
+ * dropout), so the step is the whole data position and RNG state.
+ *
+ * @param globalStep optimizer steps completed
+ * @param epoch fractional epoch reached
+ * @param totalSteps steps the run was planned for
+ * @param seed the run's seed
+ * @param datasetFingerprint fingerprint of the tokenized dataset (a resume with other data is refused)
+ * @param worldSize ranks that wrote the checkpoint
+ * @param strategy the strategy that wrote it
+ * @param losses loss of every step so far
+ */
+public record TrainerState(
+        @JsonProperty("global_step") int globalStep,
+        @JsonProperty("epoch") double epoch,
+        @JsonProperty("total_steps") int totalSteps,
+        @JsonProperty("seed") long seed,
+        @JsonProperty("dataset_fingerprint") String datasetFingerprint,
+        @JsonProperty("world_size") int worldSize,
+        @JsonProperty("strategy") String strategy,
+        @JsonProperty("losses") List<Double> losses) {
+
+    /** File name inside a checkpoint. */
+    public static final String FILE = "trainer_state.json";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Writes the state into a checkpoint directory. */
+    public void write(Path dir) throws IOException {
+        JSON.writeValue(dir.resolve(FILE).toFile(), this);
+    }
+
+    /** Reads the state of a checkpoint directory. */
+    public static TrainerState read(Path dir) throws IOException {
+        return JSON.readValue(dir.resolve(FILE).toFile(), TrainerState.class);
+    }
+}

@@ -1,0 +1,78 @@
+package ai.axolotl.train;
+
+import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.model.LlamaModel;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * How the trainer's step is carried out across processes: which parameters and optimizer state this rank holds,
+ * what happens around each unit, how gradients are reduced and clipped, and how checkpoints are written. The
+ * single-process {@link SingleProcessStrategy} is the default; the sharding module adds data parallel, ZeRO and
+ * FSDP2 behind the same interface.
+ */
+public interface TrainingStrategy extends AutoCloseable {
+    /** Short name for logs and benchmarks ({@code single}, {@code ddp}, ...). */
+    String name();
+
+    /** This process's global rank. */
+    int rank();
+
+    /** Number of ranks. */
+    int worldSize();
+
+    /** This rank's index among the ranks that split each global batch. */
+    int dataParallelRank();
+
+    /** Number of ranks that split each global batch. */
+    int dataParallelSize();
+
+    /** True on the rank that writes checkpoints, metrics and the exported model. */
+    default boolean isMain() {
+        return rank() == 0;
+    }
+
+    /** Takes the model and builds the optimizer over what this rank holds. Called once before training. */
+    void setup(LlamaModel model, OptimizerSettings optimizer);
+
+    /** Hooks around each unit. */
+    UnitHooks hooks();
+
+    /** Sum of {@code value} over all ranks (token counts, loss sums). */
+    double allReduceSum(double value);
+
+    /**
+     * Completes gradient reduction after the last micro-batch, then clips gradients to a global norm.
+     *
+     * @param maxNorm clip threshold; 0 means no clipping
+     * @return the global gradient norm before clipping
+     */
+    double reduceAndClipGradients(double maxNorm);
+
+    /** Applies one optimizer step with learning rate {@code lr} and clears gradients. */
+    void step(double lr);
+
+    /** Writes this rank's model and optimizer state into a checkpoint directory. */
+    void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException;
+
+    /** Restores model and optimizer state from a checkpoint directory written by {@link #saveCheckpoint}. */
+    void loadCheckpoint(Path dir) throws IOException;
+
+    /**
+     * The full model weights by HF name for export, or null on ranks that do not export. The caller must not
+     * close the tensors.
+     */
+    Map<String, Tensor> fullWeights();
+
+    /** Bytes of model state this rank holds: parameters, gradients, optimizer state. */
+    long modelStateBytes();
+
+    /** Waits until every rank arrives. */
+    void barrier();
+
+    @Override
+    void close();
+}
