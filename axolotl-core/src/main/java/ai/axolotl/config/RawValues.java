@@ -129,6 +129,9 @@ final class RawValues {
     }
 
     String oneOf(String key, String dflt, List<String> allowed) {
+        if (Boolean.FALSE.equals(raw.get(key)) && allowed.contains("no")) {
+            return "no"; // YAML 1.1 reads a bare `no` as false
+        }
         String s = string(key, null);
         if (s == null) {
             return dflt;

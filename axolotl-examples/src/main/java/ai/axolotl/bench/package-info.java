@@ -1,0 +1,2 @@
+/** Benchmarks behind {@code axolotl bench}: the trainer against a bare libtorch loop on the reference shapes. */
+package ai.axolotl.bench;

@@ -1,0 +1,2 @@
+/** The {@code axolotl} command line (picocli): train, validate, evaluate, bench. */
+package ai.axolotl.cli;

@@ -1,0 +1,114 @@
+package ai.axolotl.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line as a user meets it: exit codes, one-line errors, overrides, and a short real run. */
+class CliTest {
+    static final String EXAMPLE = "axolotl-examples/configs/llama-tiny.yml";
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
+        System.setOut(o);
+        System.setErr(e);
+        try {
+            int code = AxolotlCli.execute(args, e);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void validatePrintsTheResolvedConfig() {
+        Run r = run("validate", EXAMPLE);
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("sequence_len: 256").contains("learning_rate: 0.002");
+    }
+
+    @Test
+    void badKeysExitTwoWithOneLineEachAndNoStackTrace(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad.yml");
+        Files.writeString(bad, Files.readString(Path.of(EXAMPLE)).replace("learning_rate:", "learnin_rate:")
+                + "adapter: lora\n");
+        Run r = run("validate", bad.toString(), "--micro-batch-size", "zero");
+        assertThat(r.exit()).isEqualTo(2);
+        List<String> lines = r.err().lines().toList();
+        assertThat(lines).contains("error: learnin_rate: unknown key (did you mean 'learning_rate'?)");
+        assertThat(lines).anyMatch(l -> l.startsWith("error: adapter: unsupported feature: LoRA/QLoRA adapters"));
+        assertThat(lines).contains("error: micro_batch_size: expected an integer, got 'zero'");
+        assertThat(r.err()).doesNotContain("\tat ");
+        Run debug = run("validate", bad.toString(), "--debug");
+        assertThat(debug.exit()).isEqualTo(2);
+        assertThat(debug.err()).contains("\tat ");
+    }
+
+    @Test
+    void malformedYamlNamesLineAndColumn(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad.yml");
+        Files.writeString(bad, "base_model: x\nsequence_len: [1, 2\n");
+        Run r = run("validate", bad.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).matches("error: <file>: malformed YAML at .*bad\\.yml:\\d+:\\d+: .*");
+    }
+
+    @Test
+    void hubModelValidatesWithAWarningAndTrainFailsClearly(@TempDir Path dir) throws Exception {
+        Path hub = dir.resolve("hub.yml");
+        Files.writeString(hub, Files.readString(Path.of(EXAMPLE))
+                .replace("base_model: axolotl-examples/models/llama-tiny", "base_model: NousResearch/Llama-3.2-1B"));
+        Run v = run("validate", hub.toString());
+        assertThat(v.exit()).isZero();
+        assertThat(v.err()).contains("warning: base_model: 'NousResearch/Llama-3.2-1B' looks like a Hugging Face Hub id");
+        Run t = run("train", hub.toString(), "--output-dir", dir.resolve("o").toString());
+        assertThat(t.exit()).isEqualTo(2);
+        assertThat(t.err().strip()).startsWith("error: base_model: 'NousResearch/Llama-3.2-1B' looks like a Hugging");
+    }
+
+    @Test
+    void smokeRunTrainsThenEvaluatesTheExportedModelAndACheckpoint(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out");
+        Run t = run("train", EXAMPLE, "--max-steps", "2", "--sequence_len", "64", "--micro_batch_size", "2",
+                "--save-steps", "1", "--eval-steps", "2", "--output-dir", out.toString(), "--dataset-prepared-path",
+                dir.resolve("prep").toString(), "--threads", "1");
+        assertThat(t.exit()).as(t.err()).isZero();
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(out.resolve("checkpoint-2")).isDirectory();
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSizeGreaterThanOrEqualTo(2);
+        Run e = run("evaluate", EXAMPLE, "--checkpoint", out.resolve("checkpoint-1").toString(), "--sequence_len", "64",
+                "--dataset-prepared-path", dir.resolve("prep").toString(), "--threads", "1");
+        assertThat(e.exit()).as(e.err()).isZero();
+        List<String> lines = e.out().lines().toList();
+        JsonNode j = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        assertThat(j.get("loss").asDouble()).isBetween(1.0, 7.0);
+        assertThat(j.get("tokens").asLong()).isGreaterThan(100_000);
+        assertThat(j.get("perplexity").asDouble()).isCloseTo(Math.exp(j.get("loss").asDouble()),
+                org.assertj.core.data.Offset.offset(0.01));
+    }
+
+    @Test
+    void benchRefusesStrategiesItDoesNotHave() {
+        Run r = run("bench", "--strategy", "zero3", "--world", "2");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).startsWith("error: --strategy zero3");
+    }
+}

@@ -1,0 +1,31 @@
+package ai.axolotl.examples;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigLoader;
+import ai.axolotl.model.LlamaConfig;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ExampleAssetsTest {
+    @Test
+    void shippedCorpusIsTheGeneratorsOutput() throws Exception {
+        String shipped = Files.readString(Path.of("axolotl-examples/data/tiny-corpus.jsonl"));
+        assertThat(shipped).isEqualTo(TinyCorpus.jsonl(TinyCorpus.DEFAULT_ROWS, TinyCorpus.DEFAULT_SEED));
+    }
+
+    @Test
+    void exampleConfigValidatesWithoutWarningsAndUsesTheTinyShape() {
+        var loaded = ConfigLoader.load(Path.of("axolotl-examples/configs/llama-tiny.yml"), Map.of());
+        AxolotlConfig c = loaded.config();
+        assertThat(loaded.warnings()).isEmpty();
+        assertThat(ConfigLoader.unresolvedReferences(c)).isEmpty();
+        LlamaConfig shape = LlamaConfig.read(Path.of(c.model().baseModel(), "config.json"));
+        LlamaConfig tiny = LlamaConfig.shape("llama-tiny");
+        assertThat(shape.withVocabSize(tiny.vocabSize())).isEqualTo(tiny);
+    }
+}
