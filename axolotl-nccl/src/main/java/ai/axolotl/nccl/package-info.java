@@ -1,0 +1,2 @@
+/** NCCL collectives and NCCL environment handling for CUDA builds. */
+package ai.axolotl.nccl;
