@@ -88,6 +88,12 @@ public final class LlamaModel implements AutoCloseable {
      * in the fixed parameter order from libtorch's generator seeded with {@code seed}.
      */
     public static LlamaModel initialise(LlamaConfig config, long seed) {
+        synchronized (LlamaModel.class) { // libtorch's default generator is process-wide (ranks as threads)
+            return initialiseLocked(config, seed);
+        }
+    }
+
+    private static LlamaModel initialiseLocked(LlamaConfig config, long seed) {
         torch.manual_seed(seed);
         Map<String, Tensor> params = new LinkedHashMap<>();
         for (String name : parameterNames(config)) {

@@ -96,8 +96,21 @@ public final class Trainer implements AutoCloseable {
         dataset = TokenizedDataset.load(config, tokenizer, model.config().vocabSize());
         LOG.info("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
                 dataset.tokenCount(), dataset.fingerprint());
+        strategy.preflight(preflightFacts());
         strategy.setup(model, config.optimizer());
         data = new TrainingData(config, dataset, strategy.dataParallelSize());
+    }
+
+    /** What every rank must agree on before step 1. */
+    private java.util.Map<String, String> preflightFacts() {
+        java.util.Map<String, String> f = new java.util.LinkedHashMap<>();
+        String yaml = ConfigLoader.toYaml(config);
+        f.put("config", yaml);
+        f.put("library version", ai.axolotl.runtime.LibraryVersion.version() + " (commit "
+                + ai.axolotl.runtime.LibraryVersion.commit() + ")");
+        f.put("dataset fingerprint", dataset.fingerprint());
+        f.put("tokenizer", tokenizer.identity());
+        return f;
     }
 
     /** The tokenized dataset's fingerprint (after {@link #fit()} started). */

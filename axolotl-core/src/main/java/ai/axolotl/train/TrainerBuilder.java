@@ -247,4 +247,17 @@ public final class TrainerBuilder {
     public Trainer build() {
         return new Trainer(buildConfig(), strategy.get(), listeners, threads);
     }
+
+    /**
+     * Trains on every rank of a launcher (for example N threads of this JVM, each with its own Gloo group) and
+     * returns each rank's result in rank order. The strategy comes from the launcher, chosen from the config.
+     */
+    public List<TrainResult> fit(RankLauncher launcher) {
+        AxolotlConfig config = buildConfig();
+        return launcher.launch(config, s -> {
+            try (Trainer t = new Trainer(config, s, listeners, threads)) {
+                return t.fit();
+            }
+        });
+    }
 }

@@ -73,6 +73,13 @@ public interface TrainingStrategy extends AutoCloseable {
     /** Waits until every rank arrives. */
     void barrier();
 
+    /**
+     * Checks, before step 1, that every rank runs the same thing: each rank's facts (config hash and keys,
+     * library version, dataset fingerprint, view of the world) must equal rank 0's, else every rank fails
+     * naming the ranks and the differing items. Single process: nothing to check.
+     */
+    default void preflight(java.util.Map<String, String> facts) {}
+
     @Override
     void close();
 }

@@ -1,0 +1,60 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigException;
+import ai.axolotl.config.ParallelSettings;
+import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.distributed.gloo.ProcessGroups;
+import ai.axolotl.distributed.preflight.Preflight;
+import ai.axolotl.sharding.ddp.DataParallelStrategy;
+import ai.axolotl.train.SingleProcessStrategy;
+import ai.axolotl.train.TrainingStrategy;
+
+/**
+ * Chooses the strategy a config asks for, as Axolotl does: {@code deepspeed} means ZeRO, {@code fsdp_config} or
+ * {@code fsdp_version} FSDP2, {@code tensor_parallel_size}/{@code context_parallel_size} TP/CP, and otherwise
+ * data parallel when the world has more than one rank.
+ */
+public final class Strategies {
+    private Strategies() {}
+
+    /** The name of the strategy a config selects at a world size. */
+    public static String selectedName(AxolotlConfig config, int worldSize) {
+        ParallelSettings p = config.parallel();
+        if (p.deepspeedEnabled()) {
+            return "zero";
+        }
+        if (p.fsdpEnabled()) {
+            return "fsdp2";
+        }
+        if (p.tensorParallelSize() > 1 || p.contextParallelSize() > 1) {
+            return "tp/cp";
+        }
+        return worldSize > 1 ? "ddp" : "single";
+    }
+
+    /** The strategy for this rank of a run over {@code groups}. */
+    public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
+        int world = groups.spec().worldSize();
+        String name = selectedName(config, world);
+        switch (name) {
+            case "zero" -> throw new ConfigException("deepspeed", "ZeRO (deepspeed:) is not available in this "
+                    + "build yet; remove deepspeed to train data parallel");
+            case "fsdp2" -> throw new ConfigException("fsdp_config", "FSDP is not available in this build yet; "
+                    + "remove fsdp/fsdp_config to train data parallel");
+            case "tp/cp" -> throw new ConfigException("tensor_parallel_size", "tensor and context parallelism are "
+                    + "not available in this build yet; set tensor_parallel_size and context_parallel_size to 1");
+            default -> { }
+        }
+        DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
+        if (world == 1) {
+            return new SingleProcessStrategy();
+        }
+        Integer capMb = config.parallel().ddpBucketCapMb();
+        long bucket = capMb == null ? DataParallelStrategy.DEFAULT_BUCKET_BYTES : capMb * (1L << 20);
+        int[] steps = {0};
+        return new DataParallelStrategy(groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
+                mesh, groups.spec().rank(), bucket, facts -> Preflight.check(groups.rendezvous(), facts),
+                () -> groups.monitor().progress(++steps[0]));
+    }
+}

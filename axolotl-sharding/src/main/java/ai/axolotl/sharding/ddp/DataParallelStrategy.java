@@ -1,0 +1,159 @@
+package ai.axolotl.sharding.ddp;
+
+import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.distributed.Collectives;
+import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelUnit;
+import ai.axolotl.sharding.ShardingStrategy;
+import ai.axolotl.train.GradientClipping;
+import ai.axolotl.train.OptimizerFactory;
+import ai.axolotl.train.SingleProcessStrategy;
+import ai.axolotl.train.TrainingException;
+import ai.axolotl.train.UnitHooks;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Data parallel without sharding (DDP): every rank holds the whole model and optimizer, sees its own slice of
+ * each global batch, and gradients are summed over the ranks in buckets started as soon as a bucket's units
+ * finish their backward on the last micro-batch of a step, so communication overlaps the rest of backward.
+ * Earlier micro-batches accumulate locally without communication. Since each rank's loss is divided by the
+ * global token count, the summed gradient is exactly the one-process gradient.
+ */
+public final class DataParallelStrategy extends ShardingStrategy {
+    /** Default bucket size (DDP's 25 MiB). */
+    public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
+    private final long bucketBytes;
+    private LlamaModel model;
+    private Optimizer optimizer;
+    private TensorVector params;
+    private GradientBuckets buckets;
+    private boolean stepped;
+    private String optimizerName;
+
+    /**
+     * @param dataParallel the group of all data-parallel ranks
+     * @param mesh the mesh (cp = tp = 1)
+     * @param rank global rank
+     * @param bucketBytes gradient bucket size
+     * @param preflight the runtime's preflight check
+     * @param onStep progress callback
+     */
+    public DataParallelStrategy(Collectives dataParallel, DeviceMesh mesh, int rank, long bucketBytes,
+                                Consumer<Map<String, String>> preflight, Runnable onStep) {
+        super(dataParallel, mesh, rank, preflight, onStep);
+        this.bucketBytes = bucketBytes;
+    }
+
+    @Override
+    public String name() {
+        return "ddp";
+    }
+
+    @Override
+    public void setup(LlamaModel model, OptimizerSettings settings) {
+        this.model = model;
+        this.optimizer = OptimizerFactory.create(settings, model.parameters());
+        this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
+        this.optimizerName = settings.optimizer();
+        // every rank starts from rank 0's weights, whatever it loaded or initialised
+        for (Tensor p : model.parameters().values()) {
+            try (Tensor d = p.detach()) {
+                dataParallel.broadcast(d, 0).await();
+            }
+        }
+    }
+
+    @Override
+    public UnitHooks hooks() {
+        return new UnitHooks() {
+            @Override
+            public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
+                if (!lastMicroStep || dataParallel.size() == 1) {
+                    return;
+                }
+                if (buckets == null) {
+                    buckets = new GradientBuckets(dataParallel, bucketBytes);
+                }
+                for (Tensor p : unit.parameters().values()) {
+                    buckets.add(p);
+                }
+            }
+        };
+    }
+
+    @Override
+    public double reduceAndClipGradients(double maxNorm) {
+        if (buckets != null) {
+            buckets.finish();
+            buckets = null;
+        }
+        return GradientClipping.clip(params, maxNorm);
+    }
+
+    @Override
+    public void step(double lr) {
+        OptimizerFactory.setLearningRate(optimizer, lr);
+        optimizer.step();
+        optimizer.zero_grad(true);
+        stepped = true;
+        stepDone();
+    }
+
+    @Override
+    public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
+        if (rank() != 0) {
+            return; // every rank holds the same state; rank 0 writes it
+        }
+        HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
+        if (includeOptimizer) {
+            OptimizerFactory.save(optimizer, dir.resolve(SingleProcessStrategy.OPTIMIZER_FILE));
+        }
+    }
+
+    @Override
+    public void loadCheckpoint(Path dir) throws IOException {
+        Path opt = dir.resolve(SingleProcessStrategy.OPTIMIZER_FILE);
+        if (!Files.isRegularFile(opt)) {
+            throw new TrainingException("rank " + rank() + ": " + opt + " not found (every rank reads the "
+                    + "checkpoint; put output_dir on storage all nodes share)");
+        }
+        SingleProcessStrategy.copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
+        OptimizerFactory.load(optimizer, opt);
+        stepped = true;
+    }
+
+    @Override
+    public Map<String, Tensor> fullWeights() {
+        return rank() == 0 ? model.parameters() : null;
+    }
+
+    @Override
+    public long modelStateBytes() {
+        long paramBytes = 0;
+        for (Tensor t : model.parameters().values()) {
+            paramBytes += t.nbytes();
+        }
+        return paramBytes * 2 + (stepped && optimizerName.equals("adamw") ? 2 * paramBytes : 0);
+    }
+
+    @Override
+    public void close() {
+        if (optimizer != null) {
+            optimizer.close();
+        }
+        if (params != null) {
+            params.close();
+        }
+    }
+}
