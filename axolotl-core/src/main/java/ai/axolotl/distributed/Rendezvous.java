@@ -40,7 +40,11 @@ public final class Rendezvous implements AutoCloseable {
      * per run, so it may be empty).
      */
     public static Rendezvous join(WorldSpec world, Duration timeout, String runId) {
-        boolean server = world.rank() == 0 && isLocalAddress(world.masterAddr());
+        return join(world, timeout, runId, world.rank() == 0 && isLocalAddress(world.masterAddr()));
+    }
+
+    /** As {@link #join(WorldSpec, Duration, String)}, saying whether this process serves the store. */
+    public static Rendezvous join(WorldSpec world, Duration timeout, String runId, boolean server) {
         TCPStoreOptions opts = new TCPStoreOptions();
         opts.port((short) world.masterPort());
         opts.isServer(server);

@@ -22,7 +22,7 @@ public final class Tensors {
 
     /** A zero-filled float32 tensor of the given shape. */
     public static Tensor zeros(long... shape) {
-        return torch.zeros(shape, null, options(ScalarType.Float));
+        return torch.empty(shape, options(ScalarType.Float), null).zero_();
     }
 
     /** A scalar wrapper for arithmetic with tensors. */

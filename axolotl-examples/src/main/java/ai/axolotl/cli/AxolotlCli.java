@@ -32,9 +32,26 @@ public final class AxolotlCli implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
+    private static volatile boolean standalone;
+
     /** Entry point of the jar. */
     public static void main(String[] args) {
+        standalone = true;
         System.exit(execute(args, System.err));
+    }
+
+    /**
+     * A rank of a distributed run failed in a collective: print why and, when this JVM is the CLI process, exit
+     * at once (native process-group threads of dead peers must not keep the process alive).
+     */
+    static void abortRank(int rank, RuntimeException e) {
+        System.err.println("error: rank " + rank + ": " + e.getMessage());
+        System.err.flush();
+        System.out.flush();
+        if (standalone) {
+            Runtime.getRuntime().halt(EXIT_FAILURE);
+        }
+        throw e;
     }
 
     /** Runs the command line and returns the exit status (for tests and embedding). */
@@ -61,6 +78,10 @@ public final class AxolotlCli implements Runnable {
                 err.println("error: " + e);
             }
             return EXIT_BAD_INPUT;
+        }
+        if (ex instanceof ai.axolotl.distributed.CollectiveException) {
+            err.println("error: " + ex.getMessage());
+            return EXIT_FAILURE;
         }
         if (ex instanceof TrainingException || ex instanceof DataException || ex instanceof IllegalArgumentException) {
             err.println("error: " + ex.getMessage());

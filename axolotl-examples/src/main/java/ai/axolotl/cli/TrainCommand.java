@@ -1,9 +1,19 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
+import ai.axolotl.distributed.CollectiveException;
+import ai.axolotl.distributed.Timeouts;
+import ai.axolotl.distributed.WorldSpec;
+import ai.axolotl.distributed.gloo.ProcessGroups;
+import ai.axolotl.distributed.launch.LocalLauncher;
+import ai.axolotl.distributed.launch.NodeTopology;
+import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
+import ai.axolotl.train.TrainingStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -12,10 +22,15 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Unmatched;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code axolotl train CONFIG.yml [--key value ...]}. */
+/**
+ * {@code axolotl train CONFIG.yml [--key value ...]}: one process; or, with {@code --launcher}, ranks as threads
+ * or as local JVMs; or, under torchrun's environment (RANK, WORLD_SIZE, ...), one rank of a distributed run.
+ */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train as the config says; any config key can be overridden with --key value.")
 final class TrainCommand implements Callable<Integer> {
@@ -24,24 +39,112 @@ final class TrainCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CONFIG.yml", description = "Axolotl-style YAML config")
     Path config;
 
-    @Option(names = "--threads", description = "libtorch intra-op threads (default: half the cores, at least 1)")
+    @Option(names = "--threads", description = "libtorch intra-op threads per rank (default: half the cores "
+            + "divided among this node's ranks, at least 1)")
     int threads;
+
+    @Option(names = "--launcher", description = "threads (ranks as threads of this JVM) or local (ranks as JVMs)")
+    String launcher;
+
+    @Option(names = "--nproc-per-node", defaultValue = "1", description = "ranks on this node")
+    int nprocPerNode;
+
+    @Option(names = "--num-nodes", defaultValue = "1", description = "nodes (the same command runs on each)")
+    int numNodes;
+
+    @Option(names = "--node-rank", defaultValue = "0", description = "this node's rank (0 serves the rendezvous)")
+    int nodeRank;
+
+    @Option(names = "--master-addr", defaultValue = "127.0.0.1", description = "address of node 0")
+    String masterAddr;
+
+    @Option(names = "--master-port", defaultValue = "0", description = "rendezvous port (default: free port "
+            + "on one node, 29500 on several)")
+    int masterPort;
+
+    @Option(names = "--accelerate-config", paramLabel = "FILE", description = "Accelerate's static rendezvous "
+            + "file (machine_rank, main_process_ip, main_process_port, num_machines, num_processes)")
+    Path accelerateConfig;
 
     @Unmatched
     List<String> overrides;
 
     @Override
-    public Integer call() {
-        ConfigLoader.Loaded loaded = ConfigLoader.load(config, ConfigOverrides.parse(overrides));
+    public Integer call() throws Exception {
+        Map<String, String> o = ConfigOverrides.parse(overrides);
+        ConfigLoader.Loaded loaded = ConfigLoader.load(config, o);
         loaded.warnings().forEach(w -> LOG.warn(w));
-        int n = threads > 0 ? threads : Threads.defaultCount();
-        try (Trainer trainer = new Trainer(loaded.config(), new SingleProcessStrategy(), List.of(), n)) {
-            Thread hook = new Thread(trainer::stop);
-            Runtime.getRuntime().addShutdownHook(hook);
-            TrainResult r = trainer.fit();
-            LOG.info("done: {} steps, final loss {}, model in {}", r.steps(),
-                    String.format("%.4f", r.finalLoss()), r.outputDir());
-            return r.stoppedEarly() ? AxolotlCli.EXIT_FAILURE : 0;
+        AxolotlConfig c = loaded.config();
+        NodeTopology topology = topology();
+        if (topology != null) {
+            return launchLocal(topology);
         }
+        if ("threads".equals(launcher)) {
+            int n = threads > 0 ? threads : 1;
+            List<TrainResult> results = new ThreadLauncher(nprocPerNode).launch(c, s -> {
+                try (Trainer t = new Trainer(c, s, List.of(), n)) {
+                    return t.fit();
+                }
+            });
+            return report(results.get(0));
+        }
+        WorldSpec spec = WorldSpec.fromEnvironment(System.getenv());
+        if (spec != null && spec.worldSize() > 1) {
+            return runRank(c, spec);
+        }
+        try (Trainer trainer = new Trainer(c, new SingleProcessStrategy(), List.of(),
+                threads > 0 ? threads : Threads.defaultCount())) {
+            Runtime.getRuntime().addShutdownHook(new Thread(trainer::stop));
+            return report(trainer.fit());
+        }
+    }
+
+    private NodeTopology topology() {
+        if (accelerateConfig != null) {
+            return NodeTopology.fromAccelerateConfig(accelerateConfig);
+        }
+        if (launcher != null && !launcher.equals("local") && !launcher.equals("threads")) {
+            throw new IllegalArgumentException("--launcher must be threads or local, got '" + launcher + "'");
+        }
+        if (numNodes > 1 || "local".equals(launcher)) {
+            int port = masterPort > 0 ? masterPort : numNodes > 1 ? 29500 : ThreadLauncher.freePort();
+            return new NodeTopology(numNodes, nodeRank, nprocPerNode, masterAddr, port);
+        }
+        return null;
+    }
+
+    private int launchLocal(NodeTopology topology) throws Exception {
+        List<String> args = new ArrayList<>(List.of("train", config.toString()));
+        if (overrides != null) {
+            args.addAll(overrides);
+        }
+        int perRank = threads > 0 ? threads
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / topology.procsPerNode());
+        args.addAll(List.of("--threads", Integer.toString(perRank)));
+        LOG.info("launching {} rank(s) on node {} of {} (world {}), rendezvous {}:{}", topology.procsPerNode(),
+                topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
+                topology.masterPort());
+        return new LocalLauncher(topology, args, System.out).run(AxolotlCli.class.getName());
+    }
+
+    private int runRank(AxolotlConfig c, WorldSpec spec) {
+        int n = threads > 0 ? threads
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / spec.localWorldSize());
+        String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
+        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.fromEnvironment(System.getenv()), runId);
+             TrainingStrategy s = Strategies.create(c, groups);
+             Trainer trainer = new Trainer(c, s, List.of(), n)) {
+            TrainResult r = trainer.fit();
+            return spec.rank() == 0 ? report(r) : 0;
+        } catch (CollectiveException e) {
+            AxolotlCli.abortRank(spec.rank(), e);
+            return AxolotlCli.EXIT_FAILURE;
+        }
+    }
+
+    private static int report(TrainResult r) {
+        LOG.info("done: {} steps, final loss {}, model in {}", r.steps(), String.format("%.4f", r.finalLoss()),
+                r.outputDir());
+        return r.stoppedEarly() ? AxolotlCli.EXIT_FAILURE : 0;
     }
 }

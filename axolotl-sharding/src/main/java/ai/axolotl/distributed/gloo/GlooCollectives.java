@@ -62,7 +62,14 @@ public final class GlooCollectives implements Collectives {
             opts.devices(new GlooDeviceVector(iface != null && !iface.isBlank()
                     ? ProcessGroupGloo.createDeviceForInterface(iface)
                     : ProcessGroupGloo.createDeviceForHostname(host)));
-            ProcessGroupGloo pg = new ProcessGroupGloo(new PrefixStore(prefix, store), rank, size, opts);
+            // Ownership: c10d takes over a store object Java created as soon as it is passed where c10d holds a
+            // reference (an intrusive_ptr), and frees it when the last holder goes; Java freeing it too (on close
+            // or when the collector runs) is a double free, seen as random aborts. So the group gets its own
+            // client connection (a clone, created and counted by c10d), and the PrefixStore Java creates is
+            // handed over to the group and never freed from Java.
+            PrefixStore prefixed = new PrefixStore(prefix, store.clone());
+            ProcessGroupGloo pg = new ProcessGroupGloo(prefixed, rank, size, opts);
+            prefixed.deallocate(false);
             return new GlooCollectives(pg, rank, size, timeout, diagnosis, prefix);
         } catch (RuntimeException e) {
             throw new CollectiveException("rank " + rank + ": cannot connect the Gloo group '" + prefix + "' of "
@@ -116,10 +123,22 @@ public final class GlooCollectives implements Collectives {
     }
 
     private CollectiveException failure(String op, RuntimeException e) {
-        String msg = firstLine(e.getMessage());
-        String kind = msg.toLowerCase().contains("timed out") ? "timed out after " + timeout.toSeconds() + " s"
-                : "failed (" + msg + ")";
+        String msg = firstLine(e.getMessage()).replaceAll("\\[/[^\\]]*\\] ", "");
+        boolean timedOut = msg.toLowerCase().contains("timed out") || msg.toLowerCase().contains("timeout");
+        if (!timedOut) {
+            // a broken connection means a peer is gone: give its heartbeat time to go stale so it is named as dead
+            sleepQuietly(PeerMonitor.STALE_MS + 1000);
+        }
+        String kind = timedOut ? "timed out after " + timeout.toSeconds() + " s" : "failed (" + msg + ")";
         return new CollectiveException(op + " on rank " + rank + " of " + size + " " + kind + suffix(diagnosis), e);
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

@@ -14,7 +14,7 @@ import java.util.List;
  */
 public final class PeerMonitor implements AutoCloseable {
     private static final long BEAT_MS = 1000;
-    private static final long STALE_MS = 4000;
+    static final long STALE_MS = 4000;
     private final Rendezvous rendezvous;
     private final Store beatStore;
     private final Thread beater;

@@ -135,7 +135,43 @@ public final class DataParallelStrategy extends ShardingStrategy {
 
     @Override
     public Map<String, Tensor> fullWeights() {
+        verifyReplicas();
         return rank() == 0 ? model.parameters() : null;
+    }
+
+    /**
+     * Checks every rank holds bit-identical weights: per-parameter sums and sums of squares (float64) are
+     * gathered and compared with rank 0's.
+     */
+    void verifyReplicas() {
+        int n = model.parameters().size();
+        double[] local = new double[2 * n];
+        int i = 0;
+        for (Tensor p : model.parameters().values()) {
+            try (Tensor d = p.detach().to(org.bytedeco.pytorch.global.torch.ScalarType.Double);
+                 Tensor s = d.sum(); Tensor sq = d.mul(d).sum()) {
+                local[i++] = s.item_double();
+                local[i++] = sq.item_double();
+            }
+        }
+        int world = dataParallel.size();
+        try (Tensor in = Tensor.create(local);
+             Tensor out = Tensor.create(new double[world * local.length])) {
+            dataParallel.allGather(out, in).await();
+            double[] all = new double[world * local.length];
+            out.data_ptr_double().get(all);
+            for (int r = 1; r < world; r++) {
+                for (int k = 0; k < local.length; k++) {
+                    if (Double.compare(all[r * local.length + k], all[k]) != 0) {
+                        String name = model.parameters().keySet().toArray(new String[0])[k / 2];
+                        throw new ai.axolotl.distributed.CollectiveException("data-parallel rank " + r
+                                + "'s weights diverged from rank 0's (first at " + name + ")");
+                    }
+                }
+            }
+        }
+        org.slf4j.LoggerFactory.getLogger(DataParallelStrategy.class)
+                .info("all {} data-parallel ranks hold identical weights", world);
     }
 
     @Override

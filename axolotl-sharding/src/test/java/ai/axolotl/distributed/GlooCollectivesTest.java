@@ -1,0 +1,135 @@
+package ai.axolotl.distributed;
+
+import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.runtime.Tensors;
+import ai.axolotl.train.SingleProcessStrategy;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Real Gloo groups, ranks as threads: values of every collective, mesh sub-groups, and failures that name ranks. */
+class GlooCollectivesTest {
+    static ThreadLauncher launcher(int world, int timeoutSeconds) {
+        return new ThreadLauncher(world, Duration.ofSeconds(timeoutSeconds), (c, g) -> new SingleProcessStrategy());
+    }
+
+    @Test
+    void collectivesComputeTheRightValues() {
+        List<float[]> results = launcher(3, 60).run(g -> {
+            Collectives c = g.world();
+            int r = c.rank();
+            List<Float> out = new ArrayList<>();
+            try (Tensor t = Tensors.floats(new float[] {r + 1, 10 * (r + 1)}, 2)) {
+                c.allReduceSum(t).await();
+                for (float f : Tensors.toFloatArray(t)) {
+                    out.add(f);
+                }
+            }
+            try (Tensor in = Tensors.floats(new float[] {r, r}, 2); Tensor all = Tensors.zeros(6)) {
+                c.allGather(all, in).await();
+                for (float f : Tensors.toFloatArray(all)) {
+                    out.add(f);
+                }
+            }
+            try (Tensor in = Tensors.floats(new float[] {1, 2, 3, 4, 5, 6}, 6); Tensor mine = Tensors.zeros(2)) {
+                c.reduceScatterSum(mine, in).await();
+                for (float f : Tensors.toFloatArray(mine)) {
+                    out.add(f);
+                }
+            }
+            try (Tensor b = Tensors.floats(new float[] {r == 1 ? 42 : 0}, 1)) {
+                c.broadcast(b, 1).await();
+                out.add(Tensors.toFloatArray(b)[0]);
+            }
+            out.add((float) c.allReduceSum(r * 2.0));
+            c.barrier();
+            float[] a = new float[out.size()];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = out.get(i);
+            }
+            return a;
+        });
+        for (int r = 0; r < 3; r++) {
+            float[] a = results.get(r);
+            assertThat(a[0]).isEqualTo(6f);
+            assertThat(a[1]).isEqualTo(60f);
+            assertThat(new float[] {a[2], a[3], a[4], a[5], a[6], a[7]}).containsExactly(0, 0, 1, 1, 2, 2);
+            assertThat(new float[] {a[8], a[9]}).containsExactly(3f * (2 * r + 1), 3f * (2 * r + 2));
+            assertThat(a[10]).isEqualTo(42f);
+            assertThat(a[11]).isEqualTo(6f);
+        }
+    }
+
+    @Test
+    void meshSubGroupsReduceWithinTheirMembers() {
+        DeviceMesh mesh = new DeviceMesh(2, 2, 1, 1);
+        List<Double> sums = launcher(4, 60).run(g -> {
+            Collectives shard = g.group(mesh, DeviceMesh.Dim.DP_SHARD);
+            Collectives replicate = g.group(mesh, DeviceMesh.Dim.DP_REPLICATE);
+            int r = g.spec().rank();
+            return shard.allReduceSum(r) * 100 + replicate.allReduceSum(r);
+        });
+        // shard groups {0,1} {2,3}; replicate groups {0,2} {1,3}
+        assertThat(sums).containsExactly(1 * 100 + 2.0, 1 * 100 + 4.0, 5 * 100 + 2.0, 5 * 100 + 4.0);
+    }
+
+    @Test
+    void aRankThatNeverArrivesFailsTheOthersWithinTheTimeoutNamingIt() {
+        long t0 = System.nanoTime();
+        assertThatThrownBy(() -> launcher(2, 6).run(g -> {
+            if (g.spec().rank() == 1) {
+                Thread.sleep(9000); // hung: never joins the collective
+                return 0.0;
+            }
+            g.monitor().progress(1);
+            return g.world().allReduceSum(1.0);
+        })).isInstanceOf(CollectiveException.class)
+                .hasMessageContaining("allreduce on rank 0 of 2 timed out after 6 s")
+                .hasMessageContaining("rank 1 (at step 0, others at 1)");
+        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(30);
+    }
+
+    @Test
+    void aRankClaimedTwiceFailsEveryRankNamingIt() throws Exception {
+        int port = ThreadLauncher.freePort();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<Rendezvous>> f = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                boolean server = i == 0;
+                f.add(pool.submit(() -> Rendezvous.join(new WorldSpec(0, 2, 0, 1, "127.0.0.1", port),
+                        Duration.ofSeconds(20), "dup", server)));
+            }
+            for (Future<Rendezvous> x : f) {
+                assertThatThrownBy(x::get).hasRootCauseInstanceOf(CollectiveException.class)
+                        .rootCause().hasMessageContaining("rank 0 was claimed by 2 processes")
+                        .hasMessageContaining("same node rank");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void worldComesFromTorchrunOrSlurmVariables() {
+        WorldSpec t = WorldSpec.fromEnvironment(java.util.Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
+                "LOCAL_WORLD_SIZE", "2", "MASTER_ADDR", "10.0.0.1", "MASTER_PORT", "1234"));
+        assertThat(t).isEqualTo(new WorldSpec(3, 4, 1, 2, "10.0.0.1", 1234));
+        assertThat(t.nodeRank()).isEqualTo(1);
+        WorldSpec s = WorldSpec.fromEnvironment(java.util.Map.of("SLURM_PROCID", "5", "SLURM_NTASKS", "8",
+                "SLURM_LOCALID", "1", "SLURM_NTASKS_PER_NODE", "4", "SLURM_NODELIST", "gpu[07-08],cpu1"));
+        assertThat(s).isEqualTo(new WorldSpec(5, 8, 1, 4, "gpu07", 29500));
+        assertThat(WorldSpec.fromEnvironment(java.util.Map.of())).isNull();
+        assertThatThrownBy(() -> WorldSpec.fromEnvironment(java.util.Map.of("RANK", "0", "WORLD_SIZE", "3",
+                "LOCAL_WORLD_SIZE", "2"))).hasMessageContaining("not a multiple of LOCAL_WORLD_SIZE");
+    }
+}
