@@ -50,7 +50,7 @@ public final class Rendezvous implements AutoCloseable {
         opts.isServer(server);
         opts.waitWorkers(false);
         opts.timeout(new Milliseconds(timeout.toMillis()));
-        opts.useLibUV(false);
+        opts.useLibUV(true);
         TCPStore store;
         try {
             store = new TCPStore(world.masterAddr(), opts);

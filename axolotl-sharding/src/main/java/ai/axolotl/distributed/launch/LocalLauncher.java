@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,7 +42,8 @@ public final class LocalLauncher {
     public int run(String mainClass) throws IOException, InterruptedException {
         Natives.load();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", UUID.randomUUID().toString().substring(0, 8));
+        // the same on every node (each node runs its own launcher); the store is fresh for each run anyway
+        String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
         List<Process> procs = new ArrayList<>();
         List<Thread> pumps = new ArrayList<>();
         Thread hook = new Thread(() -> procs.forEach(Process::destroy));
