@@ -124,7 +124,11 @@ final class TrainCommand implements Callable<Integer> {
         LOG.info("launching {} rank(s) on node {} of {} (world {}), rendezvous {}:{}", topology.procsPerNode(),
                 topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
                 topology.masterPort());
-        return new LocalLauncher(topology, args, System.out).run(AxolotlCli.class.getName());
+        int gpus = ai.axolotl.runtime.Natives.cudaAvailable() ? Math.max(1, topology.procsPerNode()) : 0;
+        var nccl = ai.axolotl.nccl.NcclEnvironment.decide(System.getenv(),
+                ai.axolotl.nccl.NcclEnvironment.probePeerAccess(gpus), gpus);
+        nccl.notes().forEach(n -> LOG.info("NCCL: {}", n));
+        return new LocalLauncher(topology, args, System.out, nccl.variables()).run(AxolotlCli.class.getName());
     }
 
     private int runRank(AxolotlConfig c, WorldSpec spec) {

@@ -26,16 +26,19 @@ public final class LocalLauncher {
     private final NodeTopology topology;
     private final List<String> rankArgs;
     private final PrintStream out;
+    private final Map<String, String> extraEnv;
 
     /**
      * @param topology nodes and this node's place
      * @param rankArgs arguments of the main class for each rank (e.g. {@code train CONFIG.yml --key value})
      * @param out where prefixed rank output goes
+     * @param extraEnv variables added to every rank's environment (e.g. NCCL settings)
      */
-    public LocalLauncher(NodeTopology topology, List<String> rankArgs, PrintStream out) {
+    public LocalLauncher(NodeTopology topology, List<String> rankArgs, PrintStream out, Map<String, String> extraEnv) {
         this.topology = topology;
         this.rankArgs = List.copyOf(rankArgs);
         this.out = out;
+        this.extraEnv = Map.copyOf(extraEnv);
     }
 
     /** Starts the ranks and waits; returns 0 when all succeed, else the first failing rank's status. */
@@ -56,6 +59,7 @@ public final class LocalLauncher {
                 cmd.addAll(rankArgs);
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
                 Map<String, String> env = pb.environment();
+                env.putAll(extraEnv);
                 env.put("RANK", Integer.toString(rank));
                 env.put("WORLD_SIZE", Integer.toString(topology.worldSize()));
                 env.put("LOCAL_RANK", Integer.toString(local));
