@@ -51,6 +51,10 @@ final class ConfigRules {
 
     private static void checkParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
         ParallelSettings p = c.parallel();
+        if (p.deepspeedInline() != null || (p.deepspeed() != null && java.nio.file.Files.isRegularFile(
+                java.nio.file.Path.of(p.deepspeed())))) {
+            DeepSpeedConfig.read(p, c, errors, warnings);
+        }
         if (p.deepspeedEnabled() && p.fsdpEnabled()) {
             errors.add(new ConfigError("deepspeed", "deepspeed and fsdp cannot be used together"));
         }

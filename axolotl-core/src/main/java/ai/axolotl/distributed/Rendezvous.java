@@ -76,6 +76,8 @@ public final class Rendezvous implements AutoCloseable {
         String host = hostName();
         long claims = store.add(key("claim/" + world.rank()), 1);
         store.set(key("host/" + world.rank() + "/" + claims), host + " (node " + world.nodeRank() + ")");
+        store.set(key("world/" + world.rank() + "/" + claims), world.worldSize() + " ranks = " + world.numNodes()
+                + " nodes x " + world.localWorldSize());
         store.add(key("arrived"), 1);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (store.add(key("arrived"), 0) < world.worldSize()) {
@@ -91,8 +93,17 @@ public final class Rendezvous implements AutoCloseable {
             }
             sleep(20);
         }
+        String mine = world.worldSize() + " ranks = " + world.numNodes() + " nodes x " + world.localWorldSize();
         for (int r = 0; r < world.worldSize(); r++) {
             long n = store.add(key("claim/" + r), 0);
+            if (n >= 1) {
+                String theirs = store.get_to_str(key("world/" + r + "/1"));
+                if (!theirs.equals(mine)) {
+                    throw new CollectiveException("rendezvous: rank " + r + " sees the world as " + theirs
+                            + " but rank " + world.rank() + " as " + mine + "; every node must be started with the"
+                            + " same --num-nodes and --nproc-per-node");
+                }
+            }
             if (n > 1) {
                 List<String> hosts = new ArrayList<>();
                 for (int i = 1; i <= n; i++) {

@@ -14,11 +14,22 @@ public final class HeadUnit implements ModelUnit {
     private final LlamaConfig config;
     private final Map<String, Tensor> params;
     private final Projection lmHead;
+    private final Map<String, Tensor> used;
 
     HeadUnit(LlamaConfig config, Map<String, Tensor> params, Tensor outputWeight) {
         this.config = config;
         this.params = params;
         this.lmHead = new DenseProjection(outputWeight);
+        Map<String, Tensor> u = new LinkedHashMap<>(params);
+        if (config.tieWordEmbeddings()) {
+            u.put(EmbeddingUnit.WEIGHT, outputWeight);
+        }
+        this.used = java.util.Collections.unmodifiableMap(u);
+    }
+
+    @Override
+    public Map<String, Tensor> usedParameters() {
+        return used;
     }
 
     @Override

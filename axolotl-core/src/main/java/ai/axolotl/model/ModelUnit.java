@@ -22,6 +22,14 @@ public interface ModelUnit {
     /** The parameters this unit owns, by HF name, in a fixed order. A tied weight belongs to the embedding. */
     Map<String, Tensor> parameters();
 
+    /**
+     * Every parameter the unit's forward reads: its own, plus a tied weight it borrows (the head with tied
+     * embeddings). A strategy that frees parameters between uses gathers these.
+     */
+    default Map<String, Tensor> usedParameters() {
+        return parameters();
+    }
+
     /** Runs the unit. The input is token ids for the embedding and hidden states otherwise. */
     Tensor forward(Tensor input, ForwardContext ctx);
 }

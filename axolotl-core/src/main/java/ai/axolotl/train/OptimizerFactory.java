@@ -31,11 +31,17 @@ public final class OptimizerFactory {
 
     /** Builds the optimizer; {@code params} are the tensors this rank updates, by name. */
     public static Optimizer create(OptimizerSettings s, Map<String, Tensor> params) {
-        List<Tensor> decay = new ArrayList<>();
-        List<Tensor> noDecay = new ArrayList<>();
-        params.forEach((name, t) -> (decays(name, t) ? decay : noDecay).add(t));
-        TensorVector dv = new TensorVector(decay.toArray(new Tensor[0]));
-        TensorVector nv = new TensorVector(noDecay.toArray(new Tensor[0]));
+        Map<String, Tensor> decay = new java.util.LinkedHashMap<>();
+        Map<String, Tensor> noDecay = new java.util.LinkedHashMap<>();
+        params.forEach((name, t) -> (decays(name, t) ? decay : noDecay).put(name, t));
+        return create(s, decay, noDecay);
+    }
+
+    /** Builds the optimizer over tensors already split into the weight-decay and no-decay groups. */
+    public static Optimizer create(OptimizerSettings s, Map<String, Tensor> decayGroup,
+                                   Map<String, Tensor> noDecayGroup) {
+        TensorVector dv = new TensorVector(decayGroup.values().toArray(new Tensor[0]));
+        TensorVector nv = new TensorVector(noDecayGroup.values().toArray(new Tensor[0]));
         Optimizer opt;
         if (s.optimizer().equals("sgd")) {
             SGDOptions d = new SGDOptions(s.learningRate());

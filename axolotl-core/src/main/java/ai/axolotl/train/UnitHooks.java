@@ -10,14 +10,25 @@ public interface UnitHooks {
     /** Hooks that do nothing (single process). */
     UnitHooks NONE = new UnitHooks() {};
 
-    /** Before {@code unit}'s forward (also before its recomputation under gradient checkpointing). */
+    /** Before {@code unit}'s forward. */
     default void beforeForward(ModelUnit unit) {}
 
     /** After {@code unit}'s forward. */
     default void afterForward(ModelUnit unit) {}
 
-    /** Before {@code unit}'s backward. */
+    /**
+     * Before {@code unit}'s backward. The unit's parameters must be present from here until
+     * {@link #afterBackward}: a recomputed unit runs its forward again in between (without forward hooks).
+     */
     default void beforeBackward(ModelUnit unit) {}
+
+    /**
+     * True when {@code unit}'s forward should run without autograd and be recomputed just before its backward
+     * (ZeRO-3 uses this so that no saved activation keeps gathered parameters alive between the two).
+     */
+    default boolean recompute(ModelUnit unit) {
+        return false;
+    }
 
     /**
      * After {@code unit}'s backward; its parameters' gradients are complete for this micro-batch.

@@ -45,13 +45,15 @@ public final class UnitRunner {
         int n = units.size();
         Tensor[] inputs = new Tensor[n];
         Tensor[] outputs = new Tensor[n];
+        boolean[] recomputed = new boolean[n];
         Tensor h = inputIds;
         for (int i = 0; i < n; i++) {
             ModelUnit u = units.get(i);
             Tensor in = i == 0 ? h : h.detach().requires_grad_(true);
             inputs[i] = in;
+            recomputed[i] = hooks.recompute(u) || (checkpointing && i > 0 && i < n - 1);
             hooks.beforeForward(u);
-            if (checkpointing && i > 0 && i < n - 1) {
+            if (recomputed[i]) {
                 try (NoGradGuard g = new NoGradGuard()) {
                     outputs[i] = u.forward(in, ctx);
                 }
@@ -62,24 +64,33 @@ public final class UnitRunner {
             h = outputs[i];
         }
         double lossSum;
-        Tensor grad;
         ModelUnit head = units.get(n - 1);
-        try (Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels);
-             Tensor scaled = sum.div(new org.bytedeco.pytorch.Scalar(normalizer))) {
-            lossSum = sum.item_double();
+        if (recomputed[n - 1]) {
+            try (NoGradGuard g = new NoGradGuard(); Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels)) {
+                lossSum = sum.item_double();
+            }
             hooks.beforeBackward(head);
-            scaled.backward();
-            hooks.afterBackward(head, lastMicroStep);
+            try (Tensor logits = head.forward(inputs[n - 1], ctx);
+                 Tensor sum = CausalLmLoss.sum(logits, labels);
+                 Tensor scaled = sum.div(new org.bytedeco.pytorch.Scalar(normalizer))) {
+                scaled.backward();
+            }
+        } else {
+            try (Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels);
+                 Tensor scaled = sum.div(new org.bytedeco.pytorch.Scalar(normalizer))) {
+                lossSum = sum.item_double();
+                hooks.beforeBackward(head);
+                scaled.backward();
+            }
         }
-        grad = inputs[n - 1].grad();
+        hooks.afterBackward(head, lastMicroStep);
+        Tensor grad = inputs[n - 1].grad();
         for (int i = n - 2; i >= 0; i--) {
             ModelUnit u = units.get(i);
             hooks.beforeBackward(u);
             Tensor out = outputs[i];
-            if (checkpointing && i > 0) {
-                hooks.beforeForward(u);
+            if (recomputed[i]) {
                 out = u.forward(inputs[i], ctx);
-                hooks.afterForward(u);
             }
             torch.backward(new TensorVector(out), new TensorVector(grad), new BoolOptional(), false,
                     new TensorVector());

@@ -49,6 +49,7 @@ public final class TrainerBenchmark {
     private final String strategyName;
     private final Supplier<TrainingStrategy> strategy;
     private final int world;
+    private final java.util.function.IntFunction<ai.axolotl.train.RankLauncher> launcher;
 
     /**
      * @param shape llama-tiny or llama-small
@@ -59,9 +60,11 @@ public final class TrainerBenchmark {
      * @param strategyName name reported
      * @param strategy the strategy to train with
      * @param world ranks
+     * @param launcher runs a given number of ranks (world &gt; 1, and the world-1 baseline)
      */
     public TrainerBenchmark(String shape, int steps, int threads, int seqLen, int microBatch, String strategyName,
-                            Supplier<TrainingStrategy> strategy, int world) {
+                            Supplier<TrainingStrategy> strategy, int world,
+                            java.util.function.IntFunction<ai.axolotl.train.RankLauncher> launcher) {
         this.shape = shape;
         this.steps = steps;
         this.threads = threads;
@@ -70,6 +73,7 @@ public final class TrainerBenchmark {
         this.strategyName = strategyName;
         this.strategy = strategy;
         this.world = world;
+        this.launcher = launcher;
     }
 
     /** Runs both loops and returns the JSON line. */
@@ -80,32 +84,14 @@ public final class TrainerBenchmark {
         try {
             Files.createDirectories(dir.resolve("model"));
             config.write(dir.resolve("model/config.json"));
-            List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch);
+            List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world);
             writeRows(dir.resolve("data.jsonl"), rows);
-            StepTimes bare = bareLoop(config, rows);
-            StepTimes trainer = new StepTimes(WARMUP);
-            List<Double> losses = new ArrayList<>();
-            TrainResult result;
+            StepTimes bare = world == 1 ? bareLoop(config, rows) : null;
+            WorldRun baseline = world > 1 ? trainAt(dir, 1) : null;
+            WorldRun run = trainAt(dir, world);
+            // the machine's own ceiling: the same ranks training independently (no communication) at once
+            WorldRun independent = world > 1 ? trainIndependently(dir, world) : null;
             long params;
-            try (Trainer t = new TrainerBuilder()
-                    .baseModel(dir.resolve("model").toString()).reinitWeights(true)
-                    .dataset(dir.resolve("data.jsonl").toString(), null)
-                    .sequenceLen(seqLen).microBatchSize(microBatch).gradientAccumulationSteps(1)
-                    .maxSteps(steps).learningRate(3e-4).lrScheduler("constant").optimizer("adamw_torch")
-                    .set("adam_beta1", 0.9).set("adam_beta2", 0.95).set("adam_epsilon", 1e-8).weightDecay(0.01)
-                    .maxGradNorm(1.0).seed(42).set("save_strategy", "no").loggingSteps(Math.max(1, steps))
-                    .outputDir(dir.resolve("out").toString())
-                    .threads(threads).strategy(strategy)
-                    .listener(new TrainingListener() {
-                        @Override
-                        public void onStep(StepMetrics m) {
-                            trainer.add(m.stepMillis());
-                            losses.add(m.loss());
-                        }
-                    })
-                    .build()) {
-                result = t.fit();
-            }
             try (LlamaModel m = LlamaModel.initialise(config, 1)) {
                 params = m.parameterCount();
             }
@@ -118,19 +104,104 @@ public final class TrainerBenchmark {
             out.put("threads_per_rank", threads);
             out.put("seq_len", seqLen);
             out.put("micro_batch", microBatch);
-            out.put("tokens_per_s_per_rank", Math.round(tokensPerStep / (trainer.median() / 1000.0)));
-            out.put("step_ms", trainer.summary());
-            out.put("bare_libtorch_step_ms", bare.summary());
-            out.put("trainer_vs_bare", Math.round(trainer.median() / bare.median() * 1000) / 1000.0);
+            long perRank = Math.round(tokensPerStep / (run.times.median() / 1000.0));
+            out.put("tokens_per_s_per_rank", perRank);
+            out.put("step_ms", run.times.summary());
+            out.put("model_state_bytes", run.modelStateBytes);
+            if (bare != null) {
+                out.put("bare_libtorch_step_ms", bare.summary());
+                out.put("trainer_vs_bare", Math.round(run.times.median() / bare.median() * 1000) / 1000.0);
+            }
+            if (baseline != null) {
+                long one = Math.round(tokensPerStep / (baseline.times.median() / 1000.0));
+                out.put("world1_tokens_per_s", one);
+                out.put("world1_step_ms", baseline.times.summary());
+                out.put("scaling_efficiency", Math.round((double) perRank / one * 1000) / 1000.0);
+                long indep = Math.round(tokensPerStep / (independent.times.median() / 1000.0));
+                out.put("independent_ranks_tokens_per_s", indep);
+                out.put("machine_parallel_efficiency", Math.round((double) indep / one * 1000) / 1000.0);
+                out.put("efficiency_vs_independent", Math.round((double) perRank / indep * 1000) / 1000.0);
+            }
             out.put("peak_rss_mb", ProcessMemory.peakRssBytes() / (1024 * 1024));
-            out.put("final_loss", Math.round(result.finalLoss() * 10000) / 10000.0);
+            out.put("final_loss", Math.round(run.result.finalLoss() * 10000) / 10000.0);
             List<Double> rounded = new ArrayList<>();
-            losses.forEach(l -> rounded.add(Math.round(l * 10000) / 10000.0));
+            run.losses.forEach(l -> rounded.add(Math.round(l * 10000) / 10000.0));
             out.put("losses", rounded);
             return new ObjectMapper().writeValueAsString(out);
         } finally {
             ai.axolotl.train.Checkpoints.deleteTree(dir);
         }
+    }
+
+    /** One timed training run at a world size. */
+    private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes) {}
+
+    private WorldRun trainAt(Path dir, int ranks) {
+        StepTimes times = new StepTimes(WARMUP);
+        List<Double> losses = new ArrayList<>();
+        TrainerBuilder b = new TrainerBuilder()
+                .baseModel(dir.resolve("model").toString()).reinitWeights(true)
+                .dataset(dir.resolve("data.jsonl").toString(), null)
+                .sequenceLen(seqLen).microBatchSize(microBatch).gradientAccumulationSteps(1)
+                .maxSteps(steps).learningRate(3e-4).lrScheduler("constant").optimizer("adamw_torch")
+                .set("adam_beta1", 0.9).set("adam_beta2", 0.95).set("adam_epsilon", 1e-8).weightDecay(0.01)
+                .maxGradNorm(1.0).seed(42).set("save_strategy", "no").loggingSteps(Math.max(1, steps))
+                .outputDir(dir.resolve("out-" + ranks).toString()).threads(threads);
+        ai.axolotl.config.AxolotlConfig cfg = b.buildConfig();
+        TrainingListener timer = new TrainingListener() {
+            @Override
+            public void onStep(StepMetrics m) {
+                times.add(m.stepMillis());
+                losses.add(m.loss());
+            }
+        };
+        if (ranks == 1 && world == 1) {
+            try (TrainingStrategy s = strategy.get(); Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
+                TrainResult r = t.fit();
+                return new WorldRun(times, losses, r, s.modelStateBytes());
+            }
+        }
+        long[] bytes = new long[1];
+        List<TrainResult> results = launcher.apply(ranks).launch(cfg, s -> {
+            List<TrainingListener> ls = s.rank() == 0 ? List.of(timer) : List.of();
+            try (Trainer t = new Trainer(cfg, s, ls, threads)) {
+                TrainResult r = t.fit();
+                if (s.rank() == 0) {
+                    bytes[0] = s.modelStateBytes();
+                }
+                return r;
+            }
+        });
+        return new WorldRun(times, losses, results.get(0), bytes[0]);
+    }
+
+    /** {@code ranks} single-process trainings at once, as threads, without any communication between them. */
+    private WorldRun trainIndependently(Path dir, int ranks) {
+        ai.axolotl.train.RankLauncher l = new ai.axolotl.distributed.launch.ThreadLauncher(ranks,
+                java.time.Duration.ofSeconds(600), (c, g) -> new ai.axolotl.train.SingleProcessStrategy());
+        StepTimes times = new StepTimes(WARMUP);
+        List<Double> losses = new ArrayList<>();
+        ai.axolotl.config.AxolotlConfig cfg = new TrainerBuilder()
+                .baseModel(dir.resolve("model").toString()).reinitWeights(true)
+                .dataset(dir.resolve("data.jsonl").toString(), null)
+                .sequenceLen(seqLen).microBatchSize(microBatch).maxSteps(steps).learningRate(3e-4)
+                .lrScheduler("constant").optimizer("adamw_torch").set("save_strategy", "no")
+                .loggingSteps(Math.max(1, steps)).outputDir(dir.resolve("out-independent").toString())
+                .buildConfig();
+        List<TrainResult> results = l.launch(cfg, s -> {
+            TrainingListener timer = new TrainingListener() {
+                @Override
+                public void onStep(StepMetrics m) {
+                    synchronized (times) {
+                        times.add(m.stepMillis());
+                    }
+                }
+            };
+            try (Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
+                return t.fit();
+            }
+        });
+        return new WorldRun(times, losses, results.get(0), 0);
     }
 
     private List<int[]> randomRows(int vocab, int n) {

@@ -1,6 +1,7 @@
 package ai.axolotl.cli;
 
 import ai.axolotl.bench.TrainerBenchmark;
+import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.train.SingleProcessStrategy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,7 +18,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "10", description = "optimizer steps (the first 3 are not timed)")
     int steps;
 
-    @Option(names = "--strategy", defaultValue = "single", description = "single (one process)")
+    @Option(names = "--strategy", defaultValue = "single", description = "single (one process) or ddp (data "
+            + "parallel; ranks as threads of this JVM over Gloo, also timed at world 1 for the scaling efficiency)")
     String strategy;
 
     @Option(names = "--world", defaultValue = "1", description = "ranks")
@@ -37,12 +39,20 @@ final class BenchCommand implements Callable<Integer> {
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }
-        if (!strategy.equals("single") || world != 1) {
-            throw new IllegalArgumentException("--strategy " + strategy + " --world " + world
-                    + ": only the single-process strategy is available in this build");
+        boolean ddp = strategy.equals("ddp");
+        if (!ddp && !strategy.equals("single")) {
+            throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single and "
+                    + "ddp in this build");
         }
-        System.out.println(new TrainerBenchmark(shape, steps, threads, seqLen, microBatch, "single",
-                SingleProcessStrategy::new, 1).run());
+        if (strategy.equals("single") && world != 1) {
+            throw new IllegalArgumentException("--strategy single runs one process; use --strategy ddp --world "
+                    + world);
+        }
+        if (world < 1) {
+            throw new IllegalArgumentException("--world must be at least 1");
+        }
+        System.out.println(new TrainerBenchmark(shape, steps, threads, seqLen, microBatch, strategy,
+                SingleProcessStrategy::new, world, ThreadLauncher::new).run());
         return 0;
     }
 }

@@ -109,6 +109,6 @@ class CliTest {
     void benchRefusesStrategiesItDoesNotHave() {
         Run r = run("bench", "--strategy", "zero3", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).startsWith("error: --strategy zero3");
+        assertThat(r.err()).startsWith("error: --strategy zero3: available strategies are single and ddp");
     }
 }

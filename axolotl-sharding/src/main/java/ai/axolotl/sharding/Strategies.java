@@ -2,6 +2,8 @@ package ai.axolotl.sharding;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
+import ai.axolotl.config.DeepSpeedConfig;
+import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.config.ParallelSettings;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.gloo.ProcessGroups;
@@ -38,8 +40,6 @@ public final class Strategies {
         int world = groups.spec().worldSize();
         String name = selectedName(config, world);
         switch (name) {
-            case "zero" -> throw new ConfigException("deepspeed", "ZeRO (deepspeed:) is not available in this "
-                    + "build yet; remove deepspeed to train data parallel");
             case "fsdp2" -> throw new ConfigException("fsdp_config", "FSDP is not available in this build yet; "
                     + "remove fsdp/fsdp_config to train data parallel");
             case "tp/cp" -> throw new ConfigException("tensor_parallel_size", "tensor and context parallelism are "
@@ -47,12 +47,26 @@ public final class Strategies {
             default -> { }
         }
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
+        int[] steps = {0};
+        if (name.equals("zero")) {
+            java.util.List<ai.axolotl.config.ConfigError> errors = new java.util.ArrayList<>();
+            DeepSpeedConfig ds = DeepSpeedConfig.read(config.parallel(), config, errors, new java.util.ArrayList<>());
+            if (ds == null) {
+                throw new ConfigException(errors);
+            }
+            ds.checkWorld(config, mesh.dataParallelSize());
+            if (ds.stage() >= 1) {
+                return new ZeroStrategy(ds.stage(), ds, groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
+                        DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
+                        facts -> Preflight.check(groups.rendezvous(), facts),
+                        () -> groups.monitor().progress(++steps[0]));
+            }
+        }
         if (world == 1) {
             return new SingleProcessStrategy();
         }
         Integer capMb = config.parallel().ddpBucketCapMb();
         long bucket = capMb == null ? DataParallelStrategy.DEFAULT_BUCKET_BYTES : capMb * (1L << 20);
-        int[] steps = {0};
         return new DataParallelStrategy(groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
                 mesh, groups.spec().rank(), bucket, facts -> Preflight.check(groups.rendezvous(), facts),
                 () -> groups.monitor().progress(++steps[0]));

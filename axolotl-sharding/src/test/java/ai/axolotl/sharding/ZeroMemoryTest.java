@@ -1,0 +1,97 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigLoader;
+import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.sharding.zero.ZeroStrategy;
+import ai.axolotl.train.StepMetrics;
+import ai.axolotl.train.Trainer;
+import ai.axolotl.train.TrainingListener;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * The bytes of model state each rank holds match the ZeRO paper's formulas (fp32 Adam) within 5%: one process
+ * 16 bytes per parameter; stage 1: 4 + 4 + 8/N; stage 2: 4 + 12/N; stage 3: 16/N; and stage 3 gathers at most
+ * two units at once.
+ */
+class ZeroMemoryTest {
+    static AxolotlConfig config(Path dir, int stage) throws Exception {
+        Files.createDirectories(dir.resolve("model"));
+        // 4 layers of 128 wide: small norms, so persistent parameters stay well under the 5% margin
+        new LlamaConfig(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
+                .write(dir.resolve("model/config.json"));
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 64; i++) {
+            b.append("{\"text\": \"row ").append(i).append(" says hello to the memory test\"}\n");
+        }
+        Files.writeString(dir.resolve("data.jsonl"), b.toString());
+        Path yml = dir.resolve("c.yml");
+        Files.writeString(yml, "base_model: " + dir.resolve("model") + "\nreinit_weights: true\ndatasets:\n"
+                + "  - path: " + dir.resolve("data.jsonl") + "\n    type: completion\nsequence_len: 32\n"
+                + "micro_batch_size: 1\ngradient_accumulation_steps: 1\nmax_steps: 2\nlearning_rate: 0.001\n"
+                + "optimizer: adamw_torch\nsave_strategy: 'no'\noutput_dir: " + dir.resolve("out-" + stage) + "\n"
+                + "deepspeed:\n  zero_optimization:\n    stage: " + stage + "\n");
+        return ConfigLoader.load(yml, Map.of()).config();
+    }
+
+    @Test
+    void modelStateBytesFollowTheZeroPaper(@TempDir Path dir) throws Exception {
+        for (int world : new int[] {2, 4}) {
+            for (int stage = 1; stage <= 3; stage++) {
+                AxolotlConfig c = config(dir.resolve("w" + world + "s" + stage), stage);
+                long[] measured = new long[2];
+                long[] params = new long[1];
+                new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
+                    try (Trainer t = new Trainer(c, s, List.of(new TrainingListener() {
+                        @Override
+                        public void onStep(StepMetrics m) {
+                            if (s.rank() == 0) {
+                                measured[0] = s.modelStateBytes();
+                                if (s instanceof ZeroStrategy z) {
+                                    measured[1] = z.peakGatheredBytes();
+                                }
+                            }
+                        }
+                    }), 1)) {
+                        var r = t.fit();
+                        return r;
+                    }
+                });
+                try (var m = ai.axolotl.model.LlamaModel.initialise(
+                        ai.axolotl.model.LlamaConfig.read(dir.resolve("w" + world + "s" + stage + "/model/config.json")),
+                        1)) {
+                    params[0] = m.parameterCount();
+                }
+                double n = world;
+                double perParam = switch (stage) {
+                    case 1 -> 4 + 4 + 8 / n;
+                    case 2 -> 4 + 12 / n;
+                    default -> 16 / n;
+                };
+                double expected = perParam * params[0];
+                System.out.printf("world %d stage %d: %d bytes held, formula %.0f (%.3f)%n", world, stage,
+                        measured[0], expected, measured[0] / expected);
+                assertThat((double) measured[0]).as("world " + world + " stage " + stage)
+                        .isCloseTo(expected, within(0.05 * expected));
+                if (stage == 3) {
+                    // the largest unit is a decoder layer: q, o 128x128; k, v 64x128; gate, up, down 128x256
+                    long layer = 4L * (2 * 128 * 128 + 2 * 64 * 128 + 3 * 128 * 256);
+                    long largestTwoUnits = 2 * layer;
+                    assertThat(measured[1]).as("peak gathered bytes, stage 3").isPositive()
+                            .isLessThanOrEqualTo(largestTwoUnits);
+                }
+            }
+        }
+    }
+}
