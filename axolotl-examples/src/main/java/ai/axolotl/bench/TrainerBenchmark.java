@@ -86,11 +86,14 @@ public final class TrainerBenchmark {
             config.write(dir.resolve("model/config.json"));
             List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world);
             writeRows(dir.resolve("data.jsonl"), rows);
-            StepTimes bare = world == 1 ? bareLoop(config, rows) : null;
-            WorldRun baseline = world > 1 ? trainAt(dir, 1) : null;
-            WorldRun run = trainAt(dir, world);
+            boolean zero = strategyName.startsWith("zero");
+            StepTimes bare = world == 1 && !zero ? bareLoop(config, rows) : null;
+            WorldRun baseline = world > 1 && !zero ? trainAt(dir, 1, null) : null;
+            WorldRun ddp = zero ? trainAt(dir, world, null) : null;
+            WorldRun run = trainAt(dir, world, zero ? Map.of("zero_optimization",
+                    Map.of("stage", Integer.parseInt(strategyName.substring(4)), "overlap_comm", true)) : null);
             // the machine's own ceiling: the same ranks training independently (no communication) at once
-            WorldRun independent = world > 1 ? trainIndependently(dir, world) : null;
+            WorldRun independent = world > 1 && !zero ? trainIndependently(dir, world) : null;
             long params;
             try (LlamaModel m = LlamaModel.initialise(config, 1)) {
                 params = m.parameterCount();
@@ -111,6 +114,11 @@ public final class TrainerBenchmark {
             if (bare != null) {
                 out.put("bare_libtorch_step_ms", bare.summary());
                 out.put("trainer_vs_bare", Math.round(run.times.median() / bare.median() * 1000) / 1000.0);
+            }
+            if (ddp != null) {
+                out.put("ddp_step_ms", ddp.times.summary());
+                out.put("ddp_model_state_bytes", ddp.modelStateBytes);
+                out.put("step_time_vs_ddp", Math.round(run.times.median() / ddp.times.median() * 1000) / 1000.0);
             }
             if (baseline != null) {
                 long one = Math.round(tokensPerStep / (baseline.times.median() / 1000.0));
@@ -136,7 +144,7 @@ public final class TrainerBenchmark {
     /** One timed training run at a world size. */
     private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes) {}
 
-    private WorldRun trainAt(Path dir, int ranks) {
+    private WorldRun trainAt(Path dir, int ranks, Map<String, Object> deepspeed) {
         StepTimes times = new StepTimes(WARMUP);
         List<Double> losses = new ArrayList<>();
         TrainerBuilder b = new TrainerBuilder()
@@ -147,6 +155,9 @@ public final class TrainerBenchmark {
                 .set("adam_beta1", 0.9).set("adam_beta2", 0.95).set("adam_epsilon", 1e-8).weightDecay(0.01)
                 .maxGradNorm(1.0).seed(42).set("save_strategy", "no").loggingSteps(Math.max(1, steps))
                 .outputDir(dir.resolve("out-" + ranks).toString()).threads(threads);
+        if (deepspeed != null) {
+            b.set("deepspeed", deepspeed);
+        }
         ai.axolotl.config.AxolotlConfig cfg = b.buildConfig();
         TrainingListener timer = new TrainingListener() {
             @Override
@@ -155,7 +166,7 @@ public final class TrainerBenchmark {
                 losses.add(m.loss());
             }
         };
-        if (ranks == 1 && world == 1) {
+        if (ranks == 1 && world == 1 && deepspeed == null) {
             try (TrainingStrategy s = strategy.get(); Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
                 TrainResult r = t.fit();
                 return new WorldRun(times, losses, r, s.modelStateBytes());

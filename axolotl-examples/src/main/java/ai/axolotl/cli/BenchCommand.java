@@ -18,8 +18,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "10", description = "optimizer steps (the first 3 are not timed)")
     int steps;
 
-    @Option(names = "--strategy", defaultValue = "single", description = "single (one process) or ddp (data "
-            + "parallel; ranks as threads of this JVM over Gloo, also timed at world 1 for the scaling efficiency)")
+    @Option(names = "--strategy", defaultValue = "single", description = "single (one process), ddp (data "
+            + "parallel; ranks as threads of this JVM over Gloo, also timed at world 1 for the scaling efficiency), "
+            + "or zero1|zero2|zero3 (timed against ddp at the same world)")
     String strategy;
 
     @Option(names = "--world", defaultValue = "1", description = "ranks")
@@ -39,10 +40,9 @@ final class BenchCommand implements Callable<Integer> {
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }
-        boolean ddp = strategy.equals("ddp");
-        if (!ddp && !strategy.equals("single")) {
-            throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single and "
-                    + "ddp in this build");
+        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3").contains(strategy)) {
+            throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single, ddp, "
+                    + "zero1, zero2 and zero3 in this build");
         }
         if (strategy.equals("single") && world != 1) {
             throw new IllegalArgumentException("--strategy single runs one process; use --strategy ddp --world "

@@ -107,8 +107,8 @@ class CliTest {
 
     @Test
     void benchRefusesStrategiesItDoesNotHave() {
-        Run r = run("bench", "--strategy", "zero3", "--world", "2");
+        Run r = run("bench", "--strategy", "fsdp2", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).startsWith("error: --strategy zero3: available strategies are single and ddp");
+        assertThat(r.err()).startsWith("error: --strategy fsdp2: available strategies are single, ddp, zero1");
     }
 }
