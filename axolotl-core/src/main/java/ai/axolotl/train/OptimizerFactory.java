@@ -65,7 +65,8 @@ public final class OptimizerFactory {
 
     private static AdamWOptions adamw(OptimizerSettings s, double weightDecay) {
         AdamWOptions o = new AdamWOptions(s.learningRate());
-        o.betas().put(0, s.adamBeta1()).put(1, s.adamBeta2());
+        // betas() points at a std::tuple<double, double>, which libstdc++ lays out last element first
+        o.betas().put(0, s.adamBeta2()).put(1, s.adamBeta1());
         o.eps().put(s.adamEpsilon());
         o.weight_decay().put(weightDecay);
         return o;
