@@ -140,7 +140,10 @@ public final class Trainer implements AutoCloseable {
                         + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
                 data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
                 schedule.warmupSteps(), compute);
-        UnitRunner runner = new UnitRunner(model.units(), strategy.hooks(), config.model().gradientCheckpointing());
+        var fsdp = config.parallel().fsdpConfig();
+        boolean checkpointing = config.model().gradientCheckpointing()
+                || (fsdp != null && Boolean.TRUE.equals(fsdp.get("activation_checkpointing")));
+        UnitRunner runner = new UnitRunner(model.units(), strategy.hooks(), checkpointing);
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
         double peak = config.optimizer().learningRate();

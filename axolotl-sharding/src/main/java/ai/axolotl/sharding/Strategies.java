@@ -3,6 +3,8 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.DeepSpeedConfig;
+import ai.axolotl.sharding.fsdp.Fsdp2Options;
+import ai.axolotl.sharding.fsdp.Fsdp2Strategy;
 import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.config.ParallelSettings;
 import ai.axolotl.distributed.DeviceMesh;
@@ -35,13 +37,20 @@ public final class Strategies {
         return worldSize > 1 ? "ddp" : "single";
     }
 
+    private static int hiddenSize(AxolotlConfig config) {
+        try {
+            return ai.axolotl.model.LlamaConfig.read(java.nio.file.Path.of(config.model().baseModel(), "config.json"))
+                    .hiddenSize();
+        } catch (RuntimeException e) {
+            return 4096;
+        }
+    }
+
     /** The strategy for this rank of a run over {@code groups}. */
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
         String name = selectedName(config, world);
         switch (name) {
-            case "fsdp2" -> throw new ConfigException("fsdp_config", "FSDP is not available in this build yet; "
-                    + "remove fsdp/fsdp_config to train data parallel");
             case "tp/cp" -> throw new ConfigException("tensor_parallel_size", "tensor and context parallelism are "
                     + "not available in this build yet; set tensor_parallel_size and context_parallel_size to 1");
             default -> { }
@@ -56,11 +65,22 @@ public final class Strategies {
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
-                return new ZeroStrategy(ds.stage(), ds, groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
+                return new ZeroStrategy(ds.stage(), ds, hiddenSize(config), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
                         DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
                         facts -> Preflight.check(groups.rendezvous(), facts),
                         () -> groups.monitor().progress(++steps[0]));
             }
+        }
+        if (name.equals("fsdp2")) {
+            if (config.parallel().fsdpVersion() != null && config.parallel().fsdpVersion() == 1) {
+                org.slf4j.LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
+                        + "(keys migrated; axolotl migrate-config rewrites the file)");
+            }
+            return new Fsdp2Strategy(Fsdp2Options.from(config.parallel()),
+                    groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
+                    groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
+                    mesh, groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
+                    () -> groups.monitor().progress(++steps[0]));
         }
         if (world == 1) {
             return new SingleProcessStrategy();

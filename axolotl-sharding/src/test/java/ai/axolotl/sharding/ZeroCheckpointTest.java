@@ -6,7 +6,7 @@ import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
-import ai.axolotl.sharding.zero.ZeroCheckpoint;
+import ai.axolotl.sharding.partition.PartitionCheckpoint;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,11 +43,11 @@ class ZeroCheckpointTest {
             }
         });
         Path ckpt = dir.resolve("out/checkpoint-3");
-        assertThat(ckpt.resolve("zero/shards-rank0.safetensors")).exists();
-        assertThat(ckpt.resolve("zero/shards-rank1.safetensors")).exists();
-        assertThat(ckpt.resolve("zero/optimizer-rank1.pt")).exists();
+        assertThat(ckpt.resolve("zero/rank0.safetensors")).exists();
+        assertThat(ckpt.resolve("zero/rank1.safetensors")).exists();
+        assertThat(ckpt.resolve("zero/meta.json")).exists();
         assertThat(ckpt.resolve("model.safetensors")).as("no gathering into the checkpoint").doesNotExist();
-        ZeroCheckpoint.consolidate(ckpt, dir.resolve("fp32"));
+        PartitionCheckpoint.consolidate(ckpt, dir.resolve("fp32"));
         try (LlamaModel a = HfCheckpoint.load(dir.resolve("fp32")); LlamaModel e = HfCheckpoint.load(dir.resolve("out"))) {
             for (String n : a.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(a.parameters().get(n), e.parameters().get(n))).as(n).isEqualTo(0.0);

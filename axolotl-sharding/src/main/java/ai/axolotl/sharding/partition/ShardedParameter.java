@@ -39,11 +39,19 @@ public final class ShardedParameter implements AutoCloseable {
      *     is not held twice; otherwise the shard is a separate tensor and the parameter can be freed
      */
     public ShardedParameter(String name, Tensor param, int rank, int world, boolean keepFull) {
+        this(name, param, rank, world, keepFull, false);
+    }
+
+    /**
+     * As {@link #ShardedParameter(String, Tensor, int, int, boolean)}; with {@code rowAligned} every partition
+     * holds whole rows (dim-0 sharding as FSDP2 does, padding rows when the world does not divide them).
+     */
+    public ShardedParameter(String name, Tensor param, int rank, int world, boolean keepFull, boolean rowAligned) {
         this.name = name;
         this.param = param;
         this.shape = param.shape();
         this.numel = param.numel();
-        this.chunk = (numel + world - 1) / world;
+        this.chunk = chunkOf(shape, world, rowAligned);
         this.rank = rank;
         this.world = world;
         this.shardGrad = Tensors.zeros(chunk);
@@ -72,6 +80,19 @@ public final class ShardedParameter implements AutoCloseable {
         }
         shard.requires_grad_(true);
         shard.mutable_grad().put(shardGrad);
+    }
+
+    /** Elements per partition of a tensor of {@code shape} over {@code world} ranks. */
+    public static long chunkOf(long[] shape, int world, boolean rowAligned) {
+        long numel = 1;
+        for (long d : shape) {
+            numel *= d;
+        }
+        if (!rowAligned || shape.length == 0) {
+            return (numel + world - 1) / world;
+        }
+        long rowSize = numel / shape[0];
+        return (shape[0] + world - 1) / world * rowSize;
     }
 
     /** True when the full parameter always stays in the model. */

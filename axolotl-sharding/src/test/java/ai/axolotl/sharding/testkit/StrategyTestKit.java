@@ -132,15 +132,20 @@ public final class StrategyTestKit {
         }
     }
 
-    /** Runs the whole kit in {@code dir}. */
+    /** Runs the whole kit in {@code dir} at world sizes 1, 2 and 4. */
     public void assertParity(Path dir) throws IOException {
+        assertParity(dir, 1, 2, 4);
+    }
+
+    /** Runs the kit at the given world sizes (a strategy that needs several ranks, like HSDP, skips 1). */
+    public void assertParity(Path dir, int... worlds) throws IOException {
         for (boolean tied : new boolean[] {false, true}) {
             Path d = dir.resolve(tied ? "tied" : "untied");
             fixture(d, tied);
             List<Double> reference = run(config(d, 1, d.resolve("ref"), Map.of()), 0, -1).get(0);
             assertThat(reference).hasSize(STEPS);
             assertThat(reference.get(STEPS - 1)).as("the reference run learns").isLessThan(reference.get(0));
-            for (int world : new int[] {1, 2, 4}) {
+            for (int world : worlds) {
                 Path out = d.resolve("world" + world);
                 List<List<Double>> losses = run(config(d, world, out, Map.of()), world, -1);
                 for (int r = 0; r < world; r++) {

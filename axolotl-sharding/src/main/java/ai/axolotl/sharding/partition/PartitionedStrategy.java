@@ -1,0 +1,355 @@
+package ai.axolotl.sharding.partition;
+
+import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.distributed.Collectives;
+import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelUnit;
+import ai.axolotl.sharding.ShardingStrategy;
+import ai.axolotl.train.TrainingException;
+import ai.axolotl.train.UnitHooks;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The engine ZeRO and FSDP2 share: parameters partitioned over the shard group ({@link ShardedParameter}), an
+ * optimizer over the fp32 partitions ({@link ShardedOptimizer}), and hooks around each unit that, as the
+ * {@link PartitionPlan} says, reduce-scatter gradients as backward proceeds and gather parameters just before a
+ * unit runs (prefetching the next unit) and free them after. With partitioned parameters and
+ * reshard-after-forward, a unit's forward runs without autograd and is recomputed before its backward, so no
+ * saved activation keeps gathered parameters alive. With a replicate group (HSDP) the gradient partitions are
+ * also summed across replicas. Gradients are summed (each rank's loss is already divided by the global token
+ * count) and clipped by the global norm computed across partitions.
+ */
+public abstract class PartitionedStrategy extends ShardingStrategy {
+    private final PartitionPlan plan;
+    private final Collectives shardGroup;
+    private final Collectives replicateGroup;
+    private LlamaModel model;
+    private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
+    private final Map<String, Boolean> persistent = new HashMap<>();
+    private ShardedOptimizer optimizer;
+    private final Deque<ShardedParameter.Reduction> reductions = new ArrayDeque<>();
+    private final Map<String, ShardedParameter.Gather> prefetched = new HashMap<>();
+    private List<ModelUnit> units;
+    private long peakGatheredBytes;
+    private long gatheredBytes;
+
+    /**
+     * @param plan what is partitioned and when
+     * @param dataParallel every data-parallel rank (token counts, loss sums)
+     * @param shardGroup the ranks the partitions are spread over
+     * @param replicateGroup ranks holding the same partition (HSDP), or null
+     * @param mesh the mesh
+     * @param rank global rank
+     * @param preflight the runtime's preflight check
+     * @param onStep progress callback
+     */
+    protected PartitionedStrategy(PartitionPlan plan, Collectives dataParallel, Collectives shardGroup,
+                                  Collectives replicateGroup, DeviceMesh mesh, int rank,
+                                  Consumer<Map<String, String>> preflight, Runnable onStep) {
+        super(dataParallel, mesh, rank, preflight, onStep);
+        this.plan = plan;
+        this.shardGroup = shardGroup;
+        this.replicateGroup = replicateGroup != null && replicateGroup.size() > 1 ? replicateGroup : null;
+    }
+
+    @Override
+    public String name() {
+        return plan.name();
+    }
+
+    /** The plan. */
+    public PartitionPlan plan() {
+        return plan;
+    }
+
+    @Override
+    public void setup(LlamaModel model, OptimizerSettings settings) {
+        this.model = model;
+        this.units = model.units();
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            try (Tensor d = e.getValue().detach()) {
+                dataParallel.broadcast(d, 0).await();
+            }
+            boolean keep = !plan.partitionParameters() || e.getValue().numel() <= plan.persistenceThreshold();
+            persistent.put(e.getKey(), keep);
+            sharded.put(e.getKey(), new ShardedParameter(e.getKey(), e.getValue(), shardGroup.rank(),
+                    shardGroup.size(), keep, plan.rowAligned()));
+        }
+        this.optimizer = new ShardedOptimizer(settings, new ArrayList<>(sharded.values()));
+        if (plan.partitionParameters()) {
+            for (ShardedParameter p : sharded.values()) {
+                if (!persistent.get(p.name())) {
+                    p.free();
+                }
+            }
+        }
+    }
+
+    @Override
+    public UnitHooks hooks() {
+        return new UnitHooks() {
+            @Override
+            public boolean recompute(ModelUnit unit) {
+                return plan.partitionParameters() && plan.reshardAfterForward();
+            }
+
+            @Override
+            public void beforeForward(ModelUnit unit) {
+                if (plan.partitionParameters()) {
+                    gather(unit);
+                    prefetch(neighbour(unit, +1));
+                }
+            }
+
+            @Override
+            public void afterForward(ModelUnit unit) {
+                if (plan.partitionParameters() && plan.reshardAfterForward()) {
+                    release(unit);
+                }
+            }
+
+            @Override
+            public void beforeBackward(ModelUnit unit) {
+                if (plan.partitionParameters()) {
+                    gather(unit);
+                    prefetch(neighbour(unit, -1));
+                }
+            }
+
+            @Override
+            public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
+                if (plan.partitionGradients()) {
+                    for (String name : unit.parameters().keySet()) {
+                        ShardedParameter.Reduction r = sharded.get(name).startReduceScatter(shardGroup);
+                        if (r != null) {
+                            reductions.add(r);
+                        }
+                    }
+                    // keep one unit's reductions in flight while the next unit computes
+                    while (reductions.size() > unit.parameters().size()) {
+                        reductions.poll().finish();
+                    }
+                }
+                if (plan.partitionParameters()) {
+                    release(unit);
+                }
+            }
+        };
+    }
+
+    private ModelUnit neighbour(ModelUnit unit, int delta) {
+        int i = units.indexOf(unit) + delta;
+        return i >= 0 && i < units.size() ? units.get(i) : null;
+    }
+
+    private void prefetch(ModelUnit unit) {
+        if (unit == null) {
+            return;
+        }
+        for (String name : unit.usedParameters().keySet()) {
+            ShardedParameter p = sharded.get(name);
+            if (!p.present() && !prefetched.containsKey(name)) {
+                prefetched.put(name, p.startGather(shardGroup));
+                gatheredBytes += p.numel() * 4;
+            }
+        }
+        peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
+    }
+
+    private void gather(ModelUnit unit) {
+        for (String name : unit.usedParameters().keySet()) {
+            ShardedParameter p = sharded.get(name);
+            if (p.present()) {
+                continue;
+            }
+            ShardedParameter.Gather g = prefetched.remove(name);
+            if (g == null) {
+                g = p.startGather(shardGroup);
+                gatheredBytes += p.numel() * 4;
+            }
+            p.install(g);
+        }
+        peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
+    }
+
+    private void release(ModelUnit unit) {
+        for (String name : unit.usedParameters().keySet()) {
+            ShardedParameter p = sharded.get(name);
+            if (!persistent.get(name) && p.present()) {
+                p.free();
+                gatheredBytes -= p.numel() * 4;
+            }
+        }
+    }
+
+    @Override
+    public double reduceAndClipGradients(double maxNorm) {
+        if (!plan.partitionGradients()) {
+            for (ShardedParameter p : sharded.values()) {
+                ShardedParameter.Reduction r = p.startReduceScatter(shardGroup);
+                if (r != null) {
+                    reductions.add(r);
+                }
+            }
+        }
+        while (!reductions.isEmpty()) {
+            reductions.poll().finish();
+        }
+        if (replicateGroup != null) {
+            sumAcrossReplicas();
+        }
+        double sumSq = 0;
+        for (ShardedParameter p : sharded.values()) {
+            try (Tensor sq = p.shardGrad().mul(p.shardGrad()).sum()) {
+                sumSq += sq.item_double();
+            }
+        }
+        double norm = Math.sqrt(shardGroup.allReduceSum(sumSq));
+        if (maxNorm > 0) {
+            double coef = maxNorm / (norm + 1e-6);
+            if (coef < 1.0) {
+                for (ShardedParameter p : sharded.values()) {
+                    p.shardGrad().mul_(new org.bytedeco.pytorch.Scalar(coef));
+                }
+            }
+        }
+        return norm;
+    }
+
+    private void sumAcrossReplicas() {
+        List<ShardedParameter> ps = new ArrayList<>(sharded.values());
+        Tensor[] parts = new Tensor[ps.size()];
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = ps.get(i).shardGrad();
+        }
+        try (Tensor flat = org.bytedeco.pytorch.global.torch.cat(new org.bytedeco.pytorch.TensorVector(parts), 0)) {
+            replicateGroup.allReduceSum(flat).await();
+            long off = 0;
+            for (ShardedParameter p : ps) {
+                try (Tensor part = flat.narrow(0, off, p.chunk())) {
+                    p.shardGrad().copy_(part);
+                }
+                off += p.chunk();
+            }
+        }
+    }
+
+    @Override
+    public void step(double lr) {
+        optimizer.step(lr);
+        for (ShardedParameter p : sharded.values()) {
+            p.shardGrad().zero_();
+            if (persistent.get(p.name())) {
+                p.refreshFromShards(shardGroup);
+            }
+        }
+        stepDone();
+    }
+
+    @Override
+    public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
+        PartitionCheckpoint.save(dir, this, includeOptimizer);
+    }
+
+    @Override
+    public void loadCheckpoint(Path dir) throws IOException {
+        PartitionCheckpoint.load(dir, this);
+        for (ShardedParameter p : sharded.values()) {
+            if (persistent.get(p.name())) {
+                p.refreshFromShards(shardGroup);
+            }
+        }
+    }
+
+    /** The partitioned parameters by name. */
+    public Map<String, ShardedParameter> sharded() {
+        return sharded;
+    }
+
+    /** The optimizer over the partitions. */
+    public ShardedOptimizer optimizer() {
+        return optimizer;
+    }
+
+    /** The model. */
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** The group the partitions are spread over. */
+    public Collectives shardGroup() {
+        return shardGroup;
+    }
+
+    /** True on the ranks that write partitions (the first replica). */
+    public boolean writesPartitions() {
+        return replicateGroup == null || replicateGroup.rank() == 0;
+    }
+
+    @Override
+    public Map<String, Tensor> fullWeights() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (ShardedParameter p : sharded.values()) {
+                ShardedParameter.Gather gather = p.startGather(shardGroup);
+                gather.work().await();
+                try (Tensor full = gather.buffer().narrow(0, 0, p.numel()).view(p.shape())) {
+                    out.put(p.name(), full.clone());
+                }
+                gather.buffer().close();
+            }
+        }
+        if (rank() != 0) {
+            out.values().forEach(Tensor::close);
+            return null;
+        }
+        return out;
+    }
+
+    /**
+     * Model-state bytes this rank holds, counted from its tensors: parameters present in the model, full
+     * gradients (stage 1), fp32 shards of parameters and gradients, and AdamW's two moments per shard element.
+     */
+    @Override
+    public long modelStateBytes() {
+        long bytes = 0;
+        for (ShardedParameter p : sharded.values()) {
+            long full = p.numel() * 4;
+            long part = p.chunk() * 4;
+            if (p.keepsFull()) {
+                bytes += p.chunk() * 4 * shardGroup.size(); // the padded full parameter; the shard is a view of it
+            } else {
+                bytes += part; // only the fp32 master partition
+            }
+            bytes += plan.partitionGradients() ? part : full; // gradient partitions, or full gradients
+        }
+        return bytes + optimizer.stateBytes();
+    }
+
+    /** The most bytes of gathered (non-persistent) parameters held at once. */
+    public long peakGatheredBytes() {
+        return peakGatheredBytes;
+    }
+
+    @Override
+    public void close() {
+        if (optimizer != null) {
+            optimizer.close();
+        }
+        sharded.values().forEach(ShardedParameter::close);
+    }
+
+}
