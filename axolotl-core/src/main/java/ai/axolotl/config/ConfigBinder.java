@@ -243,7 +243,10 @@ public final class ConfigBinder {
         } else if (name.equals("sgd")) {
             canonical = "sgd";
         } else {
-            errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'; supported: "
+            boolean fsdp2 = Integer.valueOf(2).equals(r.integer("fsdp_version", null));
+            String hint = fsdp2 && (name.equals("adamw_8bit") || name.equals("adamw_bnb_8bit"))
+                    ? " (FSDP2 not compatible with " + name + ", use `adamw_torch_8bit` instead in Axolotl)" : "";
+            errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'" + hint + "; supported: "
                     + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw) and sgd"));
             canonical = "adamw";
         }

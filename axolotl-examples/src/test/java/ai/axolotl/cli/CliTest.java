@@ -106,6 +106,24 @@ class CliTest {
     }
 
     @Test
+    void migrateConfigRewritesAnFsdpOneFileAsFsdpTwo(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("fsdp1.yml");
+        Files.writeString(in, Files.readString(Path.of(EXAMPLE)) + "fsdp:\n  - full_shard\n  - auto_wrap\n"
+                + "fsdp_config:\n  fsdp_offload_params: true\n  fsdp_sharding_strategy: SHARD_GRAD_OP\n"
+                + "  fsdp_transformer_layer_cls_to_wrap: LlamaDecoderLayer\n  fsdp_use_orig_params: false\n");
+        Path out = dir.resolve("fsdp2.yml");
+        Run r = run("migrate-config", in.toString(), "-o", out.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("reshard_after_forward: false").contains("dropped fsdp_use_orig_params");
+        var migrated = ai.axolotl.config.ConfigLoader.load(out, java.util.Map.of());
+        assertThat(migrated.config().parallel().fsdpVersion()).isEqualTo(2);
+        assertThat(migrated.config().parallel().fsdp()).isNull();
+        assertThat(migrated.config().parallel().fsdpConfig()).containsEntry("reshard_after_forward", false)
+                .containsEntry("offload_params", true).doesNotContainKey("use_orig_params");
+        assertThat(migrated.warnings()).noneMatch(w -> w.contains("deprecated"));
+    }
+
+    @Test
     void benchRefusesStrategiesItDoesNotHave() {
         Run r = run("bench", "--strategy", "fsdp2", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);

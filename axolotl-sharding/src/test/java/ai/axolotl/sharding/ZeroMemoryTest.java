@@ -27,6 +27,10 @@ import static org.assertj.core.api.Assertions.within;
  */
 class ZeroMemoryTest {
     static AxolotlConfig config(Path dir, int stage) throws Exception {
+        return config(dir, "deepspeed:\n  zero_optimization:\n    stage: " + stage + "\n", "out-" + stage);
+    }
+
+    static AxolotlConfig config(Path dir, String parallelYaml, String out) throws Exception {
         Files.createDirectories(dir.resolve("model"));
         // 4 layers of 128 wide: small norms, so persistent parameters stay well under the 5% margin
         new LlamaConfig(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
@@ -40,8 +44,8 @@ class ZeroMemoryTest {
         Files.writeString(yml, "base_model: " + dir.resolve("model") + "\nreinit_weights: true\ndatasets:\n"
                 + "  - path: " + dir.resolve("data.jsonl") + "\n    type: completion\nsequence_len: 32\n"
                 + "micro_batch_size: 1\ngradient_accumulation_steps: 1\nmax_steps: 2\nlearning_rate: 0.001\n"
-                + "optimizer: adamw_torch\nsave_strategy: 'no'\noutput_dir: " + dir.resolve("out-" + stage) + "\n"
-                + "deepspeed:\n  zero_optimization:\n    stage: " + stage + "\n");
+                + "optimizer: adamw_torch\nsave_strategy: 'no'\noutput_dir: " + dir.resolve(out) + "\n"
+                + parallelYaml);
         return ConfigLoader.load(yml, Map.of()).config();
     }
 
@@ -58,7 +62,7 @@ class ZeroMemoryTest {
                         public void onStep(StepMetrics m) {
                             if (s.rank() == 0) {
                                 measured[0] = s.modelStateBytes();
-                                if (s instanceof ZeroStrategy z) {
+                                if (s instanceof ai.axolotl.sharding.partition.PartitionedStrategy z) {
                                     measured[1] = z.peakGatheredBytes();
                                 }
                             }
@@ -92,6 +96,44 @@ class ZeroMemoryTest {
                             .isLessThanOrEqualTo(largestTwoUnits);
                 }
             }
+        }
+    }
+
+    /**
+     * FSDP2 with reshard_after_forward: 16/N bytes of model state per parameter, and never more than two units
+     * gathered at once (the current one and the prefetched one).
+     */
+    @Test
+    void fsdp2HoldsASixteenthTimesNAndAtMostTwoUnits(@TempDir Path dir) throws Exception {
+        for (int world : new int[] {2, 4}) {
+            AxolotlConfig c = config(dir.resolve("f" + world), "fsdp_version: 2\nfsdp_config:\n"
+                    + "  reshard_after_forward: true\n  transformer_layer_cls_to_wrap: LlamaDecoderLayer\n", "out");
+            long[] measured = new long[2];
+            new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
+                try (Trainer t = new Trainer(c, s, List.of(new TrainingListener() {
+                    @Override
+                    public void onStep(StepMetrics m) {
+                        if (s.rank() == 0) {
+                            measured[0] = s.modelStateBytes();
+                            measured[1] = ((ai.axolotl.sharding.partition.PartitionedStrategy) s).peakGatheredBytes();
+                        }
+                    }
+                }), 1)) {
+                    return t.fit();
+                }
+            });
+            long params;
+            try (var m = ai.axolotl.model.LlamaModel.initialise(ai.axolotl.model.LlamaConfig.read(
+                    dir.resolve("f" + world + "/model/config.json")), 1)) {
+                params = m.parameterCount();
+            }
+            double expected = 16.0 / world * params;
+            System.out.printf("fsdp2 world %d: %d bytes held, formula %.0f; peak gathered %d%n", world, measured[0],
+                    expected, measured[1]);
+            assertThat((double) measured[0]).isCloseTo(expected, within(0.05 * expected));
+            // FSDP2 keeps nothing whole: a decoder layer unit includes its two norms
+            long layer = 4L * (2 * 128 * 128 + 2 * 64 * 128 + 3 * 128 * 256 + 2 * 128);
+            assertThat(measured[1]).isPositive().isLessThanOrEqualTo(2 * layer);
         }
     }
 }

@@ -63,7 +63,7 @@ public final class StrategyTestKit {
     }
 
     /** Writes model config and data into {@code dir}. */
-    static void fixture(Path dir, boolean tied) throws IOException {
+    public static void fixture(Path dir, boolean tied) throws IOException {
         Files.createDirectories(dir.resolve("model"));
         model(tied).write(dir.resolve("model/config.json"));
         Random r = new Random(3);
@@ -78,7 +78,7 @@ public final class StrategyTestKit {
     }
 
     /** The run's config for a world size: global batch of 4 rows, split as accumulation over the ranks. */
-    AxolotlConfig config(Path dir, int world, Path out, Map<String, String> extra) throws IOException {
+    public AxolotlConfig config(Path dir, int world, Path out, Map<String, String> extra) throws IOException {
         String yaml = "base_model: " + dir.resolve("model") + "\nreinit_weights: true\n"
                 + "datasets:\n  - path: " + dir.resolve("data.jsonl") + "\n    type: completion\n"
                 + "sequence_len: 48\nsample_packing: true\n"
@@ -92,7 +92,7 @@ public final class StrategyTestKit {
     }
 
     /** Losses of one run per rank (rank order) via the threads launcher, or one process when world is 0. */
-    List<List<Double>> run(AxolotlConfig config, int world, int crashAtStep) {
+    public List<List<Double>> run(AxolotlConfig config, int world, int crashAtStep) {
         if (world == 0) {
             List<Double> losses = new ArrayList<>();
             try (Trainer t = new Trainer(config, new SingleProcessStrategy(), List.of(recorder(losses, -1)), 1)) {
@@ -126,7 +126,7 @@ public final class StrategyTestKit {
     }
 
     /** Thrown by every rank at the same step to simulate a crash after a checkpoint. */
-    static final class SimulatedCrash extends RuntimeException {
+    public static final class SimulatedCrash extends RuntimeException {
         SimulatedCrash(int step) {
             super("simulated crash at step " + step);
         }
@@ -182,7 +182,7 @@ public final class StrategyTestKit {
         assertSameWeights(full, split, "resumed world " + world);
     }
 
-    static void assertClose(List<Double> actual, List<Double> expected, String what) {
+    public static void assertClose(List<Double> actual, List<Double> expected, String what) {
         assertThat(actual).as(what + ": steps").hasSize(expected.size());
         for (int i = 0; i < expected.size(); i++) {
             assertThat(actual.get(i)).as(what + ": loss at step " + (i + 1)).isCloseTo(expected.get(i),
@@ -190,7 +190,7 @@ public final class StrategyTestKit {
         }
     }
 
-    static void assertSameWeights(Path a, Path b, String what) throws IOException {
+    public static void assertSameWeights(Path a, Path b, String what) throws IOException {
         try (LlamaModel ma = HfCheckpoint.load(a); LlamaModel mb = HfCheckpoint.load(b)) {
             for (String n : ma.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(ma.parameters().get(n), mb.parameters().get(n)))
