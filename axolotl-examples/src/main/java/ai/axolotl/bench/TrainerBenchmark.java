@@ -86,12 +86,19 @@ public final class TrainerBenchmark {
             config.write(dir.resolve("model/config.json"));
             List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world);
             writeRows(dir.resolve("data.jsonl"), rows);
-            boolean zero = strategyName.startsWith("zero");
+            boolean zero = strategyName.startsWith("zero") || strategyName.equals("fsdp2");
             StepTimes bare = world == 1 && !zero ? bareLoop(config, rows) : null;
             WorldRun baseline = world > 1 && !zero ? trainAt(dir, 1, null) : null;
             WorldRun ddp = zero ? trainAt(dir, world, null) : null;
-            WorldRun run = trainAt(dir, world, zero ? Map.of("zero_optimization",
-                    Map.of("stage", Integer.parseInt(strategyName.substring(4)), "overlap_comm", true)) : null);
+            Map<String, Object> keys = null;
+            if (strategyName.startsWith("zero")) {
+                keys = Map.of("deepspeed", Map.of("zero_optimization",
+                        Map.of("stage", Integer.parseInt(strategyName.substring(4)), "overlap_comm", true)));
+            } else if (strategyName.equals("fsdp2")) {
+                keys = Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
+                        "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
+            }
+            WorldRun run = trainAt(dir, world, keys);
             // the machine's own ceiling: the same ranks training independently (no communication) at once
             WorldRun independent = world > 1 && !zero ? trainIndependently(dir, world) : null;
             long params;
@@ -114,6 +121,9 @@ public final class TrainerBenchmark {
             if (bare != null) {
                 out.put("bare_libtorch_step_ms", bare.summary());
                 out.put("trainer_vs_bare", Math.round(run.times.median() / bare.median() * 1000) / 1000.0);
+            }
+            if (run.exposedComm != null && !run.exposedComm.measured().isEmpty()) {
+                out.put("exposed_comm_ms", run.exposedComm.summary());
             }
             if (ddp != null) {
                 out.put("ddp_step_ms", ddp.times.summary());
@@ -142,9 +152,10 @@ public final class TrainerBenchmark {
     }
 
     /** One timed training run at a world size. */
-    private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes) {}
+    private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes,
+                            StepTimes exposedComm) {}
 
-    private WorldRun trainAt(Path dir, int ranks, Map<String, Object> deepspeed) {
+    private WorldRun trainAt(Path dir, int ranks, Map<String, Object> extraKeys) {
         StepTimes times = new StepTimes(WARMUP);
         List<Double> losses = new ArrayList<>();
         TrainerBuilder b = new TrainerBuilder()
@@ -155,8 +166,8 @@ public final class TrainerBenchmark {
                 .set("adam_beta1", 0.9).set("adam_beta2", 0.95).set("adam_epsilon", 1e-8).weightDecay(0.01)
                 .maxGradNorm(1.0).seed(42).set("save_strategy", "no").loggingSteps(Math.max(1, steps))
                 .outputDir(dir.resolve("out-" + ranks).toString()).threads(threads);
-        if (deepspeed != null) {
-            b.set("deepspeed", deepspeed);
+        if (extraKeys != null) {
+            extraKeys.forEach(b::set);
         }
         ai.axolotl.config.AxolotlConfig cfg = b.buildConfig();
         TrainingListener timer = new TrainingListener() {
@@ -166,24 +177,28 @@ public final class TrainerBenchmark {
                 losses.add(m.loss());
             }
         };
-        if (ranks == 1 && world == 1 && deepspeed == null) {
+        if (ranks == 1 && world == 1 && extraKeys == null) {
             try (TrainingStrategy s = strategy.get(); Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
                 TrainResult r = t.fit();
-                return new WorldRun(times, losses, r, s.modelStateBytes());
+                return new WorldRun(times, losses, r, s.modelStateBytes(), null);
             }
         }
         long[] bytes = new long[1];
+        StepTimes exposed = new StepTimes(WARMUP);
         List<TrainResult> results = launcher.apply(ranks).launch(cfg, s -> {
             List<TrainingListener> ls = s.rank() == 0 ? List.of(timer) : List.of();
             try (Trainer t = new Trainer(cfg, s, ls, threads)) {
                 TrainResult r = t.fit();
                 if (s.rank() == 0) {
                     bytes[0] = s.modelStateBytes();
+                    if (s instanceof ai.axolotl.sharding.partition.PartitionedStrategy p) {
+                        p.exposedCommMillisPerStep().forEach(exposed::add);
+                    }
                 }
                 return r;
             }
         });
-        return new WorldRun(times, losses, results.get(0), bytes[0]);
+        return new WorldRun(times, losses, results.get(0), bytes[0], exposed);
     }
 
     /** {@code ranks} single-process trainings at once, as threads, without any communication between them. */
@@ -212,7 +227,7 @@ public final class TrainerBenchmark {
                 return t.fit();
             }
         });
-        return new WorldRun(times, losses, results.get(0), 0);
+        return new WorldRun(times, losses, results.get(0), 0, null);
     }
 
     private List<int[]> randomRows(int vocab, int n) {

@@ -20,7 +20,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--strategy", defaultValue = "single", description = "single (one process), ddp (data "
             + "parallel; ranks as threads of this JVM over Gloo, also timed at world 1 for the scaling efficiency), "
-            + "or zero1|zero2|zero3 (timed against ddp at the same world)")
+            + "or zero1|zero2|zero3|fsdp2 (timed against ddp at the same world)")
     String strategy;
 
     @Option(names = "--world", defaultValue = "1", description = "ranks")
@@ -40,9 +40,9 @@ final class BenchCommand implements Callable<Integer> {
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }
-        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3").contains(strategy)) {
+        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3", "fsdp2").contains(strategy)) {
             throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single, ddp, "
-                    + "zero1, zero2 and zero3 in this build");
+                    + "zero1, zero2, zero3 and fsdp2 in this build");
         }
         if (strategy.equals("single") && world != 1) {
             throw new IllegalArgumentException("--strategy single runs one process; use --strategy ddp --world "

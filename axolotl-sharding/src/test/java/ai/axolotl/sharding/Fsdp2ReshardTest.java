@@ -23,6 +23,21 @@ class Fsdp2ReshardTest {
     static final String FSDP = Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n");
 
     @Test
+    void fullStateDictCheckpointsHoldTheConsolidatedModel(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create,
+                FSDP.replace("SHARDED_STATE_DICT", "FULL_STATE_DICT"));
+        StrategyTestKit.fixture(dir, true);
+        Map<String, String> save = new LinkedHashMap<>();
+        save.put("save_strategy", "steps");
+        save.put("save_steps", "10");
+        kit.run(kit.config(dir, 2, dir.resolve("out"), save), 2, -1);
+        Path ckpt = dir.resolve("out/checkpoint-10");
+        assertThat(ckpt.resolve("model.safetensors")).exists();
+        assertThat(ckpt.resolve("fsdp/meta.json")).as("still resumable").exists();
+        StrategyTestKit.assertSameWeights(ckpt, dir.resolve("out"), "FULL_STATE_DICT checkpoint vs export");
+    }
+
+    @Test
     void resumesAtAnotherWorldSize(@TempDir Path dir) throws Exception {
         StrategyTestKit kit = new StrategyTestKit(Strategies::create, FSDP);
         StrategyTestKit.fixture(dir, false);

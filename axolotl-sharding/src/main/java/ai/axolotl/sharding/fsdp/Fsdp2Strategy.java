@@ -49,6 +49,11 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
     }
 
     @Override
+    protected boolean fullStateDict() {
+        return options.stateDictType().equals("FULL_STATE_DICT");
+    }
+
+    @Override
     public void setup(LlamaModel model, OptimizerSettings settings) {
         options.checkWrapClass(model);
         super.setup(model, settings);

@@ -45,6 +45,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private List<ModelUnit> units;
     private long peakGatheredBytes;
     private long gatheredBytes;
+    private long exposedCommNanos;
+    private final List<Double> exposedCommMillisPerStep = new ArrayList<>();
 
     /**
      * @param plan what is partitioned and when
@@ -139,9 +141,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                         }
                     }
                     // keep one unit's reductions in flight while the next unit computes
+                    long t0 = System.nanoTime();
                     while (reductions.size() > unit.parameters().size()) {
                         reductions.poll().finish();
                     }
+                    exposedCommNanos += System.nanoTime() - t0;
                 }
                 if (plan.partitionParameters()) {
                     release(unit);
@@ -180,7 +184,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 g = p.startGather(shardGroup);
                 gatheredBytes += p.numel() * 4;
             }
+            long t0 = System.nanoTime();
             p.install(g);
+            exposedCommNanos += System.nanoTime() - t0;
         }
         peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
     }
@@ -205,12 +211,14 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 }
             }
         }
+        long t0 = System.nanoTime();
         while (!reductions.isEmpty()) {
             reductions.poll().finish();
         }
         if (replicateGroup != null) {
             sumAcrossReplicas();
         }
+        exposedCommNanos += System.nanoTime() - t0;
         double sumSq = 0;
         for (ShardedParameter p : sharded.values()) {
             try (Tensor sq = p.shardGrad().mul(p.shardGrad()).sum()) {
@@ -250,18 +258,46 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     @Override
     public void step(double lr) {
         optimizer.step(lr);
+        long t0 = System.nanoTime();
         for (ShardedParameter p : sharded.values()) {
             p.shardGrad().zero_();
             if (persistent.get(p.name())) {
                 p.refreshFromShards(shardGroup);
             }
         }
+        exposedCommNanos += System.nanoTime() - t0;
+        exposedCommMillisPerStep.add(exposedCommNanos / 1e6);
+        exposedCommNanos = 0;
         stepDone();
+    }
+
+    /**
+     * Milliseconds each step spent blocked on communication (waiting for a gather, a reduction or the
+     * post-step refresh) rather than computing, in step order.
+     */
+    public List<Double> exposedCommMillisPerStep() {
+        return List.copyOf(exposedCommMillisPerStep);
+    }
+
+    /** True when checkpoints should also hold the consolidated model (FULL_STATE_DICT). */
+    protected boolean fullStateDict() {
+        return false;
     }
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
         PartitionCheckpoint.save(dir, this, includeOptimizer);
+        if (fullStateDict()) {
+            Map<String, Tensor> full = fullWeights();
+            if (full != null) {
+                try {
+                    ai.axolotl.model.HfCheckpoint.save(dir, model.config(), full, ai.axolotl.model.DType.F32,
+                            2L << 30);
+                } finally {
+                    full.values().forEach(Tensor::close);
+                }
+            }
+        }
     }
 
     @Override
