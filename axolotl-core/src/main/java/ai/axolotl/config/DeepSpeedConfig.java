@@ -111,6 +111,17 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
         if (root.path("wall_clock_breakdown").asBoolean(false)) {
             warnings.add("deepspeed.wall_clock_breakdown: use axolotl bench for timings; ignored");
         }
+        java.util.List<String> noEffect = new ArrayList<>();
+        for (String k : new String[] {"sub_group_size", "max_reuse_distance", "stage3_max_reuse_distance",
+            "allgather_bucket_size", "round_robin_gradients", "max_live_parameters", "stage3_max_live_parameters"}) {
+            if (z.has(k)) {
+                noEffect.add(k);
+            }
+        }
+        if (!noEffect.isEmpty()) {
+            warnings.add("deepspeed.zero_optimization keys accepted with no effect here: " + noEffect
+                    + " (gradients are reduced per unit, and stage 3 gathers the current unit and prefetches the next)");
+        }
         TrainingSettings t = a.training();
         matchInt(root, "train_micro_batch_size_per_gpu", t.microBatchSize(), "micro_batch_size", mine);
         matchInt(root, "gradient_accumulation_steps", t.gradientAccumulationSteps(), "gradient_accumulation_steps",
