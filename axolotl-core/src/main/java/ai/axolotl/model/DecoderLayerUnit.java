@@ -3,7 +3,6 @@ package ai.axolotl.model;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**

@@ -173,6 +173,11 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Runs every unit forward on token ids and returns float32 logits [B, T, vocab]. */
     public Tensor logits(Tensor inputIds, ForwardContext ctx) {
+        return forwardUnits(units, inputIds, ctx);
+    }
+
+    /** Runs units in order from token ids, releasing each intermediate; returns the last unit's output. */
+    public static Tensor forwardUnits(List<ModelUnit> units, Tensor inputIds, ForwardContext ctx) {
         Tensor h = inputIds;
         boolean first = true;
         for (ModelUnit u : units) {

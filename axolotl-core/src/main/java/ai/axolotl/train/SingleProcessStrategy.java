@@ -83,22 +83,42 @@ public final class SingleProcessStrategy implements TrainingStrategy {
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
+        saveWhole(dir, model, optimizer, includeOptimizer);
+    }
+
+    @Override
+    public void loadCheckpoint(Path dir) throws IOException {
+        loadWhole(dir, model, optimizer);
+        stepped = true;
+    }
+
+    /** Writes a whole model (HF safetensors + config.json) and, optionally, its optimizer into a checkpoint. */
+    public static void saveWhole(Path dir, LlamaModel model, Optimizer optimizer, boolean includeOptimizer)
+            throws IOException {
         HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
         if (includeOptimizer) {
             OptimizerFactory.save(optimizer, dir.resolve(OPTIMIZER_FILE));
         }
     }
 
-    @Override
-    public void loadCheckpoint(Path dir) throws IOException {
-        copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
+    /** Restores a whole model and its optimizer from a checkpoint written by {@link #saveWhole}. */
+    public static void loadWhole(Path dir, LlamaModel model, Optimizer optimizer) throws IOException {
         Path opt = dir.resolve(OPTIMIZER_FILE);
         if (!Files.isRegularFile(opt)) {
-            throw new TrainingException(dir + ": no " + OPTIMIZER_FILE + " (saved with save_only_model?); "
-                    + "this checkpoint cannot be resumed");
+            throw new TrainingException(opt + " not found (saved with save_only_model, or not on storage this "
+                    + "rank can read?); this checkpoint cannot be resumed");
         }
+        copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
         OptimizerFactory.load(optimizer, opt);
-        stepped = true;
+    }
+
+    /** Bytes of a whole model's state: parameters, gradients and (after a step) AdamW's two moments. */
+    public static long wholeStateBytes(LlamaModel model, boolean adamwStepped) {
+        long paramBytes = 0;
+        for (Tensor t : model.parameters().values()) {
+            paramBytes += t.nbytes();
+        }
+        return paramBytes * 2 + (adamwStepped ? 2 * paramBytes : 0);
     }
 
     /** Copies named weights into a model's parameters in place (closing the given tensors). */
@@ -127,12 +147,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
 
     @Override
     public long modelStateBytes() {
-        long paramBytes = 0;
-        for (Tensor t : model.parameters().values()) {
-            paramBytes += t.nbytes();
-        }
-        long optimizerBytes = stepped && optimizerName.equals("adamw") ? 2 * paramBytes : 0;
-        return paramBytes * 2 + optimizerBytes;
+        return wholeStateBytes(model, stepped && optimizerName.equals("adamw"));
     }
 
     @Override

@@ -115,17 +115,8 @@ public final class UnitRunner {
     /** Summed loss and label-token count of one batch without autograd. */
     public static double evalLossSum(List<ModelUnit> units, Tensor inputIds, Tensor labels, ForwardContext ctx) {
         try (NoGradGuard g = new NoGradGuard()) {
-            Tensor h = inputIds;
-            boolean first = true;
-            for (ModelUnit u : units) {
-                Tensor next = u.forward(h, ctx);
-                if (!first) {
-                    h.close();
-                }
-                first = false;
-                h = next;
-            }
-            try (Tensor logits = h; Tensor sum = CausalLmLoss.sum(logits, labels)) {
+            try (Tensor logits = ai.axolotl.model.LlamaModel.forwardUnits(units, inputIds, ctx);
+                 Tensor sum = CausalLmLoss.sum(logits, labels)) {
                 return sum.item_double();
             }
         }

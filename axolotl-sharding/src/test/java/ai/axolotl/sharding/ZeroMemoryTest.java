@@ -4,7 +4,6 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;

@@ -3,8 +3,6 @@ package ai.axolotl.sharding.ddp;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
-import ai.axolotl.model.DType;
-import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ShardingStrategy;
@@ -18,7 +16,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -112,24 +109,19 @@ public final class DataParallelStrategy extends ShardingStrategy {
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
-        if (rank() != 0) {
-            return; // every rank holds the same state; rank 0 writes it
-        }
-        HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
-        if (includeOptimizer) {
-            OptimizerFactory.save(optimizer, dir.resolve(SingleProcessStrategy.OPTIMIZER_FILE));
+        if (rank() == 0) { // every rank holds the same state; rank 0 writes it
+            SingleProcessStrategy.saveWhole(dir, model, optimizer, includeOptimizer);
         }
     }
 
     @Override
     public void loadCheckpoint(Path dir) throws IOException {
-        Path opt = dir.resolve(SingleProcessStrategy.OPTIMIZER_FILE);
-        if (!Files.isRegularFile(opt)) {
-            throw new TrainingException("rank " + rank() + ": " + opt + " not found (every rank reads the "
-                    + "checkpoint; put output_dir on storage all nodes share)");
+        try {
+            SingleProcessStrategy.loadWhole(dir, model, optimizer);
+        } catch (TrainingException e) {
+            throw new TrainingException("rank " + rank() + ": " + e.getMessage() + " (every rank reads the checkpoint;"
+                    + " put output_dir on storage all nodes share)", e);
         }
-        SingleProcessStrategy.copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
-        OptimizerFactory.load(optimizer, opt);
         stepped = true;
     }
 
@@ -176,11 +168,7 @@ public final class DataParallelStrategy extends ShardingStrategy {
 
     @Override
     public long modelStateBytes() {
-        long paramBytes = 0;
-        for (Tensor t : model.parameters().values()) {
-            paramBytes += t.nbytes();
-        }
-        return paramBytes * 2 + (stepped && optimizerName.equals("adamw") ? 2 * paramBytes : 0);
+        return SingleProcessStrategy.wholeStateBytes(model, stepped && optimizerName.equals("adamw"));
     }
 
     @Override

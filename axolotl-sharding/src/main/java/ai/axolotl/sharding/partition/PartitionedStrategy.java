@@ -6,7 +6,6 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ShardingStrategy;
-import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
