@@ -147,6 +147,20 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaModel(config, params, new SdpaAttention());
     }
 
+    /**
+     * A model whose parameters have no storage yet (zero elements, same names): for ranks that will receive their
+     * partitions from rank 0 instead of reading or initialising the weights.
+     */
+    public static LlamaModel placeholder(LlamaConfig config) {
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        for (String name : parameterNames(config)) {
+            Tensor t = torch.empty(new long[] {0}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float), null);
+            t.requires_grad_(true);
+            params.put(name, t);
+        }
+        return new LlamaModel(config, params, new SdpaAttention());
+    }
+
     /** The model's shape. */
     public LlamaConfig config() {
         return config;
@@ -162,11 +176,15 @@ public final class LlamaModel implements AutoCloseable {
         return units;
     }
 
-    /** Total number of parameter elements. */
+    /** Total number of parameter elements (of the declared shapes, also for placeholders and freed parameters). */
     public long parameterCount() {
         long n = 0;
-        for (Tensor t : parameters.values()) {
-            n += t.numel();
+        for (String name : parameters.keySet()) {
+            long e = 1;
+            for (long d : parameterShape(config, name)) {
+                e *= d;
+            }
+            n += e;
         }
         return n;
     }

@@ -30,6 +30,12 @@ public final class ModelLoader {
         return dir;
     }
 
+    /** A placeholder of the model's shape (config.json only): its weights will come from rank 0. */
+    public static LlamaModel placeholder(AxolotlConfig config) {
+        Path dir = baseModelDir(config);
+        return LlamaModel.placeholder(LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG)));
+    }
+
     /** The model to train. */
     public static LlamaModel load(AxolotlConfig config) {
         Path dir = baseModelDir(config);

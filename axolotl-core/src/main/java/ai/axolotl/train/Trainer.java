@@ -87,7 +87,13 @@ public final class Trainer implements AutoCloseable {
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));
         }
-        model = ModelLoader.load(config);
+        if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0) {
+            model = ModelLoader.placeholder(config);
+            LOG.info("rank {} does not read base_model: it receives its shards from rank 0 "
+                    + "(cpu_ram_efficient_loading)", strategy.rank());
+        } else {
+            model = ModelLoader.load(config);
+        }
         tokenizer = Tokenizers.forConfig(config);
         if (tokenizer.vocabSize() > model.config().vocabSize()) {
             throw new TrainingException("the tokenizer has " + tokenizer.vocabSize() + " tokens but base_model's "

@@ -35,6 +35,14 @@ public interface TrainingStrategy extends AutoCloseable {
         return rank() == 0;
     }
 
+    /**
+     * True when only rank 0 should read the model's weights: the other ranks get a placeholder model (no storage)
+     * and receive their partitions from rank 0 in {@link #setup} (FSDP's cpu_ram_efficient_loading).
+     */
+    default boolean rankZeroLoadsWeights() {
+        return false;
+    }
+
     /** Takes the model and builds the optimizer over what this rank holds. Called once before training. */
     void setup(LlamaModel model, OptimizerSettings optimizer);
 

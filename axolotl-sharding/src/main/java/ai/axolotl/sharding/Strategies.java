@@ -65,7 +65,7 @@ public final class Strategies {
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
-                return new ZeroStrategy(ds.stage(), ds, hiddenSize(config), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
+                return new ZeroStrategy(ds.stage(), ds, hiddenSize(config), config.precision().bf16Enabled(), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
                         DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
                         facts -> Preflight.check(groups.rendezvous(), facts),
                         () -> groups.monitor().progress(++steps[0]));
@@ -76,7 +76,7 @@ public final class Strategies {
                 org.slf4j.LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
                         + "(keys migrated; axolotl migrate-config rewrites the file)");
             }
-            return new Fsdp2Strategy(Fsdp2Options.from(config.parallel()),
+            return new Fsdp2Strategy(Fsdp2Options.from(config.parallel(), config.precision().bf16Enabled()),
                     groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
                     groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
                     mesh, groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),

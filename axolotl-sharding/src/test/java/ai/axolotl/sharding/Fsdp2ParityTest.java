@@ -30,6 +30,35 @@ class Fsdp2ParityTest {
     }
 
     @Test
+    void cpuRamEfficientLoadingOnlyRankZeroReadsTheModel(@TempDir Path dir) throws Exception {
+        String block = fsdp("  cpu_ram_efficient_loading: true\n");
+        new StrategyTestKit(Strategies::create, block).assertParity(dir.resolve("kit"));
+        // from saved weights (not a seeded init): the other ranks still match rank 0 without reading them
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, block);
+        Path d = dir.resolve("weights");
+        StrategyTestKit.fixture(d, false);
+        var init = kit.config(d, 2, d.resolve("init"), java.util.Map.of("max_steps", "1"));
+        kit.run(init, 2, -1);
+        java.util.Map<String, String> fromDisk = java.util.Map.of("base_model", d.resolve("init").toString(),
+                "reinit_weights", "false");
+        var one = kit.run(kit.config(d, 1, d.resolve("one"), fromDisk), 0, -1).get(0);
+        boolean[] received = new boolean[2];
+        var cfg = kit.config(d, 2, d.resolve("two"), fromDisk);
+        new ai.axolotl.distributed.launch.ThreadLauncher(2, java.time.Duration.ofSeconds(120), Strategies::create)
+                .launch(cfg, s -> {
+                    try (ai.axolotl.train.Trainer t = new ai.axolotl.train.Trainer(cfg, s, java.util.List.of(), 1)) {
+                        var r = t.fit();
+                        received[s.rank()] = ((ai.axolotl.sharding.partition.PartitionedStrategy) s)
+                                .receivedPartitionsFromRankZero();
+                        return r;
+                    }
+                });
+        org.assertj.core.api.Assertions.assertThat(received).containsExactly(false, true);
+        StrategyTestKit.assertSameWeights(d.resolve("one"), d.resolve("two"), "rank-0 loading");
+        org.assertj.core.api.Assertions.assertThat(one).isNotEmpty();
+    }
+
+    @Test
     void hybridShardingTwoByTwo(@TempDir Path dir) throws Exception {
         new StrategyTestKit(Strategies::create, fsdp("") + "dp_replicate_size: 2\n").assertParity(dir, 2, 4);
     }

@@ -19,12 +19,15 @@ import java.util.Set;
  * @param wrapClass the module class whose instances are the wrap units ({@code LlamaDecoderLayer})
  * @param offloadParams keep shards in host memory between uses (CPU builds: where they are anyway)
  * @param stateDictType SHARDED_STATE_DICT or FULL_STATE_DICT
+ * @param bf16 gather and compute in bf16 (bf16: true or mixed_precision_policy: bf16); masters and gradient
+ *     reduction stay fp32
+ * @param cpuRamEfficientLoading only rank 0 reads the weights; the others receive their shards
  */
 public record Fsdp2Options(boolean reshardAfterForward, boolean activationCheckpointing, String wrapClass,
-                           boolean offloadParams, String stateDictType) {
+                           boolean offloadParams, String stateDictType, boolean bf16, boolean cpuRamEfficientLoading) {
 
     /** Reads the options, mapping FSDP1's sharding_strategy onto reshard_after_forward. */
-    public static Fsdp2Options from(ParallelSettings p) {
+    public static Fsdp2Options from(ParallelSettings p, boolean bf16) {
         Map<String, Object> f = p.fsdpConfig() == null ? Map.of() : p.fsdpConfig();
         Object reshard = f.get("reshard_after_forward");
         boolean rf = true;
@@ -36,8 +39,10 @@ public record Fsdp2Options(boolean reshardAfterForward, boolean activationCheckp
         }
         Object wrap = f.getOrDefault("transformer_layer_cls_to_wrap", "LlamaDecoderLayer");
         Object sdt = f.getOrDefault("state_dict_type", "SHARDED_STATE_DICT");
+        boolean mp = bf16 || "bf16".equals(String.valueOf(f.get("mixed_precision_policy")));
         return new Fsdp2Options(rf, Boolean.TRUE.equals(f.get("activation_checkpointing")), wrap.toString(),
-                Boolean.TRUE.equals(f.get("offload_params")), sdt.toString());
+                Boolean.TRUE.equals(f.get("offload_params")), sdt.toString(), mp,
+                Boolean.TRUE.equals(f.get("cpu_ram_efficient_loading")));
     }
 
     /** Checks the wrap class names a module of the model; the error lists the classes that exist. */

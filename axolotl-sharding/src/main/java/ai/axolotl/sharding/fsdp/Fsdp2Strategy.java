@@ -38,7 +38,8 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
                          Collectives replicateGroup, DeviceMesh mesh, int rank,
                          Consumer<Map<String, String>> preflight, Runnable onStep) {
         super(new PartitionPlan(replicateGroup != null && replicateGroup.size() > 1 ? "hsdp" : "fsdp2", true, true,
-                options.reshardAfterForward(), true, 0, DIR), dataParallel, shardGroup, replicateGroup, mesh, rank,
+                options.reshardAfterForward(), true, 0, DIR, options.bf16()), dataParallel, shardGroup,
+                replicateGroup, mesh, rank,
                 preflight, onStep);
         this.options = options;
     }
@@ -46,6 +47,11 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
     /** The options. */
     public Fsdp2Options options() {
         return options;
+    }
+
+    @Override
+    public boolean rankZeroLoadsWeights() {
+        return options.cpuRamEfficientLoading();
     }
 
     @Override

@@ -12,7 +12,8 @@ package ai.axolotl.sharding.partition;
  * @param rowAligned partitions hold whole rows (dim-0 sharding, FSDP2); false: flat elements (ZeRO)
  * @param persistenceThreshold parameters with at most this many elements stay whole
  * @param checkpointDir sub-directory of a checkpoint for the partitions ("zero" or "fsdp")
+ * @param bf16Gather gather partitioned parameters in bf16 (mixed precision; masters stay fp32)
  */
 public record PartitionPlan(String name, boolean partitionGradients, boolean partitionParameters,
                             boolean reshardAfterForward, boolean rowAligned, long persistenceThreshold,
-                            String checkpointDir) {}
+                            String checkpointDir, boolean bf16Gather) {}

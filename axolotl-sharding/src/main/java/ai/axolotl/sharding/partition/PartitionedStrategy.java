@@ -39,6 +39,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
     private final Map<String, Boolean> persistent = new HashMap<>();
     private ShardedOptimizer optimizer;
+    private boolean placeholderRank;
     private final Deque<ShardedParameter.Reduction> reductions = new ArrayDeque<>();
     private final Map<String, ShardedParameter.Gather> prefetched = new HashMap<>();
     private List<ModelUnit> units;
@@ -81,13 +82,32 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         this.model = model;
         this.units = model.units();
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
-            try (Tensor d = e.getValue().detach()) {
+            long[] shape = LlamaModel.parameterShape(model.config(), e.getKey());
+            long numel = 1;
+            for (long d : shape) {
+                numel *= d;
+            }
+            // every rank starts from rank 0's values; a placeholder receives them one parameter at a time
+            boolean placeholder = e.getValue().numel() != numel;
+            Tensor source = placeholder
+                    ? org.bytedeco.pytorch.global.torch.empty(shape, ai.axolotl.runtime.Tensors.options(
+                            org.bytedeco.pytorch.global.torch.ScalarType.Float), null)
+                    : e.getValue();
+            try (Tensor d = source.detach()) {
                 dataParallel.broadcast(d, 0).await();
             }
-            boolean keep = !plan.partitionParameters() || e.getValue().numel() <= plan.persistenceThreshold();
+            boolean keep = !plan.partitionParameters() || numel <= plan.persistenceThreshold();
             persistent.put(e.getKey(), keep);
-            sharded.put(e.getKey(), new ShardedParameter(e.getKey(), e.getValue(), shardGroup.rank(),
-                    shardGroup.size(), keep, plan.rowAligned()));
+            ShardedParameter sp = new ShardedParameter(e.getKey(), e.getValue(), source, shardGroup.rank(),
+                    shardGroup.size(), keep, plan.rowAligned());
+            if (placeholder) {
+                placeholderRank = true;
+                source.close();
+            }
+            if (plan.bf16Gather() && !keep) {
+                sp.gatherIn(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16);
+            }
+            sharded.put(e.getKey(), sp);
         }
         this.optimizer = new ShardedOptimizer(settings, new ArrayList<>(sharded.values()));
         if (plan.partitionParameters()) {
@@ -166,7 +186,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             ShardedParameter p = sharded.get(name);
             if (!p.present() && !prefetched.containsKey(name)) {
                 prefetched.put(name, p.startGather(shardGroup));
-                gatheredBytes += p.numel() * 4;
+                gatheredBytes += p.gatheredBytes();
             }
         }
         peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
@@ -181,7 +201,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             ShardedParameter.Gather g = prefetched.remove(name);
             if (g == null) {
                 g = p.startGather(shardGroup);
-                gatheredBytes += p.numel() * 4;
+                gatheredBytes += p.gatheredBytes();
             }
             long t0 = System.nanoTime();
             p.install(g);
@@ -195,7 +215,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             ShardedParameter p = sharded.get(name);
             if (!persistent.get(name) && p.present()) {
                 p.free();
-                gatheredBytes -= p.numel() * 4;
+                gatheredBytes -= p.gatheredBytes();
             }
         }
     }
@@ -372,6 +392,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             bytes += plan.partitionGradients() ? part : full; // gradient partitions, or full gradients
         }
         return bytes + optimizer.stateBytes();
+    }
+
+    /** True when this rank never held the full model: it received its partitions from rank 0. */
+    public boolean receivedPartitionsFromRankZero() {
+        return placeholderRank;
     }
 
     /** The most bytes of gathered (non-persistent) parameters held at once. */

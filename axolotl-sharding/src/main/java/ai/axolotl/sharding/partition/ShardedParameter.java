@@ -28,6 +28,7 @@ public final class ShardedParameter implements AutoCloseable {
     private final Tensor empty;
     private final Tensor fullBuffer;
     private boolean present = true;
+    private ScalarType gatherType = ScalarType.Float;
 
     /**
      * @param name HF name
@@ -47,16 +48,25 @@ public final class ShardedParameter implements AutoCloseable {
      * holds whole rows (dim-0 sharding as FSDP2 does, padding rows when the world does not divide them).
      */
     public ShardedParameter(String name, Tensor param, int rank, int world, boolean keepFull, boolean rowAligned) {
+        this(name, param, param, rank, world, keepFull, rowAligned);
+    }
+
+    /**
+     * As above, with the values taken from {@code source} (the full parameter received from rank 0) while
+     * {@code param} is the model's tensor, possibly a placeholder without storage.
+     */
+    public ShardedParameter(String name, Tensor param, Tensor source, int rank, int world, boolean keepFull,
+                            boolean rowAligned) {
         this.name = name;
         this.param = param;
-        this.shape = param.shape();
-        this.numel = param.numel();
+        this.shape = source.shape();
+        this.numel = source.numel();
         this.chunk = chunkOf(shape, world, rowAligned);
         this.rank = rank;
         this.world = world;
         this.shardGrad = Tensors.zeros(chunk);
         this.empty = Tensors.zeros(0);
-        try (NoGradGuard g = new NoGradGuard(); Tensor flat = param.detach().reshape(-1)) {
+        try (NoGradGuard g = new NoGradGuard(); Tensor flat = source.detach().reshape(-1)) {
             if (keepFull) {
                 this.fullBuffer = Tensors.zeros(world * chunk);
                 try (Tensor dst = fullBuffer.narrow(0, 0, numel)) {
@@ -142,10 +152,23 @@ public final class ShardedParameter implements AutoCloseable {
 
     /** Starts gathering every rank's shard into a new [world*chunk] buffer. */
     public Gather startGather(Collectives group) {
-        Tensor out = torch.empty(new long[] {world * chunk}, Tensors.options(ScalarType.Float), null);
-        try (Tensor in = shard.detach()) {
+        Tensor out = torch.empty(new long[] {world * chunk}, Tensors.options(gatherType), null);
+        try (Tensor master = shard.detach(); Tensor in = master.to(gatherType)) {
             return new Gather(out, group.allGather(out, in));
         }
+    }
+
+    /**
+     * Gathers (and so computes with) the parameter in {@code type}: bf16 halves what is gathered while the
+     * master partition, the optimizer and the gradient reduction stay fp32.
+     */
+    public void gatherIn(ScalarType type) {
+        this.gatherType = type;
+    }
+
+    /** Bytes one gather of this parameter holds. */
+    public long gatheredBytes() {
+        return numel * (Tensors.sameType(gatherType, ScalarType.Float) ? 4 : 2);
     }
 
     /** A gather in flight. */
@@ -184,7 +207,7 @@ public final class ShardedParameter implements AutoCloseable {
             return null;
         }
         Tensor flat;
-        try (Tensor f = g.reshape(-1)) {
+        try (Tensor r = g.reshape(-1); Tensor f = r.to(ScalarType.Float)) { // reduce in fp32
             long pad = world * chunk - numel;
             if (pad == 0) {
                 flat = f.contiguous().clone();
