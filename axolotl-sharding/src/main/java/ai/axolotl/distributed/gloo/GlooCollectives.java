@@ -1,22 +1,12 @@
 package ai.axolotl.distributed.gloo;
 
+import ai.axolotl.distributed.BackendCollectives;
 import ai.axolotl.distributed.CollectiveException;
-import ai.axolotl.distributed.CollectiveWork;
-import ai.axolotl.distributed.Collectives;
 import org.bytedeco.javacpp.chrono.Milliseconds;
-import org.bytedeco.pytorch.AllgatherOptions;
-import org.bytedeco.pytorch.AllreduceOptions;
-import org.bytedeco.pytorch.BarrierOptions;
-import org.bytedeco.pytorch.BroadcastOptions;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.PrefixStore;
 import org.bytedeco.pytorch.ProcessGroupGloo;
-import org.bytedeco.pytorch.ReduceOp;
-import org.bytedeco.pytorch.ReduceScatterOptions;
 import org.bytedeco.pytorch.Store;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.Work;
 
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -29,20 +19,13 @@ import java.util.function.Supplier;
  * a failure or timeout raises a {@link CollectiveException} naming the operation and, through the
  * {@link PeerMonitor}, the ranks that are gone or behind.
  */
-public final class GlooCollectives implements Collectives {
-    private final ProcessGroupGloo pg;
-    private final int rank;
-    private final int size;
-    private final Duration timeout;
+public final class GlooCollectives extends BackendCollectives {
     private final Supplier<String> diagnosis;
     private final String name;
 
     private GlooCollectives(ProcessGroupGloo pg, int rank, int size, Duration timeout, Supplier<String> diagnosis,
                             String name) {
-        this.pg = pg;
-        this.rank = rank;
-        this.size = size;
-        this.timeout = timeout;
+        super(pg, rank, size, timeout);
         this.diagnosis = diagnosis;
         this.name = name;
     }
@@ -106,31 +89,16 @@ public final class GlooCollectives implements Collectives {
         return d == null || d.isEmpty() ? "" : "; " + d;
     }
 
-    private CollectiveWork wrap(String op, Supplier<Work> start) {
-        Work w;
-        try {
-            w = start.get();
-        } catch (RuntimeException e) {
-            throw failure(op, e);
-        }
-        return () -> {
-            try (w) {
-                w._wait(new Milliseconds(timeout.toMillis()));
-            } catch (RuntimeException e) {
-                throw failure(op, e);
-            }
-        };
-    }
-
-    private CollectiveException failure(String op, RuntimeException e) {
+    @Override
+    protected CollectiveException failure(String op, RuntimeException e) {
         String msg = firstLine(e.getMessage()).replaceAll("\\[/[^\\]]*\\] ", "");
         boolean timedOut = msg.toLowerCase().contains("timed out") || msg.toLowerCase().contains("timeout");
         if (!timedOut) {
             // a broken connection means a peer is gone: give its heartbeat time to go stale so it is named as dead
             sleepQuietly(PeerMonitor.STALE_MS + 1000);
         }
-        String kind = timedOut ? "timed out after " + timeout.toSeconds() + " s" : "failed (" + msg + ")";
-        return new CollectiveException(op + " on rank " + rank + " of " + size + " " + kind + suffix(diagnosis), e);
+        String kind = timedOut ? "timed out after " + timeout().toSeconds() + " s" : "failed (" + msg + ")";
+        return new CollectiveException(op + " on rank " + rank() + " of " + size() + " " + kind + suffix(diagnosis), e);
     }
 
     private static void sleepQuietly(long ms) {
@@ -142,50 +110,7 @@ public final class GlooCollectives implements Collectives {
     }
 
     @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public int size() {
-        return size;
-    }
-
-    @Override
-    public CollectiveWork allReduceSum(Tensor t) {
-        return wrap("allreduce", () -> pg.allreduce(new TensorVector(t),
-                new AllreduceOptions().reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM))));
-    }
-
-    @Override
-    public CollectiveWork allGather(Tensor out, Tensor in) {
-        return wrap("allgather", () -> pg._allgather_base(out, in, new AllgatherOptions()));
-    }
-
-    @Override
-    public CollectiveWork reduceScatterSum(Tensor out, Tensor in) {
-        return wrap("reduce_scatter", () -> pg._reduce_scatter_base(out, in,
-                new ReduceScatterOptions().reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM))));
-    }
-
-    @Override
-    public CollectiveWork broadcast(Tensor t, int root) {
-        return wrap("broadcast", () -> pg.broadcast(new TensorVector(t), new BroadcastOptions().rootRank(root)));
-    }
-
-    @Override
-    public void barrier() {
-        wrap("barrier", () -> pg.barrier(new BarrierOptions().timeout(new Milliseconds(timeout.toMillis()))))
-                .await();
-    }
-
-    @Override
     public String toString() {
-        return "gloo[" + name + " rank " + rank + "/" + size + "]";
-    }
-
-    @Override
-    public void close() {
-        pg.close();
+        return "gloo[" + name + " rank " + rank() + "/" + size() + "]";
     }
 }

@@ -1,0 +1,108 @@
+package ai.axolotl.distributed;
+
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.AllgatherOptions;
+import org.bytedeco.pytorch.AllreduceOptions;
+import org.bytedeco.pytorch.Backend;
+import org.bytedeco.pytorch.BarrierOptions;
+import org.bytedeco.pytorch.BroadcastOptions;
+import org.bytedeco.pytorch.ReduceOp;
+import org.bytedeco.pytorch.ReduceScatterOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.Work;
+
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * {@link Collectives} over any c10d {@code Backend} (Gloo, NCCL): every operation started asynchronously and
+ * awaited with the timeout; a failure becomes a {@link CollectiveException} from {@link #failure}, which each
+ * backend words (naming the ranks at fault where it can).
+ */
+public abstract class BackendCollectives implements Collectives {
+    private final Backend backend;
+    private final int rank;
+    private final int size;
+    private final Duration timeout;
+
+    /**
+     * @param backend the c10d process group (owned; closed with this object)
+     * @param rank this rank in the group
+     * @param size ranks in the group
+     * @param timeout bound on every wait
+     */
+    protected BackendCollectives(Backend backend, int rank, int size, Duration timeout) {
+        this.backend = backend;
+        this.rank = rank;
+        this.size = size;
+        this.timeout = timeout;
+    }
+
+    /** The timeout of every wait. */
+    protected Duration timeout() {
+        return timeout;
+    }
+
+    /** The exception for a failed or timed-out operation. */
+    protected abstract CollectiveException failure(String op, RuntimeException cause);
+
+    private CollectiveWork start(String op, Supplier<Work> launch) {
+        Work w;
+        try {
+            w = launch.get();
+        } catch (RuntimeException e) {
+            throw failure(op, e);
+        }
+        return () -> {
+            try (w) {
+                w._wait(new Milliseconds(timeout.toMillis()));
+            } catch (RuntimeException e) {
+                throw failure(op, e);
+            }
+        };
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    @Override
+    public CollectiveWork allReduceSum(Tensor t) {
+        return start("allreduce", () -> backend.allreduce(new TensorVector(t),
+                new AllreduceOptions().reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM))));
+    }
+
+    @Override
+    public CollectiveWork allGather(Tensor out, Tensor in) {
+        return start("allgather", () -> backend._allgather_base(out, in, new AllgatherOptions()));
+    }
+
+    @Override
+    public CollectiveWork reduceScatterSum(Tensor out, Tensor in) {
+        return start("reduce_scatter", () -> backend._reduce_scatter_base(out, in,
+                new ReduceScatterOptions().reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM))));
+    }
+
+    @Override
+    public CollectiveWork broadcast(Tensor t, int root) {
+        return start("broadcast", () -> backend.broadcast(new TensorVector(t), new BroadcastOptions().rootRank(root)));
+    }
+
+    @Override
+    public void barrier() {
+        start("barrier", () -> backend.barrier(new BarrierOptions().timeout(new Milliseconds(timeout.toMillis()))))
+                .await();
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+    }
+}
