@@ -40,7 +40,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private final Map<String, Boolean> persistent = new HashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
-    private final Deque<ShardedParameter.Reduction> reductions = new ArrayDeque<>();
+    private final Deque<GradientBucket> reductions = new ArrayDeque<>();
     private final Map<String, ShardedParameter.Gather> prefetched = new HashMap<>();
     private List<ModelUnit> units;
     private long peakGatheredBytes;
@@ -153,18 +153,20 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
                 if (plan.partitionGradients()) {
+                    List<ShardedParameter> ps = new ArrayList<>();
                     for (String name : unit.parameters().keySet()) {
-                        ShardedParameter.Reduction r = sharded.get(name).startReduceScatter(shardGroup);
-                        if (r != null) {
-                            reductions.add(r);
-                        }
+                        ps.add(sharded.get(name));
                     }
-                    // keep one unit's reductions in flight while the next unit computes
+                    GradientBucket b = GradientBucket.start(ps, shardGroup);
+                    // one bucket per unit; keep this unit's in flight while the next unit computes
                     long t0 = System.nanoTime();
-                    while (reductions.size() > unit.parameters().size()) {
+                    while (!reductions.isEmpty()) {
                         reductions.poll().finish();
                     }
                     exposedCommNanos += System.nanoTime() - t0;
+                    if (b != null) {
+                        reductions.add(b);
+                    }
                 }
                 if (plan.partitionParameters()) {
                     release(unit);
@@ -223,11 +225,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     @Override
     public double reduceAndClipGradients(double maxNorm) {
         if (!plan.partitionGradients()) {
-            for (ShardedParameter p : sharded.values()) {
-                ShardedParameter.Reduction r = p.startReduceScatter(shardGroup);
-                if (r != null) {
-                    reductions.add(r);
-                }
+            GradientBucket b = GradientBucket.start(new ArrayList<>(sharded.values()), shardGroup);
+            if (b != null) {
+                reductions.add(b);
             }
         }
         long t0 = System.nanoTime();

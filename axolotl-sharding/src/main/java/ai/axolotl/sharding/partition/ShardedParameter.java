@@ -198,10 +198,10 @@ public final class ShardedParameter implements AutoCloseable {
     }
 
     /**
-     * Starts summing the full gradient over the ranks, this rank receiving its chunk; the full gradient is
-     * released. Returns null when the parameter has no gradient.
+     * Takes the full gradient out of the parameter (which no longer holds it) as a flat fp32 tensor padded to
+     * {@code world x chunk}; null when the parameter has no gradient.
      */
-    public Reduction startReduceScatter(Collectives group) {
+    Tensor takePaddedGrad() {
         Tensor g = param.grad();
         if (!g.defined()) {
             return null;
@@ -218,17 +218,7 @@ public final class ShardedParameter implements AutoCloseable {
             }
         }
         param.mutable_grad().put(new Tensor());
-        Tensor out = torch.empty(new long[] {chunk}, Tensors.options(ScalarType.Float), null);
-        return new Reduction(this, flat, out, group.reduceScatterSum(out, flat));
-    }
-
-    /** A gradient reduction in flight. */
-    public record Reduction(ShardedParameter owner, Tensor input, Tensor output, CollectiveWork work) {
-        /** Waits and adds this rank's summed chunk into the gradient shard. */
-        public void finish() {
-            work.await();
-            owner.shardGrad.add_(output);
-        }
+        return flat;
     }
 
     /** Fills the full parameter from every rank's updated shard (after the optimizer step). */
