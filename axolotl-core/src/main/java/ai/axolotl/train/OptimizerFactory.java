@@ -70,6 +70,13 @@ public final class OptimizerFactory {
         return o;
     }
 
+    /** One optimizer step at learning rate {@code lr}, then the gradients are released. */
+    public static void stepAndClear(Optimizer opt, double lr) {
+        setLearningRate(opt, lr);
+        opt.step();
+        opt.zero_grad(true);
+    }
+
     /** Sets the learning rate of every parameter group. */
     public static void setLearningRate(Optimizer opt, double lr) {
         var groups = opt.param_groups();

@@ -75,9 +75,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
 
     @Override
     public void step(double lr) {
-        OptimizerFactory.setLearningRate(optimizer, lr);
-        optimizer.step();
-        optimizer.zero_grad(true);
+        OptimizerFactory.stepAndClear(optimizer, lr);
         stepped = true;
     }
 

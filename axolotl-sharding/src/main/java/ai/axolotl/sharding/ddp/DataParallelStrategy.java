@@ -100,9 +100,7 @@ public final class DataParallelStrategy extends ShardingStrategy {
 
     @Override
     public void step(double lr) {
-        OptimizerFactory.setLearningRate(optimizer, lr);
-        optimizer.step();
-        optimizer.zero_grad(true);
+        OptimizerFactory.stepAndClear(optimizer, lr);
         stepped = true;
         stepDone();
     }
