@@ -37,11 +37,6 @@ public interface Collectives extends AutoCloseable {
         }
     }
 
-    /** Names the operation for error messages (called by implementations). */
-    default String describe(String op) {
-        return op + " on rank " + rank() + " of " + size();
-    }
-
     @Override
     void close();
 }

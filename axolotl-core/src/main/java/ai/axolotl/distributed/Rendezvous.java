@@ -154,17 +154,6 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    /** Adds to a counter key and returns the new value. */
-    public long add(String k, long delta) {
-        return store.add(key(k), delta);
-    }
-
-    /** Reads a key if present. */
-    public String getIfPresent(String k) {
-        StringVector keys = new StringVector(key(k));
-        return store.check(keys) ? store.get_to_str(key(k)) : null;
-    }
-
     static void sleep(long ms) {
         try {
             Thread.sleep(ms);
