@@ -37,15 +37,6 @@ public final class Strategies {
         return worldSize > 1 ? "ddp" : "single";
     }
 
-    private static int hiddenSize(AxolotlConfig config) {
-        try {
-            return ai.axolotl.model.LlamaConfig.read(java.nio.file.Path.of(config.model().baseModel(), "config.json"))
-                    .hiddenSize();
-        } catch (RuntimeException e) {
-            return 4096;
-        }
-    }
-
     /** The strategy for this rank of a run over {@code groups}. */
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
@@ -65,7 +56,7 @@ public final class Strategies {
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
-                return new ZeroStrategy(ds.stage(), ds, hiddenSize(config), config.precision().bf16Enabled(), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
+                return new ZeroStrategy(ds.stage(), ds, config.precision().bf16Enabled(), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
                         DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
                         facts -> Preflight.check(groups.rendezvous(), facts),
                         () -> groups.monitor().progress(++steps[0]));

@@ -38,7 +38,7 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
                          Collectives replicateGroup, DeviceMesh mesh, int rank,
                          Consumer<Map<String, String>> preflight, Runnable onStep) {
         super(new PartitionPlan(replicateGroup != null && replicateGroup.size() > 1 ? "hsdp" : "fsdp2", true, true,
-                options.reshardAfterForward(), true, 0, DIR, options.bf16()), dataParallel, shardGroup,
+                options.reshardAfterForward(), true, c -> 0, DIR, options.bf16()), dataParallel, shardGroup,
                 replicateGroup, mesh, rank,
                 preflight, onStep);
         this.options = options;

@@ -1,5 +1,9 @@
 package ai.axolotl.sharding.partition;
 
+import ai.axolotl.model.LlamaConfig;
+
+import java.util.function.ToLongFunction;
+
 /**
  * What a partitioned strategy partitions and when, the single knob set ZeRO and FSDP2 differ by (as torchtitan
  * puts it, ZeRO-2 vs ZeRO-3 is reshard-after-forward).
@@ -10,10 +14,11 @@ package ai.axolotl.sharding.partition;
  * @param reshardAfterForward with partitioned parameters: free after forward and gather again for backward
  *     (the forward is recomputed there); false keeps them from forward until backward
  * @param rowAligned partitions hold whole rows (dim-0 sharding, FSDP2); false: flat elements (ZeRO)
- * @param persistenceThreshold parameters with at most this many elements stay whole
+ * @param persistenceThreshold for a model's shape, the element count up to which parameters stay whole
  * @param checkpointDir sub-directory of a checkpoint for the partitions ("zero" or "fsdp")
  * @param bf16Gather gather partitioned parameters in bf16 (mixed precision; masters stay fp32)
  */
 public record PartitionPlan(String name, boolean partitionGradients, boolean partitionParameters,
-                            boolean reshardAfterForward, boolean rowAligned, long persistenceThreshold,
+                            boolean reshardAfterForward, boolean rowAligned,
+                            ToLongFunction<LlamaConfig> persistenceThreshold,
                             String checkpointDir, boolean bf16Gather) {}

@@ -81,6 +81,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public void setup(LlamaModel model, OptimizerSettings settings) {
         this.model = model;
         this.units = model.units();
+        long threshold = plan.persistenceThreshold().applyAsLong(model.config());
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
             long[] shape = LlamaModel.parameterShape(model.config(), e.getKey());
             long numel = 1;
@@ -96,7 +97,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             try (Tensor d = source.detach()) {
                 dataParallel.broadcast(d, 0).await();
             }
-            boolean keep = !plan.partitionParameters() || numel <= plan.persistenceThreshold();
+            boolean keep = !plan.partitionParameters() || numel <= threshold;
             persistent.put(e.getKey(), keep);
             ShardedParameter sp = new ShardedParameter(e.getKey(), e.getValue(), source, shardGroup.rank(),
                     shardGroup.size(), keep, plan.rowAligned());

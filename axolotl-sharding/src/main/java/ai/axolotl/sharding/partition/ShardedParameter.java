@@ -32,28 +32,16 @@ public final class ShardedParameter implements AutoCloseable {
 
     /**
      * @param name HF name
-     * @param param the model's full parameter (its values become this rank's shard)
+     * @param param the model's tensor for this parameter (a placeholder without storage on ranks that receive
+     *     their partitions from rank 0)
+     * @param source the full parameter's values (the model's tensor itself, or what rank 0 sent)
      * @param rank this rank among the data-parallel ranks
      * @param world number of data-parallel ranks
      * @param keepFull the full parameter stays in the model (ZeRO 1-2, persistent ZeRO-3 parameters): it then
      *     lives in one padded flat buffer and the shard is a view of this rank's chunk of it, so the master copy
      *     is not held twice; otherwise the shard is a separate tensor and the parameter can be freed
-     */
-    public ShardedParameter(String name, Tensor param, int rank, int world, boolean keepFull) {
-        this(name, param, rank, world, keepFull, false);
-    }
-
-    /**
-     * As {@link #ShardedParameter(String, Tensor, int, int, boolean)}; with {@code rowAligned} every partition
-     * holds whole rows (dim-0 sharding as FSDP2 does, padding rows when the world does not divide them).
-     */
-    public ShardedParameter(String name, Tensor param, int rank, int world, boolean keepFull, boolean rowAligned) {
-        this(name, param, param, rank, world, keepFull, rowAligned);
-    }
-
-    /**
-     * As above, with the values taken from {@code source} (the full parameter received from rank 0) while
-     * {@code param} is the model's tensor, possibly a placeholder without storage.
+     * @param rowAligned every partition holds whole rows (dim-0 sharding as FSDP2 does, padding rows when the
+     *     world does not divide them); false: flat elements (ZeRO)
      */
     public ShardedParameter(String name, Tensor param, Tensor source, int rank, int world, boolean keepFull,
                             boolean rowAligned) {

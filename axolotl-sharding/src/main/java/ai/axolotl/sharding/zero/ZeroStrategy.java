@@ -29,7 +29,6 @@ public final class ZeroStrategy extends PartitionedStrategy {
     /**
      * @param stage 1, 2 or 3
      * @param ds the DeepSpeed options
-     * @param hiddenSize the model's hidden size (resolves "auto" sizes)
      * @param bf16 bf16 working copies: stage 3 gathers parameters in bf16
      * @param dataParallel the data-parallel group (partitions are spread over it)
      * @param mesh the mesh
@@ -37,18 +36,18 @@ public final class ZeroStrategy extends PartitionedStrategy {
      * @param preflight the runtime's preflight check
      * @param onStep progress callback
      */
-    public ZeroStrategy(int stage, DeepSpeedConfig ds, int hiddenSize, boolean bf16, Collectives dataParallel,
+    public ZeroStrategy(int stage, DeepSpeedConfig ds, boolean bf16, Collectives dataParallel,
                         DeviceMesh mesh, int rank, Consumer<Map<String, String>> preflight, Runnable onStep) {
-        super(plan(stage, ds, hiddenSize, bf16), dataParallel, dataParallel, null, mesh, rank, preflight, onStep);
+        super(plan(stage, ds, bf16), dataParallel, dataParallel, null, mesh, rank, preflight, onStep);
         this.stage = stage;
     }
 
-    static PartitionPlan plan(int stage, DeepSpeedConfig ds, int hiddenSize, boolean bf16) {
+    static PartitionPlan plan(int stage, DeepSpeedConfig ds, boolean bf16) {
         if (stage < 1 || stage > 3) {
             throw new IllegalArgumentException("ZeRO stage must be 1, 2 or 3, got " + stage);
         }
         return new PartitionPlan("zero" + stage, stage >= 2, stage == 3, true, false,
-                ds.persistenceThreshold(hiddenSize), ZeroCheckpointLayout.DIR, bf16);
+                c -> ds.persistenceThreshold(c.hiddenSize()), ZeroCheckpointLayout.DIR, bf16);
     }
 
     /** The stage. */
