@@ -48,50 +48,52 @@ class ZeroMemoryTest {
         return ConfigLoader.load(yml, Map.of()).config();
     }
 
+    /** What rank 0 held after its last step, and the model's parameter count. */
+    record Measured(long stateBytes, long peakGatheredBytes, long params) {}
+
+    static Measured measure(AxolotlConfig c, int world, Path modelDir) {
+        long[] measured = new long[2];
+        new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
+            try (Trainer t = new Trainer(c, s, List.of(new TrainingListener() {
+                @Override
+                public void onStep(StepMetrics m) {
+                    if (s.rank() == 0) {
+                        measured[0] = s.modelStateBytes();
+                        measured[1] = ((ai.axolotl.sharding.partition.PartitionedStrategy) s).peakGatheredBytes();
+                    }
+                }
+            }), 1)) {
+                return t.fit();
+            }
+        });
+        try (var m = ai.axolotl.model.LlamaModel.placeholder(
+                ai.axolotl.model.LlamaConfig.read(modelDir.resolve("config.json")))) {
+            return new Measured(measured[0], measured[1], m.parameterCount());
+        }
+    }
+
     @Test
     void modelStateBytesFollowTheZeroPaper(@TempDir Path dir) throws Exception {
         for (int world : new int[] {2, 4}) {
             for (int stage = 1; stage <= 3; stage++) {
-                AxolotlConfig c = config(dir.resolve("w" + world + "s" + stage), stage);
-                long[] measured = new long[2];
-                long[] params = new long[1];
-                new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
-                    try (Trainer t = new Trainer(c, s, List.of(new TrainingListener() {
-                        @Override
-                        public void onStep(StepMetrics m) {
-                            if (s.rank() == 0) {
-                                measured[0] = s.modelStateBytes();
-                                if (s instanceof ai.axolotl.sharding.partition.PartitionedStrategy z) {
-                                    measured[1] = z.peakGatheredBytes();
-                                }
-                            }
-                        }
-                    }), 1)) {
-                        var r = t.fit();
-                        return r;
-                    }
-                });
-                try (var m = ai.axolotl.model.LlamaModel.initialise(
-                        ai.axolotl.model.LlamaConfig.read(dir.resolve("w" + world + "s" + stage + "/model/config.json")),
-                        1)) {
-                    params[0] = m.parameterCount();
-                }
+                Path d = dir.resolve("w" + world + "s" + stage);
+                Measured measured = measure(config(d, stage), world, d.resolve("model"));
                 double n = world;
                 double perParam = switch (stage) {
                     case 1 -> 4 + 4 + 8 / n;
                     case 2 -> 4 + 12 / n;
                     default -> 16 / n;
                 };
-                double expected = perParam * params[0];
+                double expected = perParam * measured.params();
                 System.out.printf("world %d stage %d: %d bytes held, formula %.0f (%.3f)%n", world, stage,
-                        measured[0], expected, measured[0] / expected);
-                assertThat((double) measured[0]).as("world " + world + " stage " + stage)
+                        measured.stateBytes(), expected, measured.stateBytes() / expected);
+                assertThat((double) measured.stateBytes()).as("world " + world + " stage " + stage)
                         .isCloseTo(expected, within(0.05 * expected));
                 if (stage == 3) {
                     // the largest unit is a decoder layer: q, o 128x128; k, v 64x128; gate, up, down 128x256
                     long layer = 4L * (2 * 128 * 128 + 2 * 64 * 128 + 3 * 128 * 256);
                     long largestTwoUnits = 2 * layer;
-                    assertThat(measured[1]).as("peak gathered bytes, stage 3").isPositive()
+                    assertThat(measured.peakGatheredBytes()).as("peak gathered bytes, stage 3").isPositive()
                             .isLessThanOrEqualTo(largestTwoUnits);
                 }
             }
@@ -105,34 +107,17 @@ class ZeroMemoryTest {
     @Test
     void fsdp2HoldsASixteenthTimesNAndAtMostTwoUnits(@TempDir Path dir) throws Exception {
         for (int world : new int[] {2, 4}) {
-            AxolotlConfig c = config(dir.resolve("f" + world), "fsdp_version: 2\nfsdp_config:\n"
+            Path d = dir.resolve("f" + world);
+            AxolotlConfig c = config(d, "fsdp_version: 2\nfsdp_config:\n"
                     + "  reshard_after_forward: true\n  transformer_layer_cls_to_wrap: LlamaDecoderLayer\n", "out");
-            long[] measured = new long[2];
-            new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
-                try (Trainer t = new Trainer(c, s, List.of(new TrainingListener() {
-                    @Override
-                    public void onStep(StepMetrics m) {
-                        if (s.rank() == 0) {
-                            measured[0] = s.modelStateBytes();
-                            measured[1] = ((ai.axolotl.sharding.partition.PartitionedStrategy) s).peakGatheredBytes();
-                        }
-                    }
-                }), 1)) {
-                    return t.fit();
-                }
-            });
-            long params;
-            try (var m = ai.axolotl.model.LlamaModel.initialise(ai.axolotl.model.LlamaConfig.read(
-                    dir.resolve("f" + world + "/model/config.json")), 1)) {
-                params = m.parameterCount();
-            }
-            double expected = 16.0 / world * params;
-            System.out.printf("fsdp2 world %d: %d bytes held, formula %.0f; peak gathered %d%n", world, measured[0],
-                    expected, measured[1]);
-            assertThat((double) measured[0]).isCloseTo(expected, within(0.05 * expected));
+            Measured measured = measure(c, world, d.resolve("model"));
+            double expected = 16.0 / world * measured.params();
+            System.out.printf("fsdp2 world %d: %d bytes held, formula %.0f; peak gathered %d%n", world,
+                    measured.stateBytes(), expected, measured.peakGatheredBytes());
+            assertThat((double) measured.stateBytes()).isCloseTo(expected, within(0.05 * expected));
             // FSDP2 keeps nothing whole: a decoder layer unit includes its two norms
             long layer = 4L * (2 * 128 * 128 + 2 * 64 * 128 + 3 * 128 * 256 + 2 * 128);
-            assertThat(measured[1]).isPositive().isLessThanOrEqualTo(2 * layer);
+            assertThat(measured.peakGatheredBytes()).isPositive().isLessThanOrEqualTo(2 * layer);
         }
     }
 }
