@@ -65,7 +65,7 @@ public final class Evaluation {
             TokenizedDataset ds = TokenizedDataset.load(config, tok, model.config().vocabSize());
             List<PackedRow> rows = RowPacker.pack(ds.examples(), config.data().sequenceLen(),
                     config.data().samplePacking());
-            ScalarType compute = config.precision().bf16Enabled() ? ScalarType.BFloat16 : ScalarType.Float;
+            ScalarType compute = Trainer.computeType(config);
             return run(model, rows, config.training().evalBatchSize(), tok.padId(), compute, null);
         } catch (IOException e) {
             throw new TrainingException("cannot read " + dir + ": " + e.getMessage(), e);

@@ -74,6 +74,11 @@ public final class Trainer implements AutoCloseable {
 
     /** Element type of activations for this run. */
     ScalarType computeType() {
+        return computeType(config);
+    }
+
+    /** Element type of activations a config asks for; fp16 is refused without CUDA. */
+    static ScalarType computeType(AxolotlConfig config) {
         if (config.precision().fp16() && !config.precision().bf16Enabled() && !Natives.cudaAvailable()) {
             throw new TrainingException("fp16: true needs a CUDA build (mvn -Pgpu) and a GPU; on the CPU use "
                     + "bf16: true or leave both unset for float32");
