@@ -1,5 +1,7 @@
 package ai.axolotl.distributed;
 
+import ai.axolotl.runtime.Tensors;
+
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllgatherOptions;
 import org.bytedeco.pytorch.AllreduceOptions;
@@ -50,7 +52,7 @@ public abstract class BackendCollectives implements Collectives {
     private CollectiveWork start(String op, Supplier<Work> launch) {
         Work w;
         try {
-            w = launch.get();
+            w = Tensors.unscoped(launch.get()); // closed by await, even when awaited after the maker's scope
         } catch (RuntimeException e) {
             throw failure(op, e);
         }

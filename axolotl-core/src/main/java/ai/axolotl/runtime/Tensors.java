@@ -2,6 +2,7 @@ package ai.axolotl.runtime;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -23,6 +24,20 @@ public final class Tensors {
     /** A zero-filled float32 tensor of the given shape. */
     public static Tensor zeros(long... shape) {
         return torch.empty(shape, options(ScalarType.Float), null).zero_();
+    }
+
+    /**
+     * Takes {@code p} out of the innermost {@link PointerScope} it was attached to when made, so that the scope's
+     * end does not free it: the caller owns it and must {@code close()} it. For objects whose life crosses a
+     * scope boundary by design (a collective in flight over a micro-batch's end, a strategy's buffers).
+     */
+    public static <P extends Pointer> P unscoped(P p) {
+        PointerScope scope = PointerScope.getInnerScope();
+        if (scope != null) {
+            p.retainReference(); // detach releases one reference; keep the one the caller now owns
+            scope.detach(p);
+        }
+        return p;
     }
 
     /** A scalar wrapper for arithmetic with tensors. */

@@ -1,6 +1,7 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
 import ai.axolotl.data.PackedRow;
 import ai.axolotl.data.RowPacker;
@@ -11,6 +12,7 @@ import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Natives;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -23,20 +25,36 @@ import java.util.List;
 public final class Evaluation {
     private Evaluation() {}
 
-    /** Evaluates rows in batches; with several data-parallel ranks each takes every N-th batch and sums. */
+    /**
+     * Evaluates rows in batches through the strategy's hooks (a strategy that partitions parameters gathers and
+     * frees them unit by unit, as in training). With several data-parallel ranks each takes every N-th batch and
+     * the sums are added; every rank runs the same number of rounds, and a rank without a batch in the last round
+     * still takes part in the unit hooks' collectives, so no rank waits for a gather the others never start.
+     *
+     * @param strategy the run's strategy, or null for one process without hooks
+     */
     public static EvalResult run(LlamaModel model, List<PackedRow> rows, int batchSize, int padId, ScalarType compute,
                                  TrainingStrategy strategy) {
+        UnitHooks hooks = strategy != null ? strategy.hooks() : UnitHooks.NONE;
+        int ranks = strategy != null ? strategy.dataParallelSize() : 1;
+        int rank = strategy != null ? strategy.dataParallelRank() : 0;
         double lossSum = 0;
         long tokens = 0;
         List<List<PackedRow>> batches = TrainingData.batches(rows, batchSize);
-        for (int i = 0; i < batches.size(); i++) {
-            if (strategy != null && i % strategy.dataParallelSize() != strategy.dataParallelRank()) {
+        int rounds = (batches.size() + ranks - 1) / ranks;
+        for (int round = 0; round < rounds; round++) {
+            int i = round * ranks + rank;
+            if (i >= batches.size()) {
+                for (ModelUnit u : model.units()) {
+                    hooks.beforeForward(u);
+                    hooks.afterEvaluationForward(u);
+                }
                 continue;
             }
             try (PointerScope scope = new PointerScope();
                  MicroBatch mb = MicroBatch.of(batches.get(i), 0, padId);
                  ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), model.config(), compute)) {
-                lossSum += UnitRunner.evalLossSum(model.units(), mb.inputIds(), mb.labels(), ctx);
+                lossSum += UnitRunner.evalLossSum(model.units(), hooks, mb.inputIds(), mb.labels(), ctx);
                 tokens += mb.labelTokens();
             }
         }
@@ -69,7 +87,7 @@ public final class Evaluation {
             return run(model, rows, config.training().evalBatchSize(), tok.padId(), compute, null);
         } catch (IOException e) {
             throw new TrainingException("cannot read " + dir + ": " + e.getMessage(), e);
-        } catch (ai.axolotl.data.DataException e) {
+        } catch (DataException e) {
             throw new TrainingException(e.getMessage(), e);
         }
     }

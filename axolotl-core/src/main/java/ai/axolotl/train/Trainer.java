@@ -48,6 +48,7 @@ public final class Trainer implements AutoCloseable {
     private Tokenizer tokenizer;
     private TokenizedDataset dataset;
     private TrainingData data;
+    private UnitRunner runner;
 
     /**
      * @param config the validated configuration
@@ -124,6 +125,14 @@ public final class Trainer implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Unit forwards the training steps ran so far, recomputations under gradient checkpointing included (each
+     * micro-batch runs every unit once, plus once more per decoder layer when checkpointing).
+     */
+    public long unitForwards() {
+        return runner == null ? 0 : runner.unitForwards();
+    }
+
     /** The tokenized dataset's fingerprint (after {@link #fit()} started). */
     public String datasetFingerprint() {
         return dataset == null ? null : dataset.fingerprint();
@@ -154,7 +163,7 @@ public final class Trainer implements AutoCloseable {
         var fsdp = config.parallel().fsdpConfig();
         boolean checkpointing = config.model().gradientCheckpointing()
                 || (fsdp != null && Boolean.TRUE.equals(fsdp.get("activation_checkpointing")));
-        UnitRunner runner = new UnitRunner(model.units(), strategy.hooks(), checkpointing);
+        runner = new UnitRunner(model.units(), strategy.hooks(), checkpointing);
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
         double peak = config.optimizer().learningRate();
@@ -183,7 +192,9 @@ public final class Trainer implements AutoCloseable {
                     }
                     stepTokens = Math.max(1.0, strategy.allReduceSum(localLabels));
                     for (int m = 0; m < accumulation; m++) {
-                        try (MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId());
+                        // a scope per micro-batch: nothing it makes (activations, boundary tensors) outlives it
+                        try (PointerScope microScope = new PointerScope();
+                             MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId());
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
                                      model.config(), compute)) {
                             lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx, stepTokens,

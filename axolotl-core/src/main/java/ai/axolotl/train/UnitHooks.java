@@ -18,16 +18,18 @@ public interface UnitHooks {
 
     /**
      * Before {@code unit}'s backward. The unit's parameters must be present from here until
-     * {@link #afterBackward}: a recomputed unit runs its forward again in between (without forward hooks).
+     * {@link #afterBackward}: under gradient checkpointing the unit runs its forward again in between (without
+     * forward hooks), otherwise backward reads the activations autograd saved in forward, whose parameter
+     * views must hold the gathered values again.
      */
     default void beforeBackward(ModelUnit unit) {}
 
     /**
-     * True when {@code unit}'s forward should run without autograd and be recomputed just before its backward
-     * (ZeRO-3 uses this so that no saved activation keeps gathered parameters alive between the two).
+     * After {@code unit}'s forward when no backward follows (evaluation): whatever was gathered for the unit can
+     * be freed now. Defaults to {@link #afterForward}.
      */
-    default boolean recompute(ModelUnit unit) {
-        return false;
+    default void afterEvaluationForward(ModelUnit unit) {
+        afterForward(unit);
     }
 
     /**

@@ -3,25 +3,30 @@ package ai.axolotl.train;
 import ai.axolotl.model.CausalLmLoss;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Runs forward and backward unit by unit. Each unit after the embedding gets a detached copy of the previous
  * output that requires grad, so backward can be driven one unit at a time in reverse with the gradient of the
  * unit's output, calling the {@link UnitHooks} around each. With gradient checkpointing a decoder layer's forward
- * runs without autograd and is recomputed just before its backward.
+ * runs without autograd and is recomputed just before its backward; otherwise no unit's forward runs twice.
+ *
+ * <p>Memory: a unit's output (the next unit's input) and the gradient flowing into it are closed as soon as that
+ * unit's backward has consumed them, so a micro-batch's boundary activations leave one by one during backward
+ * instead of at the end of the step.
  */
 public final class UnitRunner {
     private final List<ModelUnit> units;
     private final UnitHooks hooks;
     private final boolean checkpointing;
+    private long unitForwards;
 
     /**
      * @param units the model's units in forward order
@@ -32,6 +37,11 @@ public final class UnitRunner {
         this.units = units;
         this.hooks = hooks;
         this.checkpointing = checkpointing;
+    }
+
+    /** How many unit forwards this runner has run, recomputations included (what checkpointing costs). */
+    public long unitForwards() {
+        return unitForwards;
     }
 
     /**
@@ -49,74 +59,82 @@ public final class UnitRunner {
         Tensor h = inputIds;
         for (int i = 0; i < n; i++) {
             ModelUnit u = units.get(i);
-            Tensor in = i == 0 ? h : h.detach().requires_grad_(true);
+            Tensor in = h;
+            if (i > 0) {
+                in = h.detach();
+                in.requires_grad_(true);
+            }
             inputs[i] = in;
-            recomputed[i] = hooks.recompute(u) || (checkpointing && i > 0 && i < n - 1);
+            recomputed[i] = checkpointing && i > 0 && i < n - 1;
             hooks.beforeForward(u);
             if (recomputed[i]) {
                 try (NoGradGuard g = new NoGradGuard()) {
-                    outputs[i] = u.forward(in, ctx);
+                    outputs[i] = forward(u, in, ctx);
                 }
             } else {
-                outputs[i] = u.forward(in, ctx);
+                outputs[i] = forward(u, in, ctx);
             }
             hooks.afterForward(u);
             h = outputs[i];
         }
         double lossSum;
         ModelUnit head = units.get(n - 1);
-        if (recomputed[n - 1]) {
-            try (NoGradGuard g = new NoGradGuard(); Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels)) {
-                lossSum = sum.item_double();
-            }
+        try (Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels);
+             Tensor scaled = sum.div(Tensors.scalar(normalizer))) {
+            lossSum = sum.item_double();
             hooks.beforeBackward(head);
-            try (Tensor logits = head.forward(inputs[n - 1], ctx);
-                 Tensor sum = CausalLmLoss.sum(logits, labels);
-                 Tensor scaled = sum.div(new org.bytedeco.pytorch.Scalar(normalizer))) {
-                scaled.backward();
-            }
-        } else {
-            try (Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels);
-                 Tensor scaled = sum.div(new org.bytedeco.pytorch.Scalar(normalizer))) {
-                lossSum = sum.item_double();
-                hooks.beforeBackward(head);
-                scaled.backward();
-            }
+            scaled.backward();
         }
+        outputs[n - 1].close();
         hooks.afterBackward(head, lastMicroStep);
         Tensor grad = inputs[n - 1].grad();
+        inputs[n - 1].close();
         for (int i = n - 2; i >= 0; i--) {
             ModelUnit u = units.get(i);
             hooks.beforeBackward(u);
             Tensor out = outputs[i];
             if (recomputed[i]) {
-                out = u.forward(inputs[i], ctx);
+                out.close();
+                out = forward(u, inputs[i], ctx);
             }
             torch.backward(new TensorVector(out), new TensorVector(grad), new BoolOptional(), false,
                     new TensorVector());
-            if (out != outputs[i]) {
-                out.close();
-            }
-            hooks.afterBackward(u, lastMicroStep);
+            out.close();
             grad.close();
-            grad = i > 0 ? inputs[i].grad() : null;
-        }
-        List<Tensor> toClose = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            toClose.add(outputs[i]);
+            hooks.afterBackward(u, lastMicroStep);
             if (i > 0) {
-                toClose.add(inputs[i]);
+                grad = inputs[i].grad();
+                inputs[i].close();
             }
         }
-        toClose.forEach(Tensor::close);
         return lossSum;
     }
 
-    /** Summed loss and label-token count of one batch without autograd. */
-    public static double evalLossSum(List<ModelUnit> units, Tensor inputIds, Tensor labels, ForwardContext ctx) {
+    private Tensor forward(ModelUnit u, Tensor in, ForwardContext ctx) {
+        unitForwards++;
+        return u.forward(in, ctx);
+    }
+
+    /**
+     * Summed cross entropy of one batch without autograd, unit by unit through the hooks (a strategy that
+     * partitions parameters gathers each unit's before it runs and frees them after), closing each intermediate
+     * output as soon as the next unit has consumed it.
+     */
+    public static double evalLossSum(List<ModelUnit> units, UnitHooks hooks, Tensor inputIds, Tensor labels,
+                                     ForwardContext ctx) {
         try (NoGradGuard g = new NoGradGuard()) {
-            try (Tensor logits = ai.axolotl.model.LlamaModel.forwardUnits(units, inputIds, ctx);
-                 Tensor sum = CausalLmLoss.sum(logits, labels)) {
+            Tensor h = inputIds;
+            for (int i = 0; i < units.size(); i++) {
+                ModelUnit u = units.get(i);
+                hooks.beforeForward(u);
+                Tensor next = u.forward(h, ctx);
+                hooks.afterEvaluationForward(u);
+                if (i > 0) {
+                    h.close();
+                }
+                h = next;
+            }
+            try (Tensor logits = h; Tensor sum = CausalLmLoss.sum(logits, labels)) {
                 return sum.item_double();
             }
         }

@@ -76,9 +76,9 @@ class LlamaModelTest {
                     double minus;
                     try (NoGradGuard ng = new NoGradGuard()) {
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig + eps));
-                        plus = UnitRunner.evalLossSum(m.units(), in, labels, ctx);
+                        plus = UnitRunner.evalLossSum(m.units(), UnitHooks.NONE, in, labels, ctx);
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig - eps));
-                        minus = UnitRunner.evalLossSum(m.units(), in, labels, ctx);
+                        minus = UnitRunner.evalLossSum(m.units(), UnitHooks.NONE, in, labels, ctx);
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig));
                     }
                     double numeric = (plus - minus) / (2 * eps);

@@ -2,6 +2,7 @@ package ai.axolotl.sharding.ddp;
 
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -13,7 +14,8 @@ import java.util.List;
  * Gradients grouped into buckets of about {@code capBytes}: a bucket is flattened and its all-reduce started as
  * soon as it fills, while backward goes on with the remaining units; {@link #finish()} starts the last bucket,
  * waits for all, and writes the summed values back into the gradients. The buckets of one step are tensors of
- * the step's pointer scope.
+ * their owner: each is freed as soon as its sums are copied back, and an all-reduce started in the last
+ * micro-batch survives that micro-batch's pointer scope.
  */
 final class GradientBuckets {
     private final Collectives group;
@@ -47,7 +49,10 @@ final class GradientBuckets {
         for (int i = 0; i < flats.length; i++) {
             flats[i] = params.get(i).grad().reshape(-1);
         }
-        Tensor flat = torch.cat(new TensorVector(flats), 0);
+        Tensor flat = Tensors.unscoped(torch.cat(new TensorVector(flats), 0));
+        for (Tensor f : flats) {
+            f.close();
+        }
         inFlight.add(new Flight(flat, params, group.allReduceSum(flat)));
         pending.clear();
         pendingBytes = 0;
@@ -65,6 +70,7 @@ final class GradientBuckets {
                 g.copy_(f.flat().narrow(0, offset, n).view(p.shape()));
                 offset += n;
             }
+            f.flat().close();
         }
         inFlight.clear();
     }

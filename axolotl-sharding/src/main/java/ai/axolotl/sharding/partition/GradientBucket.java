@@ -14,15 +14,19 @@ import java.util.List;
 /**
  * The gradients of several parameters (a unit's, or all of them) reduce-scattered in one collective: the input
  * is laid out rank-major (rank 0's chunks of every parameter, then rank 1's, ...) so that each rank receives its
- * chunks of all of them contiguously; {@link #finish()} adds them into the gradient partitions.
+ * chunks of all of them contiguously; {@link #finish()} adds them into the gradient partitions and frees both of
+ * the bucket's tensors at once. The bucket owns them (they are out of any pointer scope), so a reduction still in
+ * flight when a micro-batch ends is neither freed under the collective nor kept to the end of the step.
  */
 final class GradientBucket {
     private final List<ShardedParameter> params;
+    private final Tensor input;
     private final Tensor output;
     private final CollectiveWork work;
 
-    private GradientBucket(List<ShardedParameter> params, Tensor output, CollectiveWork work) {
+    private GradientBucket(List<ShardedParameter> params, Tensor input, Tensor output, CollectiveWork work) {
         this.params = params;
+        this.input = input;
         this.output = output;
         this.work = work;
     }
@@ -53,11 +57,11 @@ final class GradientBucket {
                 }
             }
         }
-        Tensor input = torch.cat(new TensorVector(pieces.toArray(new Tensor[0])), 0);
+        Tensor input = Tensors.unscoped(torch.cat(new TensorVector(pieces.toArray(new Tensor[0])), 0));
         pieces.forEach(Tensor::close);
         flats.forEach(Tensor::close);
-        Tensor output = torch.empty(new long[] {total}, Tensors.options(ScalarType.Float), null);
-        return new GradientBucket(ps, output, group.reduceScatterSum(output, input));
+        Tensor output = Tensors.unscoped(torch.empty(new long[] {total}, Tensors.options(ScalarType.Float), null));
+        return new GradientBucket(ps, input, output, group.reduceScatterSum(output, input));
     }
 
     /** Waits, then adds this rank's summed chunks into the parameters' gradient partitions. */
@@ -70,5 +74,7 @@ final class GradientBucket {
             }
             off += p.chunk();
         }
+        input.close();
+        output.close();
     }
 }

@@ -7,8 +7,16 @@ import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
+import ai.axolotl.distributed.CollectiveWork;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.runtime.HeldTensorBytes;
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -26,8 +34,9 @@ import java.util.function.Consumer;
  * optimizer over the fp32 partitions ({@link ShardedOptimizer}), and hooks around each unit that, as the
  * {@link PartitionPlan} says, reduce-scatter gradients as backward proceeds and gather parameters just before a
  * unit runs (prefetching the next unit) and free them after. With partitioned parameters and
- * reshard-after-forward, a unit's forward runs without autograd and is recomputed before its backward, so no
- * saved activation keeps gathered parameters alive. With a replicate group (HSDP) the gradient partitions are
+ * reshard-after-forward, a unit's gathered parameters are freed in place after its forward and gathered into the
+ * same storage again before its backward, which then uses the activations autograd saved in forward: no forward
+ * runs twice unless activation checkpointing asks for it. With a replicate group (HSDP) the gradient partitions are
  * also summed across replicas. Gradients are summed (each rank's loss is already divided by the global token
  * count) and clipped by the global norm computed across partitions.
  */
@@ -41,11 +50,13 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
     private final Deque<GradientBucket> reductions = new ArrayDeque<>();
-    private final Map<String, ShardedParameter.Gather> prefetched = new HashMap<>();
+    private final Map<String, CollectiveWork> prefetched = new HashMap<>();
     private List<ModelUnit> units;
     private long peakGatheredBytes;
     private long gatheredBytes;
     private long exposedCommNanos;
+    private boolean memoryProbe;
+    private long peakModelStateBytes;
     private final List<Double> exposedCommMillisPerStep = new ArrayList<>();
 
     /**
@@ -91,8 +102,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             // every rank starts from rank 0's values; a placeholder receives them one parameter at a time
             boolean placeholder = e.getValue().numel() != numel;
             Tensor source = placeholder
-                    ? org.bytedeco.pytorch.global.torch.empty(shape, ai.axolotl.runtime.Tensors.options(
-                            org.bytedeco.pytorch.global.torch.ScalarType.Float), null)
+                    ? torch.empty(shape, Tensors.options(ScalarType.Float), null)
                     : e.getValue();
             try (Tensor d = source.detach()) {
                 dataParallel.broadcast(d, 0).await();
@@ -100,13 +110,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             boolean keep = !plan.partitionParameters() || numel <= threshold;
             persistent.put(e.getKey(), keep);
             ShardedParameter sp = new ShardedParameter(e.getKey(), e.getValue(), source, shardGroup.rank(),
-                    shardGroup.size(), keep, plan.rowAligned());
+                    shardGroup.size(), keep, plan.rowAligned(),
+                    plan.bf16Gather() ? ScalarType.BFloat16 : ScalarType.Float);
             if (placeholder) {
                 placeholderRank = true;
                 source.close();
-            }
-            if (plan.bf16Gather() && !keep) {
-                sp.gatherIn(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16);
             }
             sharded.put(e.getKey(), sp);
         }
@@ -124,11 +132,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public UnitHooks hooks() {
         return new UnitHooks() {
             @Override
-            public boolean recompute(ModelUnit unit) {
-                return plan.partitionParameters() && plan.reshardAfterForward();
-            }
-
-            @Override
             public void beforeForward(ModelUnit unit) {
                 if (plan.partitionParameters()) {
                     gather(unit);
@@ -139,6 +142,13 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             @Override
             public void afterForward(ModelUnit unit) {
                 if (plan.partitionParameters() && plan.reshardAfterForward()) {
+                    release(unit);
+                }
+            }
+
+            @Override
+            public void afterEvaluationForward(ModelUnit unit) {
+                if (plan.partitionParameters()) {
                     release(unit);
                 }
             }
@@ -172,6 +182,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 if (plan.partitionParameters()) {
                     release(unit);
                 }
+                if (memoryProbe && lastMicroStep) {
+                    sampleModelState();
+                }
             }
         };
     }
@@ -189,7 +202,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             ShardedParameter p = sharded.get(name);
             if (!p.present() && !prefetched.containsKey(name)) {
                 prefetched.put(name, p.startGather(shardGroup));
-                gatheredBytes += p.gatheredBytes();
+                gatheredBytes += p.heldGatheredBytes();
             }
         }
         peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
@@ -201,10 +214,10 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             if (p.present()) {
                 continue;
             }
-            ShardedParameter.Gather g = prefetched.remove(name);
+            CollectiveWork g = prefetched.remove(name);
             if (g == null) {
                 g = p.startGather(shardGroup);
-                gatheredBytes += p.gatheredBytes();
+                gatheredBytes += p.heldGatheredBytes();
             }
             long t0 = System.nanoTime();
             p.install(g);
@@ -217,8 +230,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         for (String name : unit.usedParameters().keySet()) {
             ShardedParameter p = sharded.get(name);
             if (!persistent.get(name) && p.present()) {
+                gatheredBytes -= p.heldGatheredBytes();
                 p.free();
-                gatheredBytes -= p.gatheredBytes();
             }
         }
     }
@@ -230,6 +243,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             if (b != null) {
                 reductions.add(b);
             }
+        }
+        if (memoryProbe) {
+            sampleModelState();
         }
         long t0 = System.nanoTime();
         while (!reductions.isEmpty()) {
@@ -250,7 +266,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             double coef = maxNorm / (norm + 1e-6);
             if (coef < 1.0) {
                 for (ShardedParameter p : sharded.values()) {
-                    p.shardGrad().mul_(new org.bytedeco.pytorch.Scalar(coef));
+                    p.shardGrad().mul_(Tensors.scalar(coef));
                 }
             }
         }
@@ -263,7 +279,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         for (int i = 0; i < parts.length; i++) {
             parts[i] = ps.get(i).shardGrad();
         }
-        try (Tensor flat = org.bytedeco.pytorch.global.torch.cat(new org.bytedeco.pytorch.TensorVector(parts), 0)) {
+        try (Tensor flat = torch.cat(new TensorVector(parts), 0)) {
             replicateGroup.allReduceSum(flat).await();
             long off = 0;
             for (ShardedParameter p : ps) {
@@ -283,6 +299,10 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             p.shardGrad().zero_();
             if (persistent.get(p.name())) {
                 p.refreshFromShards(shardGroup);
+            } else if (p.present()) {
+                // a gathered copy would now be stale; the next use gathers the updated partitions
+                gatheredBytes -= p.heldGatheredBytes();
+                p.free();
             }
         }
         exposedCommNanos += System.nanoTime() - t0;
@@ -311,8 +331,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             Map<String, Tensor> full = fullWeights();
             if (full != null) {
                 try {
-                    ai.axolotl.model.HfCheckpoint.save(dir, model.config(), full, ai.axolotl.model.DType.F32,
-                            2L << 30);
+                    HfCheckpoint.save(dir, model.config(), full, DType.F32, 2L << 30);
                 } finally {
                     full.values().forEach(Tensor::close);
                 }
@@ -360,12 +379,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
-                ShardedParameter.Gather gather = p.startGather(shardGroup);
-                gather.work().await();
-                try (Tensor full = gather.buffer().narrow(0, 0, p.numel()).view(p.shape())) {
-                    out.put(p.name(), full.clone());
-                }
-                gather.buffer().close();
+                out.put(p.name(), p.gatherCopy(shardGroup));
             }
         }
         if (rank() != 0) {
@@ -376,23 +390,43 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     }
 
     /**
-     * Model-state bytes this rank holds, counted from its tensors: parameters present in the model, full
-     * gradients (stage 1), fp32 shards of parameters and gradients, and AdamW's two moments per shard element.
+     * Model-state bytes this rank holds now, read from the storages of its tensors (each storage once): parameters
+     * kept whole, full gradients still in the parameters, the fp32 master and gradient partitions, and the
+     * optimizer's moments. Gathered copies of partitioned parameters are working memory, not model state: see
+     * {@link #peakGatheredBytes()}.
      */
     @Override
     public long modelStateBytes() {
-        long bytes = 0;
+        HeldTensorBytes held = new HeldTensorBytes();
         for (ShardedParameter p : sharded.values()) {
-            long full = p.numel() * 4;
-            long part = p.chunk() * 4;
             if (p.keepsFull()) {
-                bytes += p.chunk() * 4 * shardGroup.size(); // the padded full parameter; the shard is a view of it
-            } else {
-                bytes += part; // only the fp32 master partition
+                held.add(p.param());
             }
-            bytes += plan.partitionGradients() ? part : full; // gradient partitions, or full gradients
+            held.add(p.shard()).add(p.shardGrad());
+            try (Tensor g = p.param().grad()) {
+                held.add(g);
+            }
         }
-        return bytes + optimizer.stateBytes();
+        optimizer.stateTensors().forEach(held::add);
+        return held.total();
+    }
+
+    /**
+     * Turns on the memory probe: the held model-state bytes are then read after every unit's backward on the last
+     * micro-batch and before the gradient reduction completes, and the peak is kept ({@link #peakModelStateBytes}).
+     * Costs a walk over the parameters per unit, so it is for tests and benchmarks.
+     */
+    public void enableMemoryProbe() {
+        memoryProbe = true;
+    }
+
+    /** The most model-state bytes the probe saw held at once (0 without {@link #enableMemoryProbe}). */
+    public long peakModelStateBytes() {
+        return peakModelStateBytes;
+    }
+
+    private void sampleModelState() {
+        peakModelStateBytes = Math.max(peakModelStateBytes, modelStateBytes());
     }
 
     /** True when this rank never held the full model: it received its partitions from rank 0. */
@@ -400,7 +434,10 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         return placeholderRank;
     }
 
-    /** The most bytes of gathered (non-persistent) parameters held at once. */
+    /**
+     * The most bytes of gathered (non-persistent) parameters held at once, read from their storages as gathers
+     * start and frees happen.
+     */
     public long peakGatheredBytes() {
         return peakGatheredBytes;
     }

@@ -5,6 +5,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,16 +60,11 @@ public final class ShardedOptimizer implements AutoCloseable {
         this.step = steps;
     }
 
-    /** Bytes of optimizer state held. */
-    public long stateBytes() {
-        long b = 0;
-        for (Tensor t : expAvg.values()) {
-            b += t.nbytes();
-        }
-        for (Tensor t : expAvgSq.values()) {
-            b += t.nbytes();
-        }
-        return step > 0 ? b : 0;
+    /** The optimizer's state tensors (AdamW's moments; none for SGD). */
+    public List<Tensor> stateTensors() {
+        List<Tensor> all = new ArrayList<>(expAvg.values());
+        all.addAll(expAvgSq.values());
+        return all;
     }
 
     /** One update of every partition with learning rate {@code lr}. */

@@ -3,7 +3,9 @@ package ai.axolotl.sharding.partition;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.DataPtr;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Storage;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -13,7 +15,14 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * One parameter partitioned over the data-parallel ranks: the parameter flattened and padded to
  * {@code world x chunk} elements, rank r owning elements {@code [r*chunk, (r+1)*chunk)}. Any shape and any world
  * size work (padding is zero and stays zero). Holds the rank's fp32 master shard (what the optimizer updates) and
- * its gradient shard; gathers the full parameter into the model's tensor on demand and frees it again.
+ * its gradient shard.
+ *
+ * <p>The model's tensor for the parameter is always a view of one padded flat buffer ({@link #flat}). When the
+ * parameter is partitioned, that buffer's storage is freed in place ({@link #free()}: the storage keeps its
+ * identity with zero bytes) and allocated and all-gathered into again before the next use ({@link #startGather}).
+ * Every view of the parameter that autograd saved in forward shares that storage, so a backward that follows a
+ * free and a new gather reads the gathered values without the forward being run again (what FSDP2 does by
+ * resizing the unsharded storage).
  */
 public final class ShardedParameter implements AutoCloseable {
     private final String name;
@@ -21,60 +30,68 @@ public final class ShardedParameter implements AutoCloseable {
     private final long[] shape;
     private final long numel;
     private final long chunk;
-    private final int rank;
     private final int world;
     private final Tensor shard;
     private final Tensor shardGrad;
-    private final Tensor empty;
-    private final Tensor fullBuffer;
+    private final Tensor flat;
+    private final boolean keepFull;
+    private final ScalarType gatherType;
+    private final long flatBytes;
+    private boolean allocated = true;
     private boolean present = true;
-    private ScalarType gatherType = ScalarType.Float;
 
     /**
      * @param name HF name
      * @param param the model's tensor for this parameter (a placeholder without storage on ranks that receive
-     *     their partitions from rank 0)
+     *     their partitions from rank 0); it becomes a view of the flat buffer
      * @param source the full parameter's values (the model's tensor itself, or what rank 0 sent)
      * @param rank this rank among the data-parallel ranks
      * @param world number of data-parallel ranks
-     * @param keepFull the full parameter stays in the model (ZeRO 1-2, persistent ZeRO-3 parameters): it then
-     *     lives in one padded flat buffer and the shard is a view of this rank's chunk of it, so the master copy
-     *     is not held twice; otherwise the shard is a separate tensor and the parameter can be freed
+     * @param keepFull the full parameter stays in the model (ZeRO 1-2, persistent ZeRO-3 parameters): the flat
+     *     buffer is fp32 and the shard is a view of this rank's chunk of it, so the master copy is not held
+     *     twice; otherwise the shard is a separate fp32 tensor and the flat buffer (in {@code gatherType}) is
+     *     freed between uses
      * @param rowAligned every partition holds whole rows (dim-0 sharding as FSDP2 does, padding rows when the
      *     world does not divide them); false: flat elements (ZeRO)
+     * @param gatherType the type a partitioned parameter is gathered (and computed) in: bf16 halves what is
+     *     gathered while the master partition, the optimizer and the gradient reduction stay fp32
      */
     public ShardedParameter(String name, Tensor param, Tensor source, int rank, int world, boolean keepFull,
-                            boolean rowAligned) {
+                            boolean rowAligned, ScalarType gatherType) {
         this.name = name;
         this.param = param;
         this.shape = source.shape();
         this.numel = source.numel();
         this.chunk = chunkOf(shape, world, rowAligned);
-        this.rank = rank;
         this.world = world;
-        this.shardGrad = Tensors.zeros(chunk);
-        this.empty = Tensors.zeros(0);
-        try (NoGradGuard g = new NoGradGuard(); Tensor flat = source.detach().reshape(-1)) {
+        this.keepFull = keepFull;
+        this.gatherType = keepFull ? ScalarType.Float : gatherType;
+        this.shardGrad = Tensors.unscoped(Tensors.zeros(chunk));
+        try (NoGradGuard g = new NoGradGuard(); Tensor detached = source.detach(); Tensor values = detached.reshape(-1)) {
+            this.flat = Tensors.unscoped(torch.empty(new long[] {world * chunk}, Tensors.options(this.gatherType),
+                    null));
+            flat.zero_();
+            try (Tensor dst = flat.narrow(0, 0, numel)) {
+                dst.copy_(values);
+            }
             if (keepFull) {
-                this.fullBuffer = Tensors.zeros(world * chunk);
-                try (Tensor dst = fullBuffer.narrow(0, 0, numel)) {
-                    dst.copy_(flat);
-                }
-                try (Tensor view = fullBuffer.narrow(0, 0, numel).view(shape)) {
-                    param.set_data(view);
-                }
-                this.shard = fullBuffer.narrow(0, rank * chunk, chunk);
+                this.shard = Tensors.unscoped(flat.narrow(0, rank * chunk, chunk));
             } else {
-                this.fullBuffer = null;
-                this.shard = Tensors.zeros(chunk);
+                this.shard = Tensors.unscoped(Tensors.zeros(chunk));
                 long start = Math.min(numel, rank * chunk);
                 long len = Math.max(0, Math.min(numel, start + chunk) - start);
                 if (len > 0) {
-                    try (Tensor part = flat.narrow(0, start, len); Tensor dst = shard.narrow(0, 0, len)) {
+                    try (Tensor part = values.narrow(0, start, len); Tensor dst = shard.narrow(0, 0, len)) {
                         dst.copy_(part);
                     }
                 }
             }
+            try (Tensor used = flat.narrow(0, 0, numel); Tensor view = used.view(shape)) {
+                param.set_data(view);
+            }
+        }
+        try (Storage s = flat.storage()) {
+            this.flatBytes = s.nbytes();
         }
         shard.requires_grad_(true);
         shard.mutable_grad().put(shardGrad);
@@ -95,7 +112,7 @@ public final class ShardedParameter implements AutoCloseable {
 
     /** True when the full parameter always stays in the model. */
     public boolean keepsFull() {
-        return fullBuffer != null;
+        return keepFull;
     }
 
     /** HF name. */
@@ -133,55 +150,69 @@ public final class ShardedParameter implements AutoCloseable {
         return shardGrad;
     }
 
-    /** True while the full parameter is in the model's tensor. */
+    /** True while the full parameter's values are in the model's tensor. */
     public boolean present() {
         return present;
     }
 
-    /** Starts gathering every rank's shard into a new [world*chunk] buffer. */
-    public Gather startGather(Collectives group) {
-        Tensor out = torch.empty(new long[] {world * chunk}, Tensors.options(gatherType), null);
-        try (Tensor master = shard.detach(); Tensor in = master.to(gatherType)) {
-            return new Gather(out, group.allGather(out, in));
+    /** Bytes the gathered parameter's storage holds now, read from the storage itself (0 while freed). */
+    public long heldGatheredBytes() {
+        try (Storage s = flat.storage()) {
+            return s.nbytes();
         }
     }
 
     /**
-     * Gathers (and so computes with) the parameter in {@code type}: bf16 halves what is gathered while the
-     * master partition, the optimizer and the gradient reduction stay fp32.
+     * Starts gathering every rank's shard into the parameter's own storage (allocating it again if it was
+     * freed); {@link #install} waits for it.
      */
-    public void gatherIn(ScalarType type) {
-        this.gatherType = type;
-    }
-
-    /** Bytes one gather of this parameter holds. */
-    public long gatheredBytes() {
-        return numel * (Tensors.sameType(gatherType, ScalarType.Float) ? 4 : 2);
-    }
-
-    /** A gather in flight. */
-    public record Gather(Tensor buffer, CollectiveWork work) {}
-
-    /** Waits for a gather and makes its result the model's parameter. */
-    public void install(Gather g) {
-        g.work().await();
-        try (NoGradGuard ng = new NoGradGuard(); Tensor full = g.buffer().narrow(0, 0, numel).view(shape)) {
-            if (present) {
-                param.detach().copy_(full);
-            } else {
-                param.set_data(full);
-                present = true;
+    public CollectiveWork startGather(Collectives group) {
+        if (!allocated) {
+            try (Storage s = flat.storage(); DataPtr data = s.allocator()._allocate(flatBytes)) {
+                s.set_data_ptr_noswap(data);
+                s.set_nbytes(flatBytes);
             }
+            allocated = true;
+        }
+        try (Tensor master = shard.detach(); Tensor in = master.to(gatherType)) {
+            return group.allGather(flat, in);
         }
     }
 
-    /** Frees the full parameter (its tensor keeps no storage until the next gather). */
+    /** Waits for a gather started by {@link #startGather}; the parameter then holds the full values. */
+    public void install(CollectiveWork gather) {
+        gather.await();
+        present = true;
+    }
+
+    /**
+     * Frees the gathered parameter's memory in place: the storage (shared by the parameter and every view of it
+     * autograd saved) keeps its identity with zero bytes until the next {@link #startGather}. Parameters kept
+     * full are never freed.
+     */
     public void free() {
-        if (present) {
-            try (NoGradGuard g = new NoGradGuard()) {
-                param.set_data(empty);
+        if (keepFull || !allocated) {
+            return;
+        }
+        try (Storage s = flat.storage(); DataPtr none = new DataPtr()) {
+            s.set_data_ptr_noswap(none);
+            s.set_nbytes(0);
+        }
+        allocated = false;
+        present = false;
+    }
+
+    /**
+     * The full fp32 parameter gathered from every rank's master shard into a new tensor of the parameter's shape
+     * (for export and consolidated checkpoints); the caller closes it.
+     */
+    public Tensor gatherCopy(Collectives group) {
+        try (Tensor all = torch.empty(new long[] {world * chunk}, Tensors.options(ScalarType.Float), null);
+             Tensor master = shard.detach()) {
+            group.allGather(all, master).await();
+            try (Tensor used = all.narrow(0, 0, numel); Tensor view = used.view(shape)) {
+                return view.clone();
             }
-            present = false;
         }
     }
 
@@ -190,43 +221,48 @@ public final class ShardedParameter implements AutoCloseable {
      * {@code world x chunk}; null when the parameter has no gradient.
      */
     Tensor takePaddedGrad() {
-        Tensor g = param.grad();
-        if (!g.defined()) {
-            return null;
-        }
-        Tensor flat;
-        try (Tensor r = g.reshape(-1); Tensor f = r.to(ScalarType.Float)) { // reduce in fp32
-            long pad = world * chunk - numel;
-            if (pad == 0) {
-                flat = f.contiguous().clone();
-            } else {
-                try (Tensor zeros = Tensors.zeros(pad)) {
-                    flat = torch.cat(new TensorVector(f, zeros), 0);
+        Tensor flatGrad;
+        try (Tensor g = param.grad()) {
+            if (!g.defined()) {
+                return null;
+            }
+            try (Tensor r = g.reshape(-1); Tensor f = r.to(ScalarType.Float)) { // reduce in fp32
+                long pad = world * chunk - numel;
+                if (pad == 0) {
+                    flatGrad = f.contiguous().clone();
+                } else {
+                    try (Tensor zeros = Tensors.zeros(pad)) {
+                        flatGrad = torch.cat(new TensorVector(f, zeros), 0);
+                    }
                 }
             }
         }
         param.mutable_grad().put(new Tensor());
-        return flat;
+        return flatGrad;
+    }
+
+    /** Bytes of the full gradient the model's tensor holds now (0 when none). */
+    long heldFullGradBytes() {
+        try (Tensor g = param.grad()) {
+            return g.defined() ? g.nbytes() : 0;
+        }
     }
 
     /** Fills the full parameter from every rank's updated shard (after the optimizer step). */
     public void refreshFromShards(Collectives group) {
-        if (fullBuffer == null) {
+        if (keepFull) {
+            try (Tensor mine = shard.detach().clone()) {
+                group.allGather(flat, mine).await();
+            }
+        } else if (present) {
             install(startGather(group));
-            return;
-        }
-        try (Tensor mine = shard.detach().clone()) {
-            group.allGather(fullBuffer, mine).await();
         }
     }
 
     @Override
     public void close() {
-        if (fullBuffer != null) {
-            fullBuffer.close();
-        }
+        flat.close();
         shard.close();
         shardGrad.close();
-        empty.close();
     }
 }

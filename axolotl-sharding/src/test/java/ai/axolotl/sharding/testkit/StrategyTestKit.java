@@ -8,6 +8,7 @@ import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.train.EvalResult;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.TrainResult;
@@ -33,8 +34,9 @@ import static org.assertj.core.api.Assertions.within;
  * The reusable proof that a strategy is correct: a small Llama trained for 10 steps at world sizes 1, 2 and 4
  * (ranks as threads over real Gloo groups) with the same global batch must give the single-process loss curve
  * (max abs diff 1e-5) and final weights (1e-4), with untied and tied embeddings, with a vocabulary (261) that no
- * world size divides; and save, crash, resume must continue the uninterrupted curve. Every strategy passes it
- * unchanged.
+ * world size divides; the evaluations on the held-out split (every 5 steps and at the end) must give the
+ * single-process eval_loss (1e-5); and save, crash, resume must continue the uninterrupted curve. Every strategy
+ * passes it unchanged.
  */
 public final class StrategyTestKit {
     /** Steps per run. */
@@ -47,6 +49,7 @@ public final class StrategyTestKit {
     private final BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategy;
     private final String extraYaml;
     private final Duration timeout = Duration.ofSeconds(120);
+    private final List<List<Double>> evalLosses = new ArrayList<>();
 
     /**
      * @param strategy builds the strategy under test for a rank
@@ -85,6 +88,7 @@ public final class StrategyTestKit {
                 + "micro_batch_size: 1\ngradient_accumulation_steps: " + (GLOBAL_ROWS / world) + "\n"
                 + "max_steps: " + STEPS + "\nlearning_rate: 0.01\nlr_scheduler: cosine\nwarmup_steps: 2\n"
                 + "optimizer: adamw_torch\nweight_decay: 0.01\nmax_grad_norm: 1.0\nseed: 11\nlogging_steps: 5\n"
+                + "val_set_size: 0.1\neval_steps: 5\n"
                 + "save_strategy: 'no'\noutput_dir: " + out + "\n" + extraYaml;
         Path yml = dir.resolve("kit-" + world + ".yml");
         Files.writeString(yml, yaml);
@@ -93,9 +97,13 @@ public final class StrategyTestKit {
 
     /** Losses of one run per rank (rank order) via the threads launcher, or one process when world is 0. */
     public List<List<Double>> run(AxolotlConfig config, int world, int crashAtStep) {
+        evalLosses.clear();
         if (world == 0) {
             List<Double> losses = new ArrayList<>();
-            try (Trainer t = new Trainer(config, new SingleProcessStrategy(), List.of(recorder(losses, -1)), 1)) {
+            List<Double> evals = new ArrayList<>();
+            evalLosses.add(evals);
+            try (Trainer t = new Trainer(config, new SingleProcessStrategy(), List.of(recorder(losses, evals, -1)),
+                    1)) {
                 t.fit();
             }
             return List.of(losses);
@@ -103,9 +111,11 @@ public final class StrategyTestKit {
         List<List<Double>> perRank = new ArrayList<>();
         for (int i = 0; i < world; i++) {
             perRank.add(new ArrayList<>());
+            evalLosses.add(new ArrayList<>());
         }
         new ThreadLauncher(world, timeout, strategy).launch(config, s -> {
-            try (Trainer t = new Trainer(config, s, List.of(recorder(perRank.get(s.rank()), crashAtStep)), 1)) {
+            try (Trainer t = new Trainer(config, s, List.of(recorder(perRank.get(s.rank()),
+                    evalLosses.get(s.rank()), crashAtStep)), 1)) {
                 TrainResult r = t.fit();
                 return r;
             }
@@ -113,8 +123,18 @@ public final class StrategyTestKit {
         return perRank;
     }
 
-    private static TrainingListener recorder(List<Double> losses, int crashAtStep) {
+    /** The eval losses of the last {@link #run}, per rank (one list for one process), in evaluation order. */
+    public List<List<Double>> lastEvalLosses() {
+        return evalLosses;
+    }
+
+    private static TrainingListener recorder(List<Double> losses, List<Double> evals, int crashAtStep) {
         return new TrainingListener() {
+            @Override
+            public void onEvaluation(int step, EvalResult r) {
+                evals.add(r.loss());
+            }
+
             @Override
             public void onStep(StepMetrics m) {
                 if (m.step() == crashAtStep) {
@@ -143,7 +163,10 @@ public final class StrategyTestKit {
             Path d = dir.resolve(tied ? "tied" : "untied");
             fixture(d, tied);
             List<Double> reference = run(config(d, 1, d.resolve("ref"), Map.of()), 0, -1).get(0);
+            List<Double> referenceEval = List.copyOf(evalLosses.get(0));
             assertThat(reference).hasSize(STEPS);
+            assertThat(referenceEval).as("evaluations at step 5 and at the end").hasSize(2)
+                    .allSatisfy(l -> assertThat(l).isFinite());
             assertThat(reference.get(STEPS - 1)).as("the reference run learns").isLessThan(reference.get(0));
             for (int world : worlds) {
                 Path out = d.resolve("world" + world);
@@ -151,6 +174,8 @@ public final class StrategyTestKit {
                 for (int r = 0; r < world; r++) {
                     assertClose(losses.get(r), reference, (tied ? "tied" : "untied") + " world " + world + " rank "
                             + r);
+                    assertEvalClose(evalLosses.get(r), referenceEval, (tied ? "tied" : "untied") + " world "
+                            + world + " rank " + r);
                 }
                 assertSameWeights(d.resolve("ref"), out, (tied ? "tied" : "untied") + " world " + world);
             }
@@ -186,6 +211,15 @@ public final class StrategyTestKit {
         assertThat(actual).as(what + ": steps").hasSize(expected.size());
         for (int i = 0; i < expected.size(); i++) {
             assertThat(actual.get(i)).as(what + ": loss at step " + (i + 1)).isCloseTo(expected.get(i),
+                    within(LOSS_TOLERANCE));
+        }
+    }
+
+    /** Eval losses equal the reference's within {@link #LOSS_TOLERANCE}, evaluation by evaluation. */
+    public static void assertEvalClose(List<Double> actual, List<Double> expected, String what) {
+        assertThat(actual).as(what + ": evaluations").hasSize(expected.size());
+        for (int i = 0; i < expected.size(); i++) {
+            assertThat(actual.get(i)).as(what + ": eval_loss " + (i + 1)).isCloseTo(expected.get(i),
                     within(LOSS_TOLERANCE));
         }
     }
