@@ -18,6 +18,21 @@ public final class ProcessMemory {
         return field("VmHWM:");
     }
 
+    /**
+     * Resets the kernel's peak resident set size ({@code VmHWM}) to the current one, so that the next
+     * {@link #peakRssBytes()} is the peak of what follows (Linux: {@code /proc/self/clear_refs}).
+     *
+     * @return false where the kernel does not allow it
+     */
+    public static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     private static long field(String name) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

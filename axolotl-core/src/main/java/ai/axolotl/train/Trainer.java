@@ -110,6 +110,9 @@ public final class Trainer implements AutoCloseable {
                 dataset.tokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
         strategy.setup(model, config.optimizer());
+        if (MemoryReport.requested()) {
+            strategy.enableMemoryProbe();
+        }
         data = new TrainingData(config, dataset, strategy.dataParallelSize());
     }
 
@@ -250,6 +253,9 @@ public final class Trainer implements AutoCloseable {
                 if ((saveEvery != null && step % saveEvery == 0) || (stopRequested && saveEvery != null)) {
                     saveCheckpoint(outputDir, step, losses);
                 }
+            }
+            if (MemoryReport.requested()) {
+                MemoryReport.write(strategy, step);
             }
             EvalResult finalEval = null;
             if (!data.valRows().isEmpty()) {

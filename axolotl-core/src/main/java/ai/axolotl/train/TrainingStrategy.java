@@ -78,6 +78,18 @@ public interface TrainingStrategy extends AutoCloseable {
     /** Bytes of model state this rank holds: parameters, gradients, optimizer state. */
     long modelStateBytes();
 
+    /**
+     * Starts recording the peaks of what this rank holds during each step, read from the tensors' storages
+     * (model state; gathered parameters where the strategy frees them). Costs a walk over the parameters per unit,
+     * so it is for benchmarks and tests. Strategies without anything to probe ignore it.
+     */
+    default void enableMemoryProbe() {}
+
+    /** The peaks the memory probe recorded, by JSON field name, in bytes; empty without a probe. */
+    default Map<String, Long> memoryPeaks() {
+        return Map.of();
+    }
+
     /** Waits until every rank arrives. */
     void barrier();
 

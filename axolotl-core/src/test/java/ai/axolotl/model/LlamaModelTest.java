@@ -98,9 +98,14 @@ class LlamaModelTest {
             Tensor in = ids(tokens(12, 5), 2, 6);
             Tensor labels = ids(tokens(12, 6), 2, 6);
             ForwardContext ctx = ctx(2, 6, TINY, ScalarType.Float);
-            double la = new UnitRunner(a.units(), UnitHooks.NONE, false).forwardBackward(in, labels, ctx, 12, true);
-            double lb = new UnitRunner(b.units(), UnitHooks.NONE, true).forwardBackward(in, labels, ctx, 12, true);
+            UnitRunner plain = new UnitRunner(a.units(), UnitHooks.NONE, false);
+            UnitRunner checkpointed = new UnitRunner(b.units(), UnitHooks.NONE, true);
+            double la = plain.forwardBackward(in, labels, ctx, 12, true);
+            double lb = checkpointed.forwardBackward(in, labels, ctx, 12, true);
             assertThat(lb).isEqualTo(la);
+            // checkpointing really recomputes: every decoder layer runs its forward a second time in backward
+            assertThat(plain.unitForwards()).isEqualTo(a.units().size());
+            assertThat(checkpointed.unitForwards()).isEqualTo(a.units().size() + TINY.numHiddenLayers());
             for (String n : a.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(a.parameters().get(n).grad(), b.parameters().get(n).grad()))
                         .as(n).isEqualTo(0.0);

@@ -1,5 +1,6 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.bench.MemoryBenchmark;
 import ai.axolotl.bench.TrainerBenchmark;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.train.SingleProcessStrategy;
@@ -35,8 +36,26 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--micro-batch", defaultValue = "0", description = "rows per micro-batch (default: the shape's)")
     int microBatch;
 
+    @Option(names = "--memory", description = "measure memory instead of time: ddp, zero1-3 and fsdp2 at each "
+            + "--accumulation, every rank its own JVM; reports each rank's peak RSS and the peaks of model state "
+            + "and gathered parameters read from the tensors it holds, next to the ZeRO formula")
+    boolean memory;
+
+    @Option(names = "--accumulation", split = ",", defaultValue = "1,8",
+            description = "gradient accumulation steps compared by --memory (default 1,8)")
+    java.util.List<Integer> accumulation;
+
     @Override
     public Integer call() throws Exception {
+        if (memory) {
+            if (world < 2) {
+                throw new IllegalArgumentException("--memory compares sharded strategies: give --world 2 or more");
+            }
+            int mb = microBatch > 0 ? microBatch : 1;
+            int len = seqLen > 0 ? seqLen : 128;
+            System.out.println(new MemoryBenchmark(shape, steps, world, threads, len, mb, accumulation).run());
+            return 0;
+        }
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }

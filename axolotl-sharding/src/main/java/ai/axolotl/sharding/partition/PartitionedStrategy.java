@@ -416,8 +416,20 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
      * micro-batch and before the gradient reduction completes, and the peak is kept ({@link #peakModelStateBytes}).
      * Costs a walk over the parameters per unit, so it is for tests and benchmarks.
      */
+    @Override
     public void enableMemoryProbe() {
         memoryProbe = true;
+    }
+
+    @Override
+    public Map<String, Long> memoryPeaks() {
+        if (!memoryProbe) {
+            return Map.of();
+        }
+        Map<String, Long> peaks = new LinkedHashMap<>();
+        peaks.put("peak_model_state_bytes", peakModelStateBytes);
+        peaks.put("peak_gathered_bytes", peakGatheredBytes);
+        return peaks;
     }
 
     /** The most model-state bytes the probe saw held at once (0 without {@link #enableMemoryProbe}). */

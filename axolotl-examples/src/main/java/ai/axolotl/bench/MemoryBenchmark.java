@@ -1,0 +1,185 @@
+package ai.axolotl.bench;
+
+import ai.axolotl.distributed.launch.LocalLauncher;
+import ai.axolotl.distributed.launch.NodeTopology;
+import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.train.Checkpoints;
+import ai.axolotl.train.MemoryReport;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * {@code axolotl bench --memory}: each strategy trained at accumulation 1 and 8 with every rank as its own JVM
+ * (the local launcher), each rank reporting its peak resident set (VmHWM after the last step) and its probe's peak
+ * model state and gathered bytes, read from the tensors held ({@link MemoryReport}). Reported next to the ZeRO
+ * formula's model state, so that what is measured can be read against what the design promises.
+ */
+public final class MemoryBenchmark {
+    /** Strategies measured, data parallel first (the others are compared with it). */
+    static final List<String> STRATEGIES = List.of("ddp", "zero1", "zero2", "zero3", "fsdp2");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final String shape;
+    private final int steps;
+    private final int world;
+    private final int threads;
+    private final int seqLen;
+    private final int microBatch;
+    private final List<Integer> accumulations;
+
+    /**
+     * @param shape llama-tiny or llama-small
+     * @param steps optimizer steps per run
+     * @param world ranks (JVMs)
+     * @param threads intra-op threads per rank
+     * @param seqLen tokens per row
+     * @param microBatch rows per micro-batch
+     * @param accumulations gradient accumulation steps to compare (e.g. 1 and 8)
+     */
+    public MemoryBenchmark(String shape, int steps, int world, int threads, int seqLen, int microBatch,
+                           List<Integer> accumulations) {
+        this.shape = shape;
+        this.steps = steps;
+        this.world = world;
+        this.threads = threads;
+        this.seqLen = seqLen;
+        this.microBatch = microBatch;
+        this.accumulations = List.copyOf(accumulations);
+    }
+
+    /** Runs every strategy at every accumulation; returns the JSON line. */
+    public String run() throws IOException, InterruptedException {
+        LlamaConfig config = LlamaConfig.shape(shape);
+        long params;
+        try (LlamaModel m = LlamaModel.placeholder(config)) {
+            params = m.parameterCount();
+        }
+        Path dir = Files.createTempDirectory("axolotl-bench-memory");
+        try {
+            Files.createDirectories(dir.resolve("model"));
+            config.write(dir.resolve("model/config.json"));
+            int maxAcc = accumulations.stream().mapToInt(Integer::intValue).max().orElse(1);
+            writeRows(dir.resolve("data.jsonl"), config.vocabSize(), steps * microBatch * maxAcc * world);
+            Map<String, Object> runs = new LinkedHashMap<>();
+            Map<String, Long> ddpRss = new LinkedHashMap<>();
+            for (String strategy : STRATEGIES) {
+                Map<String, Object> byAcc = new LinkedHashMap<>();
+                for (int acc : accumulations) {
+                    List<Map<String, Object>> ranks = trainRanks(dir, strategy, acc);
+                    long maxRss = ranks.stream().mapToLong(r -> ((Number) r.get("peak_rss_bytes")).longValue())
+                            .max().orElse(-1);
+                    Map<String, Object> entry = new LinkedHashMap<>();
+                    entry.put("ranks", ranks);
+                    entry.put("max_peak_rss_mib", maxRss >> 20);
+                    if (strategy.equals("ddp")) {
+                        ddpRss.put("acc" + acc, maxRss);
+                    } else if (ddpRss.containsKey("acc" + acc)) {
+                        long below = ddpRss.get("acc" + acc) - maxRss;
+                        entry.put("rss_below_ddp_mib", below >> 20);
+                        entry.put("rss_below_ddp_bytes_per_param", Math.round(below * 100.0 / params) / 100.0);
+                    }
+                    byAcc.put("acc" + acc, entry);
+                }
+                if (accumulations.size() > 1) {
+                    long first = rssOf(byAcc, "acc" + accumulations.get(0));
+                    long last = rssOf(byAcc, "acc" + accumulations.get(accumulations.size() - 1));
+                    byAcc.put("rss_ratio_last_vs_first_accumulation", Math.round(last * 1000.0 / first) / 1000.0);
+                }
+                byAcc.put("formula_model_state_bytes", Math.round(formulaBytesPerParam(strategy) * params));
+                runs.put(strategy, byAcc);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("shape", shape);
+            out.put("params", params);
+            out.put("world", world);
+            out.put("seq_len", seqLen);
+            out.put("micro_batch", microBatch);
+            out.put("steps", steps);
+            out.put("accumulations", accumulations);
+            out.put("strategies", runs);
+            return JSON.writeValueAsString(out);
+        } finally {
+            Checkpoints.deleteTree(dir);
+        }
+    }
+
+    private static long rssOf(Map<String, Object> byAcc, String key) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> e = (Map<String, Object>) byAcc.get(key);
+        return ((Number) e.get("max_peak_rss_mib")).longValue();
+    }
+
+    /** The ZeRO paper's model-state bytes per parameter (fp32 Adam) for a strategy at this world size. */
+    double formulaBytesPerParam(String strategy) {
+        double n = world;
+        return switch (strategy) {
+            case "zero1" -> 4 + 4 + 8 / n;
+            case "zero2" -> 4 + 12 / n;
+            case "zero3", "fsdp2" -> 16 / n;
+            default -> 16;
+        };
+    }
+
+    private List<Map<String, Object>> trainRanks(Path dir, String strategy, int acc)
+            throws IOException, InterruptedException {
+        String name = strategy + "-acc" + acc;
+        Path yml = dir.resolve(name + ".yml");
+        Files.writeString(yml, yaml(dir, strategy, acc, dir.resolve("out-" + name)));
+        Path reports = dir.resolve("report-" + name);
+        NodeTopology topology = new NodeTopology(1, 0, world, "127.0.0.1", ThreadLauncher.freePort());
+        List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+        int status = new LocalLauncher(topology, args, quiet, Map.of(MemoryReport.ENV, reports.toString()))
+                .run("ai.axolotl.cli.AxolotlCli");
+        if (status != 0) {
+            throw new IllegalStateException(name + ": a rank exited with status " + status + " (run the config "
+                    + yml + " with axolotl train --launcher local to see why)");
+        }
+        List<Map<String, Object>> ranks = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = JSON.readValue(reports.resolve("rank-" + r + ".json").toFile(), Map.class);
+            ranks.add(m);
+        }
+        return ranks;
+    }
+
+    private String yaml(Path dir, String strategy, int acc, Path out) {
+        String parallel = switch (strategy) {
+            case "zero1", "zero2", "zero3" -> "deepspeed:\n  zero_optimization:\n    stage: " + strategy.charAt(4)
+                    + "\n    overlap_comm: true\n";
+            case "fsdp2" -> "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n"
+                    + "  transformer_layer_cls_to_wrap: LlamaDecoderLayer\n";
+            default -> "";
+        };
+        return "base_model: " + dir.resolve("model") + "\nreinit_weights: true\ndatasets:\n  - path: "
+                + dir.resolve("data.jsonl") + "\nsequence_len: " + seqLen + "\nmicro_batch_size: " + microBatch
+                + "\ngradient_accumulation_steps: " + acc + "\nmax_steps: " + steps + "\nlearning_rate: 0.0003\n"
+                + "optimizer: adamw_torch\nlr_scheduler: constant\nsave_strategy: 'no'\noutput_dir: " + out + "\n"
+                + parallel;
+    }
+
+    private void writeRows(Path file, int vocab, int n) throws IOException {
+        Random r = new Random(1234);
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            b.append("{\"input_ids\": [");
+            for (int j = 0; j < seqLen; j++) {
+                b.append(j > 0 ? "," : "").append(r.nextInt(vocab));
+            }
+            b.append("]}\n");
+        }
+        Files.writeString(file, b.toString());
+    }
+}
