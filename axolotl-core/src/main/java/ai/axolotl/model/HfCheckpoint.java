@@ -8,10 +8,8 @@ import org.bytedeco.pytorch.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -78,55 +76,12 @@ public final class HfCheckpoint {
      */
     public static void save(Path dir, LlamaConfig config, Map<String, Tensor> params, DType dtype,
                             long maxShardBytes) throws IOException {
-        Files.createDirectories(dir);
-        config.withTorchDtype(dtype.torchName()).write(dir.resolve(CONFIG));
-        List<Map<String, Tensor>> shards = new ArrayList<>();
-        Map<String, Tensor> current = new LinkedHashMap<>();
-        long currentBytes = 0;
-        long total = 0;
-        for (Map.Entry<String, Tensor> e : params.entrySet()) {
-            long bytes = e.getValue().numel() * dtype.bytes();
-            if (!current.isEmpty() && currentBytes + bytes > maxShardBytes) {
-                shards.add(current);
-                current = new LinkedHashMap<>();
-                currentBytes = 0;
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        params.forEach((name, t) -> shapes.put(name, t.shape()));
+        try (HfModelWriter w = new HfModelWriter(dir, config, shapes, dtype, maxShardBytes)) {
+            for (Map.Entry<String, Tensor> e : params.entrySet()) {
+                w.accept(e.getKey(), e.getValue());
             }
-            current.put(e.getKey(), e.getValue());
-            currentBytes += bytes;
-            total += bytes;
-        }
-        shards.add(current);
-        Map<String, String> meta = Map.of("format", "pt");
-        if (shards.size() == 1) {
-            writeConverted(dir.resolve(WEIGHTS), shards.get(0), dtype, meta);
-            Files.deleteIfExists(dir.resolve(INDEX));
-            return;
-        }
-        Map<String, Object> weightMap = new LinkedHashMap<>();
-        for (int i = 0; i < shards.size(); i++) {
-            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            writeConverted(dir.resolve(name), shards.get(i), dtype, meta);
-            for (String k : shards.get(i).keySet()) {
-                weightMap.put(k, name);
-            }
-        }
-        Map<String, Object> index = new LinkedHashMap<>();
-        index.put("metadata", Map.of("total_size", total));
-        index.put("weight_map", weightMap);
-        Files.writeString(dir.resolve(INDEX), JSON.writeValueAsString(index));
-        Files.deleteIfExists(dir.resolve(WEIGHTS));
-    }
-
-    private static void writeConverted(Path file, Map<String, Tensor> tensors, DType dtype,
-                                       Map<String, String> meta) throws IOException {
-        Map<String, Tensor> converted = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                converted.put(e.getKey(), e.getValue().detach().to(dtype.scalarType()));
-            }
-            Safetensors.write(file, converted, meta);
-        } finally {
-            converted.values().forEach(Tensor::close);
         }
     }
 }

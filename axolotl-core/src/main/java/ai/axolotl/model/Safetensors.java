@@ -27,37 +27,90 @@ public final class Safetensors {
 
     private Safetensors() {}
 
+    /**
+     * Where one tensor lies in a file: its type, shape and byte range relative to the start of the data section
+     * ({@code dataStart} bytes into the file).
+     */
+    public record Entry(String name, DType dtype, long[] shape, long begin, long end, long dataStart) {
+        /** Elements of the tensor. */
+        public long numel() {
+            return (end - begin) / dtype.bytes();
+        }
+    }
+
+    /** Every tensor's entry from a file's header, in header order; nothing else is read. */
+    public static Map<String, Entry> entries(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return entries(ch, file);
+        }
+    }
+
+    private static Map<String, Entry> entries(FileChannel ch, Path file) throws IOException {
+        JsonNode header = readHeader(ch, file);
+        long dataStart = 8 + headerLength(ch);
+        Map<String, Entry> out = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals("__metadata__")) {
+                continue;
+            }
+            JsonNode info = e.getValue();
+            DType dtype = DType.fromSafetensors(info.get("dtype").asText());
+            JsonNode shapeNode = info.get("shape");
+            long[] shape = new long[shapeNode.size()];
+            long numel = 1;
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = shapeNode.get(i).asLong();
+                numel *= shape[i];
+            }
+            long begin = info.get("data_offsets").get(0).asLong();
+            long end = info.get("data_offsets").get(1).asLong();
+            if (end - begin != numel * dtype.bytes() || dataStart + end > ch.size()) {
+                throw new IOException(file + ": tensor '" + e.getKey() + "' has inconsistent data_offsets");
+            }
+            out.put(e.getKey(), new Entry(e.getKey(), dtype, shape, begin, end, dataStart));
+        }
+        return out;
+    }
+
     /** Reads every tensor of a file, in header order. The caller owns (and closes) the tensors. */
     public static Map<String, Tensor> read(Path file) throws IOException {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            JsonNode header = readHeader(ch, file);
-            long dataStart = 8 + headerLength(ch);
-            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (e.getKey().equals("__metadata__")) {
-                    continue;
-                }
-                JsonNode info = e.getValue();
-                DType dtype = DType.fromSafetensors(info.get("dtype").asText());
-                JsonNode shapeNode = info.get("shape");
-                long[] shape = new long[shapeNode.size()];
-                long numel = 1;
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = shapeNode.get(i).asLong();
-                    numel *= shape[i];
-                }
-                long begin = info.get("data_offsets").get(0).asLong();
-                long end = info.get("data_offsets").get(1).asLong();
-                if (end - begin != numel * dtype.bytes() || dataStart + end > ch.size()) {
-                    throw new IOException(file + ": tensor '" + e.getKey() + "' has inconsistent data_offsets");
-                }
-                ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin)
-                        .order(ByteOrder.LITTLE_ENDIAN);
-                out.put(e.getKey(), Tensors.fromBytes(data, dtype.scalarType(), shape));
+            for (Entry e : entries(ch, file).values()) {
+                ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, e.dataStart() + e.begin(),
+                        e.end() - e.begin()).order(ByteOrder.LITTLE_ENDIAN);
+                out.put(e.name(), Tensors.fromBytes(data, e.dtype().scalarType(), e.shape()));
             }
         }
         return out;
+    }
+
+    /**
+     * Reads {@code into.numel()} elements of a tensor, starting at element {@code first} of its flattened data,
+     * straight into {@code into}'s memory (a contiguous tensor of the entry's type): only those bytes are read.
+     */
+    public static void readRange(Path file, Entry entry, long first, Tensor into) throws IOException {
+        long count = into.numel();
+        if (first < 0 || first + count > entry.numel()) {
+            throw new IOException(file + ": elements [" + first + ", " + (first + count) + ") are outside '"
+                    + entry.name() + "' (" + entry.numel() + " elements)");
+        }
+        if (!Tensors.sameType(into.scalar_type(), entry.dtype().scalarType()) || !into.is_contiguous()) {
+            throw new IllegalArgumentException("readRange needs a contiguous " + entry.dtype().torchName()
+                    + " tensor");
+        }
+        ByteBuffer dst = Tensors.view(into);
+        long position = entry.dataStart() + entry.begin() + first * entry.dtype().bytes();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst, position);
+                if (n < 0) {
+                    throw new IOException(file + ": ends inside '" + entry.name() + "'");
+                }
+                position += n;
+            }
+        }
     }
 
     /** The {@code __metadata__} map of a file (empty when absent). */

@@ -4,6 +4,7 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.WeightSink;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
@@ -139,8 +140,10 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     @Override
-    public Map<String, Tensor> fullWeights() {
-        return model.parameters();
+    public void streamFullWeights(WeightSink sink) throws IOException {
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            sink.accept(e.getKey(), e.getValue());
+        }
     }
 
     @Override

@@ -11,7 +11,7 @@ import ai.axolotl.data.Tokenizers;
 import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
-import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
@@ -24,7 +24,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -360,11 +362,22 @@ public final class Trainer implements AutoCloseable {
         strategy.barrier();
     }
 
+    /** Streams the full weights from the strategy into the HF model files on the main rank. */
     private void exportModel(Path outputDir) throws IOException {
-        var weights = strategy.fullWeights();
-        if (strategy.isMain() && weights != null) {
-            DType dtype = config.precision().bf16Enabled() ? DType.BF16 : DType.F32;
-            HfCheckpoint.save(outputDir, model.config(), weights, dtype, 2L << 30);
+        DType dtype = config.precision().bf16Enabled() ? DType.BF16 : DType.F32;
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : model.parameters().keySet()) {
+            shapes.put(name, LlamaModel.parameterShape(model.config(), name));
+        }
+        try (HfModelWriter w = strategy.isMain()
+                ? new HfModelWriter(outputDir, model.config(), shapes, dtype, 2L << 30) : null) {
+            strategy.streamFullWeights((name, t) -> {
+                if (w != null) {
+                    w.accept(name, t);
+                }
+            });
+        }
+        if (strategy.isMain()) {
             tokenizer.save(outputDir);
             LOG.info("exported the model to {} ({})", outputDir, dtype.torchName());
         }

@@ -2,6 +2,7 @@ package ai.axolotl.train;
 
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.WeightSink;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
@@ -70,10 +71,11 @@ public interface TrainingStrategy extends AutoCloseable {
     void loadCheckpoint(Path dir) throws IOException;
 
     /**
-     * The full model weights by HF name for export, or null on ranks that do not export. The caller must not
-     * close the tensors.
+     * Hands the full model weights, one at a time in the model's parameter order, to {@code sink} on the rank that
+     * exports ({@link #isMain()}); a collective: every rank calls it. A sharded strategy gathers one parameter at a
+     * time, so no rank holds more than its shards plus one full parameter.
      */
-    Map<String, Tensor> fullWeights();
+    void streamFullWeights(WeightSink sink) throws IOException;
 
     /** Bytes of model state this rank holds: parameters, gradients, optimizer state. */
     long modelStateBytes();

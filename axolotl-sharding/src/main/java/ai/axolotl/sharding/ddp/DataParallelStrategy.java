@@ -4,6 +4,7 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.WeightSink;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.GradientClipping;
@@ -124,9 +125,13 @@ public final class DataParallelStrategy extends ShardingStrategy {
     }
 
     @Override
-    public Map<String, Tensor> fullWeights() {
+    public void streamFullWeights(WeightSink sink) throws IOException {
         verifyReplicas();
-        return rank() == 0 ? model.parameters() : null;
+        if (rank() == 0) {
+            for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                sink.accept(e.getKey(), e.getValue());
+            }
+        }
     }
 
     /**

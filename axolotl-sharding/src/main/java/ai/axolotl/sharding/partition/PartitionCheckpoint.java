@@ -2,6 +2,7 @@ package ai.axolotl.sharding.partition;
 
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.train.TrainingException;
@@ -10,8 +11,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,9 +25,10 @@ import java.util.Map;
  * the fp32 parameters and of the optimizer moments ({@code <dir>/rank<r>.safetensors}: {@code param/NAME},
  * {@code exp_avg/NAME}, {@code exp_avg_sq/NAME}), no gathering; rank 0 adds {@code <dir>/meta.json} (world,
  * partitioning, each tensor's global shape and chunk, optimizer steps) and the model's {@code config.json}.
- * Loading at the same world size reads the rank's own file; at another world size every rank rebuilds the full
- * tensors from all files and takes its new partition (reshard on load). {@link #consolidate} writes the full
- * fp32 model as HF safetensors without a process group.
+ * Loading reads, for every tensor, only the byte ranges of the saved partitions that overlap the rank's partition
+ * at the current world size and layout (reshard on load: at the same world size that is its own file), so a rank
+ * holds its partitions and nothing more. {@link #consolidate} writes the full fp32 model as HF safetensors without
+ * a process group, one parameter at a time.
  */
 public final class PartitionCheckpoint {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -94,99 +94,19 @@ public final class PartitionCheckpoint {
         if (!meta.path("has_optimizer").asBoolean(true)) {
             throw new TrainingException(dir + " holds no optimizer state (save_only_model); it cannot be resumed");
         }
-        int world = meta.get("world").asInt();
-        int now = s.shardGroup().size();
+        SavedPartitions saved = new SavedPartitions(z, meta);
         int rank = s.shardGroup().rank();
-        Map<String, Tensor> mine;
-        if (world == now && meta.path("row_aligned").asBoolean() == s.plan().rowAligned()) {
-            mine = Safetensors.read(z.resolve("rank" + rank + ".safetensors"));
-        } else {
-            mine = reshard(z, meta, s, rank, now);
-        }
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : s.sharded().values()) {
-                copy(mine, "param/" + p.name(), p.shard().detach(), z);
+                saved.readPartition("param/" + p.name(), rank, p.chunk(), p.shard().detach());
                 if (s.optimizer().expAvg(p.name()) != null) {
-                    copy(mine, "exp_avg/" + p.name(), s.optimizer().expAvg(p.name()), z);
-                    copy(mine, "exp_avg_sq/" + p.name(), s.optimizer().expAvgSq(p.name()), z);
+                    saved.readPartition("exp_avg/" + p.name(), rank, p.chunk(), s.optimizer().expAvg(p.name()));
+                    saved.readPartition("exp_avg_sq/" + p.name(), rank, p.chunk(),
+                            s.optimizer().expAvgSq(p.name()));
                 }
             }
-        } finally {
-            mine.values().forEach(Tensor::close);
         }
         s.optimizer().setSteps(meta.path("optimizer_steps").asLong());
-    }
-
-    private static void copy(Map<String, Tensor> from, String key, Tensor into, Path z) {
-        Tensor t = from.get(key);
-        if (t == null || t.numel() != into.numel()) {
-            throw new TrainingException(z + ": no partition '" + key + "' of " + into.numel() + " elements");
-        }
-        into.copy_(t);
-    }
-
-    /** This rank's partitions for a new world size, rebuilt from every saved partition. */
-    private static Map<String, Tensor> reshard(Path z, JsonNode meta, PartitionedStrategy s, int rank, int world)
-            throws IOException {
-        Map<String, Tensor> full = fullTensors(z, meta);
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        try {
-            for (ShardedParameter p : s.sharded().values()) {
-                for (String kind : KINDS) {
-                    Tensor f = full.get(kind + "/" + p.name());
-                    if (f == null) {
-                        continue;
-                    }
-                    long chunk = p.chunk();
-                    Tensor part = ai.axolotl.runtime.Tensors.zeros(chunk);
-                    long start = Math.min(p.numel(), rank * chunk);
-                    long len = Math.max(0, Math.min(p.numel(), start + chunk) - start);
-                    if (len > 0) {
-                        try (Tensor src = f.narrow(0, start, len); Tensor dst = part.narrow(0, 0, len)) {
-                            dst.copy_(src);
-                        }
-                    }
-                    out.put(kind + "/" + p.name(), part);
-                }
-            }
-        } finally {
-            full.values().forEach(Tensor::close);
-        }
-        return out;
-    }
-
-    /** Every saved tensor (parameters and moments), rebuilt whole and flat, by {@code kind/name}. */
-    static Map<String, Tensor> fullTensors(Path z, JsonNode meta) throws IOException {
-        int world = meta.get("world").asInt();
-        List<Map<String, Tensor>> ranks = new ArrayList<>();
-        try {
-            for (int r = 0; r < world; r++) {
-                Path f = z.resolve("rank" + r + ".safetensors");
-                if (!Files.isRegularFile(f)) {
-                    throw new TrainingException(z + ": the partition of rank " + r + " is missing (" + f + ")");
-                }
-                ranks.add(Safetensors.read(f));
-            }
-            Map<String, Tensor> full = new LinkedHashMap<>();
-            for (JsonNode p : meta.get("params")) {
-                for (String kind : KINDS) {
-                    String key = kind + "/" + p.get("name").asText();
-                    if (!ranks.get(0).containsKey(key)) {
-                        continue;
-                    }
-                    Tensor[] parts = new Tensor[world];
-                    for (int r = 0; r < world; r++) {
-                        parts[r] = ranks.get(r).get(key);
-                    }
-                    try (Tensor flat = torch.cat(new TensorVector(parts), 0)) {
-                        full.put(key, flat.narrow(0, 0, p.get("numel").asLong()).clone());
-                    }
-                }
-            }
-            return full;
-        } finally {
-            ranks.forEach(m -> m.values().forEach(Tensor::close));
-        }
     }
 
     /** Rebuilds the full fp32 model of a sharded checkpoint into {@code out} (HF safetensors + config.json). */
@@ -196,21 +116,24 @@ public final class PartitionCheckpoint {
             throw new TrainingException(checkpoint + ": not a sharded checkpoint (no zero/meta.json or fsdp/meta.json)");
         }
         JsonNode meta = JSON.readTree(z.resolve("meta.json").toFile());
-        Map<String, Tensor> full = fullTensors(z, meta);
-        Map<String, Tensor> params = new LinkedHashMap<>();
-        try {
-            for (JsonNode p : meta.get("params")) {
-                long[] shape = new long[p.get("shape").size()];
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = p.get("shape").get(i).asLong();
-                }
-                params.put(p.get("name").asText(), full.get("param/" + p.get("name").asText()).view(shape));
+        SavedPartitions saved = new SavedPartitions(z, meta);
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (JsonNode p : meta.get("params")) {
+            long[] shape = new long[p.get("shape").size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = p.get("shape").get(i).asLong();
             }
-            LlamaConfig config = LlamaConfig.read(checkpoint.resolve(HfCheckpoint.CONFIG));
-            HfCheckpoint.save(out, config, params, DType.F32, 2L << 30);
-        } finally {
-            params.values().forEach(Tensor::close);
-            full.values().forEach(Tensor::close);
+            shapes.put(p.get("name").asText(), shape);
+        }
+        LlamaConfig config = LlamaConfig.read(checkpoint.resolve(HfCheckpoint.CONFIG));
+        // one full parameter at a time: read from every partition file, written, released
+        try (HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
+            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+                try (Tensor full = saved.readWhole("param/" + e.getKey());
+                     Tensor view = full.view(e.getValue())) {
+                    w.accept(e.getKey(), view);
+                }
+            }
         }
     }
 }

@@ -9,7 +9,8 @@ import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.model.DType;
-import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.HfModelWriter;
+import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -328,13 +329,13 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
         PartitionCheckpoint.save(dir, this, includeOptimizer);
         if (fullStateDict()) {
-            Map<String, Tensor> full = fullWeights();
-            if (full != null) {
-                try {
-                    HfCheckpoint.save(dir, model.config(), full, DType.F32, 2L << 30);
-                } finally {
-                    full.values().forEach(Tensor::close);
-                }
+            try (HfModelWriter w = isMain() ? new HfModelWriter(dir, model.config(), parameterShapes(), DType.F32,
+                    2L << 30) : null) {
+                streamFullWeights((name, t) -> {
+                    if (w != null) {
+                        w.accept(name, t);
+                    }
+                });
             }
         }
     }
@@ -375,18 +376,23 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     }
 
     @Override
-    public Map<String, Tensor> fullWeights() {
-        Map<String, Tensor> out = new LinkedHashMap<>();
+    public void streamFullWeights(WeightSink sink) throws IOException {
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
-                out.put(p.name(), p.gatherCopy(shardGroup));
+                try (Tensor full = p.gatherCopy(shardGroup)) {
+                    if (isMain()) {
+                        sink.accept(p.name(), full);
+                    }
+                }
             }
         }
-        if (rank() != 0) {
-            out.values().forEach(Tensor::close);
-            return null;
-        }
-        return out;
+    }
+
+    /** Every parameter's full shape, in the model's order. */
+    private Map<String, long[]> parameterShapes() {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        sharded.values().forEach(p -> shapes.put(p.name(), p.shape()));
+        return shapes;
     }
 
     /**
