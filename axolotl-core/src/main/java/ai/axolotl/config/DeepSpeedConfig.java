@@ -20,11 +20,12 @@ import java.util.Set;
  * @param stage ZeRO stage 0-3
  * @param overlapComm reduce gradients while backward proceeds
  * @param contiguousGradients keep gradient partitions in one buffer
- * @param reduceBucketSize elements per gradient bucket; null: "auto" (h*h)
+ * @param reduceBucketSize elements per gradient reduce-scatter bucket; null: "auto" (h*h)
  * @param allgatherBucketSize elements per parameter all-gather bucket (stages 1-2)
  * @param prefetchBucketSize stage 3 prefetch size in elements; null: "auto" (0.9*h*h)
  * @param paramPersistenceThreshold stage 3: parameters up to this many elements stay whole; null: "auto" (10*h)
- * @param maxLiveParameters stage 3: most parameter elements gathered at once (0: the current and next unit)
+ * @param maxLiveParameters stage 3: most parameter elements gathered at once; prefetching stops before exceeding it
+ *     (0, as in Axolotl's zero3 files, turns prefetching off as it does in DeepSpeed; default 1e9)
  * @param gather16bitWeightsOnModelSave consolidate the model on rank 0 when saving
  * @param offloadOptimizer offload_optimizer.device is cpu
  * @param offloadParam offload_param.device is cpu
@@ -35,6 +36,8 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
                               long maxLiveParameters, boolean gather16bitWeightsOnModelSave, boolean offloadOptimizer,
                               boolean offloadParam, Integer trainBatchSize) {
 
+    /** DeepSpeed's {@code stage3_max_live_parameters} when the config does not set it. */
+    public static final long DEFAULT_MAX_LIVE_PARAMETERS = 1_000_000_000L;
     private static final Set<String> TOP = Set.of("zero_optimization", "bf16", "fp16", "gradient_accumulation_steps",
             "gradient_clipping", "train_batch_size", "train_micro_batch_size_per_gpu", "wall_clock_breakdown",
             "compile", "zero_allow_untested_optimizer", "zero_force_ds_cpu_optimizer", "steps_per_print",
@@ -113,14 +116,16 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
         }
         java.util.List<String> noEffect = new ArrayList<>();
         for (String k : new String[] {"sub_group_size", "max_reuse_distance", "stage3_max_reuse_distance",
-            "allgather_bucket_size", "round_robin_gradients", "max_live_parameters", "stage3_max_live_parameters"}) {
+            "allgather_bucket_size", "round_robin_gradients"}) {
             if (z.has(k)) {
                 noEffect.add(k);
             }
         }
         if (!noEffect.isEmpty()) {
             warnings.add("deepspeed.zero_optimization keys accepted with no effect here: " + noEffect
-                    + " (gradients are reduced per unit, and stage 3 gathers the current unit and prefetches the next)");
+                    + " (sub_group_size: the optimizer steps each partition whole; reuse distance: gathered parameters"
+                    + " are freed after each use; allgather_bucket_size: stages 1-2 refresh each parameter with one"
+                    + " all-gather; round_robin_gradients: gradients are reduce-scattered, not assigned to ranks)");
         }
         TrainingSettings t = a.training();
         matchInt(root, "train_micro_batch_size_per_gpu", t.microBatchSize(), "micro_batch_size", mine);
@@ -145,8 +150,8 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
         }
         boolean gather = z.path("gather_16bit_weights_on_model_save").asBoolean(
                 z.path("stage3_gather_16bit_weights_on_model_save").asBoolean(false));
-        long maxLive = z.has("max_live_parameters") ? z.path("max_live_parameters").asLong()
-                : z.path("stage3_max_live_parameters").asLong(0);
+        long maxLive = z.has("max_live_parameters") ? z.path("max_live_parameters").asLong(DEFAULT_MAX_LIVE_PARAMETERS)
+                : z.path("stage3_max_live_parameters").asLong(DEFAULT_MAX_LIVE_PARAMETERS);
         return new DeepSpeedConfig(stage, z.path("overlap_comm").asBoolean(stage >= 2),
                 z.path("contiguous_gradients").asBoolean(true), autoLong(z, "reduce_bucket_size"),
                 z.path("allgather_bucket_size").asLong(500_000_000L), autoLong(z, "stage3_prefetch_bucket_size"),

@@ -36,6 +36,7 @@ public final class DataParallelStrategy extends ShardingStrategy {
     private Optimizer optimizer;
     private TensorVector params;
     private GradientBuckets buckets;
+    private long bucketsLaunched;
     private boolean stepped;
     private String optimizerName;
 
@@ -90,10 +91,16 @@ public final class DataParallelStrategy extends ShardingStrategy {
         };
     }
 
+    /** Gradient buckets all-reduced so far (each at most {@code ddp_bucket_cap_mb}, unless one tensor is larger). */
+    public long gradientBucketsLaunched() {
+        return bucketsLaunched;
+    }
+
     @Override
     public double reduceAndClipGradients(double maxNorm) {
         if (buckets != null) {
             buckets.finish();
+            bucketsLaunched += buckets.launched();
             buckets = null;
         }
         return GradientClipping.clip(params, maxNorm);

@@ -23,6 +23,7 @@ final class GradientBuckets {
     private final List<Tensor> pending = new ArrayList<>();
     private long pendingBytes;
     private final List<Flight> inFlight = new ArrayList<>();
+    private int launched;
 
     private record Flight(Tensor flat, List<Tensor> params, CollectiveWork work) {}
 
@@ -54,8 +55,14 @@ final class GradientBuckets {
             f.close();
         }
         inFlight.add(new Flight(flat, params, group.allReduceSum(flat)));
+        launched++;
         pending.clear();
         pendingBytes = 0;
+    }
+
+    /** Buckets started so far. */
+    int launched() {
+        return launched;
     }
 
     /** Starts what is left, waits for every bucket and copies the sums back into the gradients. */

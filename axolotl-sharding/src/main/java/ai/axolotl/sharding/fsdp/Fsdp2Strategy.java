@@ -4,6 +4,7 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
 
@@ -38,7 +39,8 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
                          Collectives replicateGroup, DeviceMesh mesh, int rank,
                          Consumer<Map<String, String>> preflight, Runnable onStep) {
         super(new PartitionPlan(replicateGroup != null && replicateGroup.size() > 1 ? "hsdp" : "fsdp2", true, true,
-                options.reshardAfterForward(), true, c -> 0, DIR, options.bf16()), dataParallel, shardGroup,
+                options.reshardAfterForward(), true, c -> 0, DIR, options.bf16(), c -> CommunicationPlan.PER_UNIT),
+                dataParallel, shardGroup,
                 replicateGroup, mesh, rank,
                 preflight, onStep);
         this.options = options;

@@ -2,6 +2,7 @@ package ai.axolotl.sharding.partition;
 
 import ai.axolotl.model.LlamaConfig;
 
+import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
 /**
@@ -11,14 +12,16 @@ import java.util.function.ToLongFunction;
  * @param name strategy name for logs
  * @param partitionGradients reduce-scatter each unit's gradients as its backward ends and keep only partitions
  * @param partitionParameters free parameters between uses, gathering them per unit
- * @param reshardAfterForward with partitioned parameters: free after forward and gather again for backward
- *     (the forward is recomputed there); false keeps them from forward until backward
+ * @param reshardAfterForward with partitioned parameters: free after forward and gather again into the same
+ *     storage for backward; false keeps them from forward until backward
  * @param rowAligned partitions hold whole rows (dim-0 sharding, FSDP2); false: flat elements (ZeRO)
  * @param persistenceThreshold for a model's shape, the element count up to which parameters stay whole
  * @param checkpointDir sub-directory of a checkpoint for the partitions ("zero" or "fsdp")
  * @param bf16Gather gather partitioned parameters in bf16 (mixed precision; masters stay fp32)
+ * @param communication for a model's shape, how collectives are bucketed, overlapped and prefetched
  */
 public record PartitionPlan(String name, boolean partitionGradients, boolean partitionParameters,
                             boolean reshardAfterForward, boolean rowAligned,
                             ToLongFunction<LlamaConfig> persistenceThreshold,
-                            String checkpointDir, boolean bf16Gather) {}
+                            String checkpointDir, boolean bf16Gather,
+                            Function<LlamaConfig, CommunicationPlan> communication) {}

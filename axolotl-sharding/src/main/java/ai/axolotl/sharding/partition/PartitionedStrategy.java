@@ -21,9 +21,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,8 +48,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private final Map<String, Boolean> persistent = new HashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
-    private final Deque<GradientBucket> reductions = new ArrayDeque<>();
+    private GradientReducer reducer;
+    private CommunicationPlan communication;
     private final Map<String, CollectiveWork> prefetched = new HashMap<>();
+    private long liveGatheredElements;
+    private long prefetchedElements;
     private List<ModelUnit> units;
     private long peakGatheredBytes;
     private long gatheredBytes;
@@ -93,6 +94,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public void setup(LlamaModel model, OptimizerSettings settings) {
         this.model = model;
         this.units = model.units();
+        this.communication = plan.communication().apply(model.config());
+        this.reducer = new GradientReducer(shardGroup, communication.reduceBucketElements(), communication.overlap());
         long threshold = plan.persistenceThreshold().applyAsLong(model.config());
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
             long[] shape = LlamaModel.parameterShape(model.config(), e.getKey());
@@ -119,14 +122,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             }
             sharded.put(e.getKey(), sp);
         }
+        // partitioned parameters start freed (ShardedParameter never fills them); kept ones hold their values
         this.optimizer = new ShardedOptimizer(settings, new ArrayList<>(sharded.values()));
-        if (plan.partitionParameters()) {
-            for (ShardedParameter p : sharded.values()) {
-                if (!persistent.get(p.name())) {
-                    p.free();
-                }
-            }
-        }
     }
 
     @Override
@@ -136,7 +133,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             public void beforeForward(ModelUnit unit) {
                 if (plan.partitionParameters()) {
                     gather(unit);
-                    prefetch(neighbour(unit, +1));
+                    prefetchAfter(unit, +1);
                 }
             }
 
@@ -158,55 +155,78 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             public void beforeBackward(ModelUnit unit) {
                 if (plan.partitionParameters()) {
                     gather(unit);
-                    prefetch(neighbour(unit, -1));
+                    prefetchAfter(unit, -1);
                 }
             }
 
             @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                if (plan.partitionGradients()) {
+                if (memoryProbe && lastMicroStep) {
+                    sampleModelState(); // this unit's full gradients are still held here
+                }
+                // stage 1 keeps full gradients over the micro-batches and reduces them in the last one
+                if (plan.partitionGradients() || lastMicroStep) {
                     List<ShardedParameter> ps = new ArrayList<>();
                     for (String name : unit.parameters().keySet()) {
                         ps.add(sharded.get(name));
                     }
-                    GradientBucket b = GradientBucket.start(ps, shardGroup);
-                    // one bucket per unit; keep this unit's in flight while the next unit computes
-                    long t0 = System.nanoTime();
-                    while (!reductions.isEmpty()) {
-                        reductions.poll().finish();
+                    reducer.add(ps);
+                    if (unit == units.get(0)) {
+                        reducer.flush(); // the micro-batch's backward is over
                     }
-                    exposedCommNanos += System.nanoTime() - t0;
-                    if (b != null) {
-                        reductions.add(b);
-                    }
+                    exposedCommNanos += reducer.takeWaitedNanos();
                 }
                 if (plan.partitionParameters()) {
                     release(unit);
-                }
-                if (memoryProbe && lastMicroStep) {
-                    sampleModelState();
                 }
             }
         };
     }
 
-    private ModelUnit neighbour(ModelUnit unit, int delta) {
-        int i = units.indexOf(unit) + delta;
-        return i >= 0 && i < units.size() ? units.get(i) : null;
-    }
-
-    private void prefetch(ModelUnit unit) {
-        if (unit == null) {
+    /**
+     * Starts gathers ahead of {@code unit} in execution order ({@code direction} +1 in forward, -1 in backward):
+     * the whole next unit (FSDP2), or parameter by parameter through the following units while the prefetched
+     * elements stay within the prefetch bucket and the live gathered elements within the live limit (ZeRO-3).
+     */
+    private void prefetchAfter(ModelUnit unit, int direction) {
+        int first = units.indexOf(unit) + direction;
+        if (communication.prefetchElements() < 0) {
+            if (first >= 0 && first < units.size()) {
+                for (String name : units.get(first).usedParameters().keySet()) {
+                    startPrefetch(sharded.get(name));
+                }
+            }
             return;
         }
-        for (String name : unit.usedParameters().keySet()) {
-            ShardedParameter p = sharded.get(name);
-            if (!p.present() && !prefetched.containsKey(name)) {
-                prefetched.put(name, p.startGather(shardGroup));
-                gatheredBytes += p.heldGatheredBytes();
+        for (int i = first; i >= 0 && i < units.size(); i += direction) {
+            for (String name : units.get(i).usedParameters().keySet()) {
+                ShardedParameter p = sharded.get(name);
+                if (p.present() || prefetched.containsKey(name)) {
+                    continue;
+                }
+                if (prefetchedElements + p.numel() > communication.prefetchElements()
+                        || liveGatheredElements + p.numel() > communication.maxLiveElements()) {
+                    return;
+                }
+                startPrefetch(p);
             }
         }
+    }
+
+    private void startPrefetch(ShardedParameter p) {
+        if (p.present() || prefetched.containsKey(p.name())) {
+            return;
+        }
+        prefetched.put(p.name(), startGather(p));
+        prefetchedElements += p.numel();
+    }
+
+    private CollectiveWork startGather(ShardedParameter p) {
+        CollectiveWork w = p.startGather(shardGroup);
+        gatheredBytes += p.heldGatheredBytes();
+        liveGatheredElements += p.numel();
         peakGatheredBytes = Math.max(peakGatheredBytes, gatheredBytes);
+        return w;
     }
 
     private void gather(ModelUnit unit) {
@@ -217,8 +237,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             }
             CollectiveWork g = prefetched.remove(name);
             if (g == null) {
-                g = p.startGather(shardGroup);
-                gatheredBytes += p.heldGatheredBytes();
+                g = startGather(p);
+            } else {
+                prefetchedElements -= p.numel();
             }
             long t0 = System.nanoTime();
             p.install(g);
@@ -231,27 +252,24 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         for (String name : unit.usedParameters().keySet()) {
             ShardedParameter p = sharded.get(name);
             if (!persistent.get(name) && p.present()) {
-                gatheredBytes -= p.heldGatheredBytes();
-                p.free();
+                freeGathered(p);
             }
         }
     }
 
+    private void freeGathered(ShardedParameter p) {
+        gatheredBytes -= p.heldGatheredBytes();
+        liveGatheredElements -= p.numel();
+        p.free();
+    }
+
     @Override
     public double reduceAndClipGradients(double maxNorm) {
-        if (!plan.partitionGradients()) {
-            GradientBucket b = GradientBucket.start(new ArrayList<>(sharded.values()), shardGroup);
-            if (b != null) {
-                reductions.add(b);
-            }
-        }
         if (memoryProbe) {
             sampleModelState();
         }
         long t0 = System.nanoTime();
-        while (!reductions.isEmpty()) {
-            reductions.poll().finish();
-        }
+        reducer.finishAll();
         if (replicateGroup != null) {
             sumAcrossReplicas();
         }
@@ -302,8 +320,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 p.refreshFromShards(shardGroup);
             } else if (p.present()) {
                 // a gathered copy would now be stale; the next use gathers the updated partitions
-                gatheredBytes -= p.heldGatheredBytes();
-                p.free();
+                freeGathered(p);
             }
         }
         exposedCommNanos += System.nanoTime() - t0;
@@ -450,6 +467,16 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     /** True when this rank never held the full model: it received its partitions from rank 0. */
     public boolean receivedPartitionsFromRankZero() {
         return placeholderRank;
+    }
+
+    /** Gradient buckets launched so far (reduce-scatters of gradient partitions). */
+    public long gradientBucketsLaunched() {
+        return reducer.bucketsLaunched();
+    }
+
+    /** The most gradient buckets that were in flight at once (0 without overlap_comm). */
+    public int mostGradientBucketsInFlight() {
+        return reducer.mostInFlight();
     }
 
     /**

@@ -68,13 +68,15 @@ public final class ShardedParameter implements AutoCloseable {
         this.gatherType = keepFull ? ScalarType.Float : gatherType;
         this.shardGrad = Tensors.unscoped(Tensors.zeros(chunk));
         try (NoGradGuard g = new NoGradGuard(); Tensor detached = source.detach(); Tensor values = detached.reshape(-1)) {
+            // a partitioned parameter's buffer is never filled here (its pages are never touched): it is freed
+            // below and first gathered before its unit runs, so setup holds one full copy of a parameter at most
             this.flat = Tensors.unscoped(torch.empty(new long[] {world * chunk}, Tensors.options(this.gatherType),
                     null));
-            flat.zero_();
-            try (Tensor dst = flat.narrow(0, 0, numel)) {
-                dst.copy_(values);
-            }
             if (keepFull) {
+                flat.zero_();
+                try (Tensor dst = flat.narrow(0, 0, numel)) {
+                    dst.copy_(values);
+                }
                 this.shard = Tensors.unscoped(flat.narrow(0, rank * chunk, chunk));
             } else {
                 this.shard = Tensors.unscoped(Tensors.zeros(chunk));
@@ -95,6 +97,7 @@ public final class ShardedParameter implements AutoCloseable {
         }
         shard.requires_grad_(true);
         shard.mutable_grad().put(shardGrad);
+        free();
     }
 
     /** Elements per partition of a tensor of {@code shape} over {@code world} ranks. */

@@ -3,6 +3,7 @@ package ai.axolotl.sharding.zero;
 import ai.axolotl.config.DeepSpeedConfig;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
 
@@ -47,7 +48,10 @@ public final class ZeroStrategy extends PartitionedStrategy {
             throw new IllegalArgumentException("ZeRO stage must be 1, 2 or 3, got " + stage);
         }
         return new PartitionPlan("zero" + stage, stage >= 2, stage == 3, true, false,
-                c -> ds.persistenceThreshold(c.hiddenSize()), ZeroCheckpointLayout.DIR, bf16);
+                c -> ds.persistenceThreshold(c.hiddenSize()), ZeroCheckpointLayout.DIR, bf16,
+                c -> new CommunicationPlan(ds.reduceBucketElements(c.hiddenSize()), ds.overlapComm(),
+                        ds.prefetchElements(c.hiddenSize()),
+                        ds.maxLiveParameters()));
     }
 
     /** The stage. */
