@@ -92,6 +92,17 @@ final class TrainCommand implements Callable<Integer> {
         if (spec != null && spec.worldSize() > 1) {
             return runRank(c, spec);
         }
+        String selected = Strategies.selectedName(c, 1);
+        if (selected.equals("zero") || selected.equals("fsdp2")) {
+            // one rank of the sharded strategy, so its checkpoints reshard to and from other world sizes
+            int n = threads > 0 ? threads : Threads.defaultCount();
+            List<TrainResult> results = new ThreadLauncher(1).launch(c, s -> {
+                try (Trainer t = new Trainer(c, s, List.of(), n)) {
+                    return t.fit();
+                }
+            });
+            return report(results.get(0));
+        }
         try (Trainer trainer = new Trainer(c, new SingleProcessStrategy(), List.of(),
                 threads > 0 ? threads : Threads.defaultCount())) {
             Runtime.getRuntime().addShutdownHook(new Thread(trainer::stop));

@@ -105,6 +105,42 @@ class CliTest {
                 org.assertj.core.data.Offset.offset(0.01));
     }
 
+    /**
+     * ZeRO-3 from a DeepSpeed file with a validation split: two ranks train, evaluate (through the strategy's
+     * gathers), save and export; one process then resumes that 2-rank checkpoint with the same file (it runs the
+     * sharded strategy at world 1 and reshards on load) and exports again.
+     */
+    @Test
+    void zeroThreeEvaluatesExportsAndResumesOnOneProcess(@TempDir Path dir) throws Exception {
+        Path ds = dir.resolve("zero3.json");
+        Files.writeString(ds, "{\"zero_optimization\": {\"stage\": 3, \"overlap_comm\": true, "
+                + "\"reduce_bucket_size\": \"auto\", \"stage3_prefetch_bucket_size\": \"auto\", "
+                + "\"stage3_param_persistence_threshold\": \"auto\", \"max_live_parameters\": 0}, "
+                + "\"bf16\": {\"enabled\": \"auto\"}, \"gradient_accumulation_steps\": \"auto\", "
+                + "\"gradient_clipping\": \"auto\", \"train_batch_size\": \"auto\", "
+                + "\"train_micro_batch_size_per_gpu\": \"auto\"}");
+        Path out = dir.resolve("out");
+        String[] common = {"--sequence_len", "64", "--micro_batch_size", "2", "--val_set_size", "0.05",
+            "--eval-steps", "2", "--save-steps", "2", "--output-dir", out.toString(), "--deepspeed", ds.toString(),
+            "--dataset-prepared-path", dir.resolve("prep").toString(), "--threads", "1"};
+        Run two = run(concat(new String[] {"train", EXAMPLE, "--max-steps", "2", "--launcher", "threads",
+            "--nproc-per-node", "2"}, common));
+        assertThat(two.exit()).as(two.err()).isZero();
+        assertThat(out.resolve("checkpoint-2/zero/meta.json")).exists();
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(Files.readString(out.resolve("metrics.jsonl"))).contains("eval_loss");
+        Run one = run(concat(new String[] {"train", EXAMPLE, "--max-steps", "4", "--resume_from_checkpoint",
+            out.resolve("checkpoint-2").toString()}, common));
+        assertThat(one.exit()).as(one.err()).isZero();
+        assertThat(out.resolve("checkpoint-4/zero/meta.json")).exists();
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
     @Test
     void migrateConfigRewritesAnFsdpOneFileAsFsdpTwo(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("fsdp1.yml");
