@@ -18,6 +18,13 @@ final class StepTimes {
         millis.add(ms);
     }
 
+    /** The step times of several runs after each one's warm-up, pooled (alternated runs of one strategy). */
+    static StepTimes pooled(List<StepTimes> runs) {
+        StepTimes all = new StepTimes(0);
+        runs.forEach(r -> r.measured().forEach(all::add));
+        return all;
+    }
+
     List<Double> measured() {
         return millis.size() > warmup ? millis.subList(warmup, millis.size()) : millis;
     }

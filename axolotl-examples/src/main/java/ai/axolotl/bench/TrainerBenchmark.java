@@ -89,7 +89,6 @@ public final class TrainerBenchmark {
             boolean zero = strategyName.startsWith("zero") || strategyName.equals("fsdp2");
             StepTimes bare = world == 1 && !zero ? bareLoop(config, rows) : null;
             WorldRun baseline = world > 1 && !zero ? trainAt(dir, 1, null) : null;
-            WorldRun ddp = zero ? trainAt(dir, world, null) : null;
             Map<String, Object> keys = null;
             if (strategyName.startsWith("zero")) {
                 keys = Map.of("deepspeed", Map.of("zero_optimization",
@@ -98,7 +97,26 @@ public final class TrainerBenchmark {
                 keys = Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
                         "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
             }
-            WorldRun run = trainAt(dir, world, keys);
+            // sharded strategies against data parallel: runs alternated ABAB, each run's warm-up dropped, pooled
+            WorldRun run;
+            WorldRun ddp = null;
+            List<Map<String, Object>> rounds = new ArrayList<>();
+            if (zero) {
+                List<WorldRun> ddpRuns = new ArrayList<>();
+                List<WorldRun> runs = new ArrayList<>();
+                for (int round = 0; round < ROUNDS; round++) {
+                    ddpRuns.add(trainAt(dir, world, null));
+                    runs.add(trainAt(dir, world, keys));
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("ddp_median_ms", StepTimes.round(ddpRuns.get(round).times.median()));
+                    r.put(strategyName + "_median_ms", StepTimes.round(runs.get(round).times.median()));
+                    rounds.add(r);
+                }
+                ddp = pooledRun(ddpRuns);
+                run = pooledRun(runs);
+            } else {
+                run = trainAt(dir, world, keys);
+            }
             // the machine's own ceiling: the same ranks training independently (no communication) at once
             WorldRun independent = world > 1 && !zero ? trainIndependently(dir, world) : null;
             long params;
@@ -129,6 +147,8 @@ public final class TrainerBenchmark {
                 out.put("ddp_step_ms", ddp.times.summary());
                 out.put("ddp_model_state_bytes", ddp.modelStateBytes);
                 out.put("step_time_vs_ddp", Math.round(run.times.median() / ddp.times.median() * 1000) / 1000.0);
+                out.put("order", "ABAB (ddp, " + strategyName + ") x " + ROUNDS + "; medians over the pooled timed steps");
+                out.put("rounds", rounds);
             }
             if (baseline != null) {
                 long one = Math.round(tokensPerStep / (baseline.times.median() / 1000.0));
@@ -149,6 +169,23 @@ public final class TrainerBenchmark {
         } finally {
             ai.axolotl.train.Checkpoints.deleteTree(dir);
         }
+    }
+
+    /** Alternated rounds of data parallel and a sharded strategy. */
+    static final int ROUNDS = 2;
+
+    private static WorldRun pooledRun(List<WorldRun> runs) {
+        List<StepTimes> times = new ArrayList<>();
+        List<StepTimes> comm = new ArrayList<>();
+        for (WorldRun r : runs) {
+            times.add(r.times);
+            if (r.exposedComm != null) {
+                comm.add(r.exposedComm);
+            }
+        }
+        WorldRun last = runs.get(runs.size() - 1);
+        return new WorldRun(StepTimes.pooled(times), last.losses, last.result, last.modelStateBytes,
+                comm.isEmpty() ? null : StepTimes.pooled(comm));
     }
 
     /** One timed training run at a world size. */

@@ -3,15 +3,19 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.sharding.partition.PartitionCheckpoint;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
+import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.train.Trainer;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +53,43 @@ class ReshardTest {
         PartitionCheckpoint.consolidate(ckpt, dir.resolve("merged"));
         assertIdentical(dir.resolve("merged"), ckpt, "FULL_STATE_DICT checkpoint vs merged partitions");
         assertIdentical(dir.resolve("merged"), dir.resolve("out"), "export vs merged partitions of the last step");
+    }
+
+    /**
+     * The export gathers one parameter at a time: when the writer receives a weight, the one before it has been
+     * released, and what rank 0 holds is its model state plus that one full parameter.
+     */
+    @Test
+    void exportHoldsOneFullParameterAtATime(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, zero(3));
+        StrategyTestKit.fixture(dir, false);
+        AxolotlConfig c = kit.config(dir, 2, dir.resolve("out"), Map.of("max_steps", "2"));
+        long[] measured = new long[3]; // calls, most bytes held during a call, model state after training
+        boolean[] previousReleased = {true};
+        new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
+            try (Trainer t = new Trainer(c, s, List.of(), 1)) {
+                var r = t.fit();
+                long state = s.modelStateBytes();
+                Tensor[] previous = new Tensor[1];
+                s.streamFullWeights((name, weight) -> {
+                    if (previous[0] != null && !previous[0].isNull()) {
+                        previousReleased[0] = false;
+                    }
+                    previous[0] = weight;
+                    measured[0]++;
+                    measured[1] = Math.max(measured[1], s.modelStateBytes() + weight.nbytes());
+                });
+                if (s.rank() == 0) {
+                    measured[2] = state;
+                }
+                return r;
+            }
+        });
+        long largest = 4L * 261 * 32; // the embedding and lm_head: 261 x 32 fp32
+        assertThat(measured[0]).as("every parameter reaches rank 0's writer").isEqualTo(
+                StrategyTestKit.model(false).numHiddenLayers() * 9L + 3);
+        assertThat(previousReleased[0]).as("each full parameter is released before the next is gathered").isTrue();
+        assertThat(measured[1]).isLessThanOrEqualTo(measured[2] + largest);
     }
 
     static void assertIdentical(Path a, Path b, String what) throws Exception {
