@@ -77,8 +77,13 @@ public abstract class BackendCollectives implements Collectives {
 
     @Override
     public CollectiveWork allReduceSum(Tensor t) {
-        return start("allreduce", () -> backend.allreduce(new TensorVector(t),
-                new AllreduceOptions().reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM))));
+        // the vector holds a reference to the tensor: closed at once (c10d keeps its own copy of the list), or
+        // it would keep the tensor's memory alive until the garbage collector ran its deallocator
+        return start("allreduce", () -> {
+            try (TensorVector v = new TensorVector(t); AllreduceOptions o = new AllreduceOptions()) {
+                return backend.allreduce(v, o.reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM)));
+            }
+        });
     }
 
     @Override
@@ -94,7 +99,11 @@ public abstract class BackendCollectives implements Collectives {
 
     @Override
     public CollectiveWork broadcast(Tensor t, int root) {
-        return start("broadcast", () -> backend.broadcast(new TensorVector(t), new BroadcastOptions().rootRank(root)));
+        return start("broadcast", () -> {
+            try (TensorVector v = new TensorVector(t); BroadcastOptions o = new BroadcastOptions()) {
+                return backend.broadcast(v, o.rootRank(root));
+            }
+        });
     }
 
     @Override

@@ -97,8 +97,11 @@ public final class UnitRunner {
                 out.close();
                 out = forward(u, inputs[i], ctx);
             }
-            torch.backward(new TensorVector(out), new TensorVector(grad), new BoolOptional(), false,
-                    new TensorVector());
+            // the vectors hold references: closed here so the activation and its gradient go now
+            try (TensorVector outs = new TensorVector(out); TensorVector grads = new TensorVector(grad);
+                 TensorVector inputsOf = new TensorVector(); BoolOptional retain = new BoolOptional()) {
+                torch.backward(outs, grads, retain, false, inputsOf);
+            }
             out.close();
             grad.close();
             hooks.afterBackward(u, lastMicroStep);

@@ -50,7 +50,10 @@ final class GradientBuckets {
         for (int i = 0; i < flats.length; i++) {
             flats[i] = params.get(i).grad().reshape(-1);
         }
-        Tensor flat = Tensors.unscoped(torch.cat(new TensorVector(flats), 0));
+        Tensor flat;
+        try (TensorVector v = new TensorVector(flats)) {
+            flat = Tensors.unscoped(torch.cat(v, 0));
+        }
         for (Tensor f : flats) {
             f.close();
         }

@@ -4,7 +4,6 @@ import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -31,36 +30,31 @@ final class GradientBucket {
         this.work = work;
     }
 
-    /** Takes the parameters' full gradients (released) and starts the reduction; null when none has one. */
-    static GradientBucket start(List<ShardedParameter> candidates, Collectives group) {
+    /**
+     * Moves the parameters' full gradients (released as they are copied) into one rank-major input buffer of
+     * {@code type} (fp32, or bf16 to halve what travels; the sums are added into the fp32 partitions) and starts
+     * the reduction; null when none has a gradient. Each gradient is copied once, straight into place.
+     */
+    static GradientBucket start(List<ShardedParameter> candidates, Collectives group, ScalarType type) {
         List<ShardedParameter> ps = new ArrayList<>();
-        List<Tensor> flats = new ArrayList<>();
+        long total = 0;
         for (ShardedParameter p : candidates) {
-            Tensor f = p.takePaddedGrad();
-            if (f != null) {
+            if (p.hasGrad()) {
                 ps.add(p);
-                flats.add(f);
+                total += p.chunk();
             }
         }
         if (ps.isEmpty()) {
             return null;
         }
         int world = group.size();
-        List<Tensor> pieces = new ArrayList<>();
-        long total = 0;
-        for (int r = 0; r < world; r++) {
-            for (int i = 0; i < ps.size(); i++) {
-                long c = ps.get(i).chunk();
-                pieces.add(flats.get(i).narrow(0, r * c, c));
-                if (r == 0) {
-                    total += c;
-                }
-            }
+        Tensor input = Tensors.unscoped(torch.empty(new long[] {world * total}, Tensors.options(type), null));
+        long offset = 0;
+        for (ShardedParameter p : ps) {
+            p.moveGradInto(input, total, offset);
+            offset += p.chunk();
         }
-        Tensor input = Tensors.unscoped(torch.cat(new TensorVector(pieces.toArray(new Tensor[0])), 0));
-        pieces.forEach(Tensor::close);
-        flats.forEach(Tensor::close);
-        Tensor output = Tensors.unscoped(torch.empty(new long[] {total}, Tensors.options(ScalarType.Float), null));
+        Tensor output = Tensors.unscoped(torch.empty(new long[] {total}, Tensors.options(type), null));
         return new GradientBucket(ps, input, output, group.reduceScatterSum(output, input));
     }
 

@@ -1,6 +1,7 @@
 package ai.axolotl.sharding.partition;
 
 import ai.axolotl.distributed.Collectives;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ final class GradientReducer {
     private final Collectives group;
     private final long capElements;
     private final boolean overlap;
+    private final ScalarType reduceType;
     private final List<ShardedParameter> pending = new ArrayList<>();
     private long pendingElements;
     private final Deque<GradientBucket> inFlight = new ArrayDeque<>();
@@ -32,11 +34,13 @@ final class GradientReducer {
      * @param group the shard group the gradients are reduce-scattered over
      * @param capElements gradient elements per bucket; 0 or less: one bucket per {@link #add}
      * @param overlap leave collectives in flight while backward continues
+     * @param reduceType the dtype gradients travel in
      */
-    GradientReducer(Collectives group, long capElements, boolean overlap) {
+    GradientReducer(Collectives group, long capElements, boolean overlap, ScalarType reduceType) {
         this.group = group;
         this.capElements = capElements;
         this.overlap = overlap;
+        this.reduceType = reduceType;
     }
 
     /** Adds parameters whose gradients are complete; launches buckets as they fill. */
@@ -70,7 +74,7 @@ final class GradientReducer {
         if (pending.isEmpty()) {
             return;
         }
-        GradientBucket b = GradientBucket.start(new ArrayList<>(pending), group);
+        GradientBucket b = GradientBucket.start(new ArrayList<>(pending), group, reduceType);
         pending.clear();
         pendingElements = 0;
         if (b == null) {

@@ -95,7 +95,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         this.model = model;
         this.units = model.units();
         this.communication = plan.communication().apply(model.config());
-        this.reducer = new GradientReducer(shardGroup, communication.reduceBucketElements(), communication.overlap());
+        this.reducer = new GradientReducer(shardGroup, communication.reduceBucketElements(), communication.overlap(),
+                communication.reduceType());
         long threshold = plan.persistenceThreshold().applyAsLong(model.config());
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
             long[] shape = LlamaModel.parameterShape(model.config(), e.getKey());
@@ -298,7 +299,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         for (int i = 0; i < parts.length; i++) {
             parts[i] = ps.get(i).shardGrad();
         }
-        try (Tensor flat = torch.cat(new TensorVector(parts), 0)) {
+        try (TensorVector v = new TensorVector(parts); Tensor flat = torch.cat(v, 0)) {
             replicateGroup.allReduceSum(flat).await();
             long off = 0;
             for (ShardedParameter p : ps) {

@@ -7,7 +7,6 @@ import org.bytedeco.pytorch.DataPtr;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Storage;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -219,29 +218,42 @@ public final class ShardedParameter implements AutoCloseable {
         }
     }
 
-    /**
-     * Takes the full gradient out of the parameter (which no longer holds it) as a flat fp32 tensor padded to
-     * {@code world x chunk}; null when the parameter has no gradient.
-     */
-    Tensor takePaddedGrad() {
-        Tensor flatGrad;
+    /** True when the model's tensor holds a gradient for this parameter. */
+    boolean hasGrad() {
         try (Tensor g = param.grad()) {
-            if (!g.defined()) {
-                return null;
-            }
-            try (Tensor r = g.reshape(-1); Tensor f = r.to(ScalarType.Float)) { // reduce in fp32
-                long pad = world * chunk - numel;
-                if (pad == 0) {
-                    flatGrad = f.contiguous().clone();
-                } else {
-                    try (Tensor zeros = Tensors.zeros(pad)) {
-                        flatGrad = torch.cat(new TensorVector(f, zeros), 0);
+            return g.defined();
+        }
+    }
+
+    /**
+     * Copies the full gradient into a rank-major bucket buffer and takes it out of the parameter: rank r's chunk
+     * goes to {@code bucket[r*block + offset, +chunk)}, the padding past the parameter's end is zero, and the copy
+     * converts to the bucket's type.
+     *
+     * @param bucket the bucket's input, {@code world x block} elements
+     * @param block elements of one rank's part of the bucket
+     * @param offset where this parameter's chunk starts within each rank's part
+     */
+    void moveGradInto(Tensor bucket, long block, long offset) {
+        try (NoGradGuard ng = new NoGradGuard(); Tensor g = param.grad(); Tensor flatGrad = g.reshape(-1)) {
+            for (int r = 0; r < world; r++) {
+                long start = (long) r * chunk;
+                long len = Math.max(0, Math.min(chunk, numel - start));
+                try (Tensor dst = bucket.narrow(0, r * block + offset, chunk)) {
+                    if (len < chunk) {
+                        try (Tensor pad = dst.narrow(0, len, chunk - len)) {
+                            pad.zero_();
+                        }
+                    }
+                    if (len > 0) {
+                        try (Tensor src = flatGrad.narrow(0, start, len); Tensor d = dst.narrow(0, 0, len)) {
+                            d.copy_(src);
+                        }
                     }
                 }
             }
         }
         param.mutable_grad().put(new Tensor());
-        return flatGrad;
     }
 
     /** Bytes of the full gradient the model's tensor holds now (0 when none). */
