@@ -35,4 +35,9 @@ public record AxolotlConfig(
     public AxolotlConfig {
         datasets = datasets == null ? null : List.copyOf(datasets);
     }
+
+    /** The same config with other distributed settings. */
+    public AxolotlConfig withParallel(ParallelSettings p) {
+        return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, checkpoint, precision, p);
+    }
 }

@@ -338,7 +338,9 @@ public final class ConfigBinder {
                 cp = spd;
             }
         }
-        return new ParallelSettings(dsPath, dsInline, fsdp, fsdpConfig, version,
+        FsdpSettings fsdpSettings = fsdpOn ? FsdpConfigBinder.bind(fsdpConfig == null ? Map.of() : fsdpConfig,
+                errors, warnings) : null;
+        return new ParallelSettings(dsPath, dsInline, fsdp, fsdpConfig, fsdpSettings, version, null,
                 r.integer("tensor_parallel_size", 1), cp == null ? 1 : cp, r.integer("dp_shard_size", null),
                 r.integer("dp_replicate_size", 1), r.integer("ddp_timeout", null),
                 r.integer("ddp_bucket_cap_mb", null));

@@ -23,7 +23,8 @@ public final class ConfigKeys {
 
     /**
      * @param kind how the key is treated
-     * @param note for NO_EFFECT and UNSUPPORTED keys, the feature it belongs to
+     * @param note for NO_EFFECT and UNSUPPORTED keys, the feature it belongs to or why it has no effect; for
+     *     SUPPORTED keys of a nested block, the typed component that carries it ({@code FsdpSettings.x})
      */
     public record Key(Kind kind, String note) {}
 
@@ -48,22 +49,34 @@ public final class ConfigKeys {
     }
 
     static {
-        supported("base_model", "model_type", "tokenizer_type", "reinit_weights", "tokenizer_config",
+        supported("base_model", "model_type", "reinit_weights", "tokenizer_config",
                 "datasets", "dataset_prepared_path", "val_set_size", "sequence_len", "sample_packing",
-                "pad_to_sequence_len", "eval_sample_packing", "train_on_inputs", "min_sample_len",
+                "pad_to_sequence_len", "train_on_inputs", "min_sample_len",
                 "micro_batch_size", "gradient_accumulation_steps", "batch_size", "eval_batch_size", "num_epochs",
                 "max_steps", "learning_rate", "lr_scheduler", "cosine_min_lr_ratio", "warmup_steps",
                 "warmup_ratio", "weight_decay", "max_grad_norm", "optimizer", "adam_beta1", "adam_beta2",
                 "adam_epsilon", "seed", "output_dir", "logging_steps", "save_steps", "saves_per_epoch",
                 "save_total_limit", "save_strategy", "save_only_model", "resume_from_checkpoint",
                 "auto_resume_from_checkpoints", "eval_steps", "evals_per_epoch", "eval_strategy", "bf16", "fp16",
-                "tf32", "gradient_checkpointing", "gradient_checkpointing_kwargs", "loss_watchdog_threshold",
+                "gradient_checkpointing", "loss_watchdog_threshold",
                 "loss_watchdog_patience",
                 // distributed training: parsed and validated here, acted on by the strategies
                 "deepspeed", "fsdp", "fsdp_config", "fsdp_version", "tensor_parallel_size",
                 "context_parallel_size", "sequence_parallel_degree", "dp_shard_size", "dp_replicate_size",
-                "ddp", "ddp_timeout", "ddp_bucket_cap_mb", "ddp_find_unused_parameters", "ddp_broadcast_buffers",
-                "world_size", "local_rank");
+                "ddp_timeout", "ddp_bucket_cap_mb");
+        noEffect("TF32 matmuls exist only on CUDA GPUs; CPU builds compute in full fp32", "tf32");
+        noEffect("the tokenizer comes from tokenizer_config or base_model's tokenizer.json, whatever its class",
+                "tokenizer_type");
+        noEffect("checkpointing recomputes each decoder layer's forward; use_reentrant and friends have no "
+                + "counterpart", "gradient_checkpointing_kwargs");
+        noEffect("evaluation follows sample_packing; packed and unpacked evaluation give the same token-weighted "
+                + "loss since attention never crosses samples", "eval_sample_packing");
+        noEffect("data parallel follows from the number of ranks", "ddp");
+        noEffect("every parameter of the model receives a gradient, so there is nothing to find",
+                "ddp_find_unused_parameters");
+        noEffect("the model has no buffers to broadcast", "ddp_broadcast_buffers");
+        noEffect("ranks come from the launcher (RANK, WORLD_SIZE, LOCAL_RANK or --nproc-per-node)", "world_size",
+                "local_rank");
         noEffect("experiment tracking is not built in (use a TrainingListener)", "wandb_entity", "wandb_log_model",
                 "wandb_name", "wandb_project", "wandb_watch", "wandb_run_id", "wandb_mode", "trackio_project_name",
                 "trackio_run_name", "trackio_space_id", "use_tensorboard", "mlflow_tracking_uri",
@@ -144,10 +157,46 @@ public final class ConfigKeys {
     public static final Set<String> DATASET_KEYS = Set.of("path", "type", "field", "ds_type", "data_files",
             "split", "name", "train_on_split");
 
+    private static final Map<String, Key> FSDP = new LinkedHashMap<>();
+
+    private static void fsdp(String key, Kind kind, String note) {
+        FSDP.put(key, new Key(kind, note));
+    }
+
+    static {
+        fsdp("version", Kind.SUPPORTED, "ParallelSettings.fsdpVersion");
+        fsdp("fsdp_version", Kind.SUPPORTED, "ParallelSettings.fsdpVersion");
+        fsdp("reshard_after_forward", Kind.SUPPORTED, "FsdpSettings.reshardAfterForward");
+        fsdp("sharding_strategy", Kind.SUPPORTED, "FsdpSettings.reshardAfterForward");
+        fsdp("activation_checkpointing", Kind.SUPPORTED, "FsdpSettings.activationCheckpointing");
+        fsdp("auto_wrap_policy", Kind.SUPPORTED, "FsdpSettings.transformerLayerClsToWrap");
+        fsdp("transformer_layer_cls_to_wrap", Kind.SUPPORTED, "FsdpSettings.transformerLayerClsToWrap");
+        fsdp("state_dict_type", Kind.SUPPORTED, "FsdpSettings.fullStateDict");
+        fsdp("cpu_ram_efficient_loading", Kind.SUPPORTED, "FsdpSettings.cpuRamEfficientLoading");
+        fsdp("mixed_precision_policy", Kind.SUPPORTED, "FsdpSettings.bf16Params");
+        fsdp("min_num_params", Kind.UNSUPPORTED, "SIZE_BASED_WRAP (wrapping by min_num_params) is not available; use "
+                + "TRANSFORMER_BASED_WRAP with transformer_layer_cls_to_wrap");
+        fsdp("offload_params", Kind.NO_EFFECT, "CPU builds keep every shard in host memory already, and GPU builds "
+                + "do not offload shards yet");
+        fsdp("cpu_offload_pin_memory", Kind.NO_EFFECT, "pinned host memory only matters for GPU offload, which is "
+                + "not available");
+        fsdp("sync_module_states", Kind.NO_EFFECT, "every rank starts from rank 0's weights (broadcast at setup) "
+                + "either way");
+        fsdp("use_orig_params", Kind.NO_EFFECT, "an FSDP1 flat-parameter option; FSDP2 always keeps the original "
+                + "parameters");
+        fsdp("final_state_dict_type", Kind.NO_EFFECT, "the end of training always exports the consolidated HF "
+                + "model");
+        fsdp("backward_prefetch", Kind.NO_EFFECT, "FSDP2 always prefetches the next unit in backward");
+        fsdp("forward_prefetch", Kind.NO_EFFECT, "FSDP2 always prefetches the next unit in forward");
+        fsdp("limit_all_gathers", Kind.NO_EFFECT, "at most the running unit and the prefetched one are gathered at "
+                + "once anyway");
+    }
+
     /** Keys allowed in {@code fsdp_config}, in their FSDP2 spelling (the FSDP1 spelling adds {@code fsdp_}). */
-    public static final Set<String> FSDP_KEYS = Set.of("version", "fsdp_version", "activation_checkpointing",
-            "offload_params", "sync_module_states", "cpu_ram_efficient_loading", "cpu_offload_pin_memory",
-            "use_orig_params", "state_dict_type", "final_state_dict_type", "auto_wrap_policy",
-            "transformer_layer_cls_to_wrap", "min_num_params", "reshard_after_forward", "mixed_precision_policy",
-            "sharding_strategy", "backward_prefetch", "forward_prefetch", "limit_all_gathers");
+    public static final Set<String> FSDP_KEYS = Collections.unmodifiableSet(FSDP.keySet());
+
+    /** How an {@code fsdp_config} key (FSDP2 spelling) is treated, or null when unknown. */
+    public static Key fsdpKey(String key) {
+        return FSDP.get(key);
+    }
 }

@@ -49,9 +49,7 @@ public final class ConfigLoader {
 
     /** Binds and validates a raw key map. */
     public static Loaded fromMap(Map<String, Object> raw) {
-        ConfigBinder.Bound bound = ConfigBinder.bind(raw);
-        List<String> warnings = ConfigValidator.validate(bound);
-        return new Loaded(bound.config(), warnings);
+        return ConfigValidator.validate(ConfigBinder.bind(raw));
     }
 
     /** Parses a YAML file into a key map, reporting malformed YAML with line and column. */

@@ -45,15 +45,24 @@ final class ConfigRules {
         }
         if (c.precision().fp16() && c.precision().bf16Enabled()) {
             warnings.add("fp16 is ignored because bf16 is on");
+        } else if (c.precision().fp16()) {
+            errors.add(new ConfigError("fp16", "fp16 training needs dynamic loss scaling, which is not available in "
+                    + "this build yet (fp16 would silently compute in fp32); use bf16: true, or leave both unset for "
+                    + "float32"));
         }
         checkParallel(c, errors, warnings);
     }
 
     private static void checkParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
         ParallelSettings p = c.parallel();
-        if (p.deepspeedInline() != null || (p.deepspeed() != null && java.nio.file.Files.isRegularFile(
-                java.nio.file.Path.of(p.deepspeed())))) {
-            DeepSpeedConfig.read(p, c, errors, warnings);
+        // refused in every combination (with FSDP, DeepSpeed or alone) until their strategies exist
+        if (p.tensorParallelSize() > 1) {
+            errors.add(new ConfigError("tensor_parallel_size", "tensor parallelism is not available in this build "
+                    + "yet; set tensor_parallel_size: 1"));
+        }
+        if (p.contextParallelSize() > 1) {
+            errors.add(new ConfigError("context_parallel_size", "context parallelism (also set through "
+                    + "sequence_parallel_degree) is not available in this build yet; set context_parallel_size: 1"));
         }
         if (p.deepspeedEnabled() && p.fsdpEnabled()) {
             errors.add(new ConfigError("deepspeed", "deepspeed and fsdp cannot be used together"));
@@ -68,22 +77,8 @@ final class ConfigRules {
         }
         String opt = c.optimizer().optimizer();
         if (p.fsdpConfig() != null) {
+            // wrap policy, state dict type, reshard and precision values are checked where the block is bound
             Map<String, Object> f = p.fsdpConfig();
-            if ("SIZE_BASED_WRAP".equals(f.get("auto_wrap_policy")) && f.get("min_num_params") == null) {
-                errors.add(new ConfigError("fsdp_config.min_num_params", "is required when auto_wrap_policy is "
-                        + "SIZE_BASED_WRAP"));
-            }
-            Object wrap = f.get("auto_wrap_policy");
-            if (wrap != null && !Set.of("TRANSFORMER_BASED_WRAP", "SIZE_BASED_WRAP").contains(wrap.toString())) {
-                errors.add(new ConfigError("fsdp_config.auto_wrap_policy", "expected TRANSFORMER_BASED_WRAP or "
-                        + "SIZE_BASED_WRAP, got " + wrap));
-            }
-            Object sdt = f.get("state_dict_type");
-            if (sdt != null && !Set.of("FULL_STATE_DICT", "SHARDED_STATE_DICT", "LOCAL_STATE_DICT")
-                    .contains(sdt.toString())) {
-                errors.add(new ConfigError("fsdp_config.state_dict_type", "expected FULL_STATE_DICT or "
-                        + "SHARDED_STATE_DICT, got " + sdt));
-            }
             if (Boolean.FALSE.equals(f.get("cpu_offload_pin_memory"))) {
                 if (Integer.valueOf(1).equals(p.fsdpVersion())) {
                     errors.add(new ConfigError("fsdp_config.cpu_offload_pin_memory", "FSDP1 does not support "

@@ -6,6 +6,8 @@ import jakarta.validation.Validator;
 import jakarta.validation.ValidatorFactory;
 import org.hibernate.validator.messageinterpolation.ParameterMessageInterpolator;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -29,10 +31,11 @@ public final class ConfigValidator {
     private ConfigValidator() {}
 
     /**
-     * Validates a bound configuration together with the problems found while binding; throws a
-     * {@link ConfigException} listing all of them, or returns the config with the rule warnings added.
+     * Validates a bound configuration together with the problems found while binding, and reads the DeepSpeed
+     * JSON it names (once: the strategies use what is read here); throws a {@link ConfigException} listing all
+     * problems, or returns the config with every warning.
      */
-    public static List<String> validate(ConfigBinder.Bound bound) {
+    public static ConfigLoader.Loaded validate(ConfigBinder.Bound bound) {
         List<ConfigError> errors = new ArrayList<>(bound.errors());
         List<String> warnings = new ArrayList<>(bound.warnings());
         AxolotlConfig c = bound.config();
@@ -49,10 +52,15 @@ public final class ConfigValidator {
         constraintErrors.sort(Comparator.comparing(ConfigError::key));
         errors.addAll(constraintErrors);
         ConfigRules.check(c, errors, warnings);
+        ParallelSettings p = c.parallel();
+        if (p.deepspeedInline() != null || (p.deepspeed() != null && Files.isRegularFile(Path.of(p.deepspeed())))) {
+            DeepSpeedConfig ds = DeepSpeedConfig.read(p, c, errors, warnings);
+            c = c.withParallel(p.withDeepSpeedSettings(ds));
+        }
         if (!errors.isEmpty()) {
             throw new ConfigException(errors);
         }
-        return warnings;
+        return new ConfigLoader.Loaded(c, warnings);
     }
 
     /** Converts a record property path ({@code training.microBatchSize}) to a YAML key path. */

@@ -7,7 +7,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -19,35 +22,98 @@ import java.util.Set;
  *
  * @param stage ZeRO stage 0-3
  * @param overlapComm reduce gradients while backward proceeds
- * @param contiguousGradients keep gradient partitions in one buffer
  * @param reduceBucketSize elements per gradient reduce-scatter bucket; null: "auto" (h*h)
- * @param allgatherBucketSize elements per parameter all-gather bucket (stages 1-2)
  * @param prefetchBucketSize stage 3 prefetch size in elements; null: "auto" (0.9*h*h)
  * @param paramPersistenceThreshold stage 3: parameters up to this many elements stay whole; null: "auto" (10*h)
  * @param maxLiveParameters stage 3: most parameter elements gathered at once; prefetching stops before exceeding it
  *     (0, as in Axolotl's zero3 files, turns prefetching off as it does in DeepSpeed; default 1e9)
- * @param gather16bitWeightsOnModelSave consolidate the model on rank 0 when saving
  * @param offloadOptimizer offload_optimizer.device is cpu
  * @param offloadParam offload_param.device is cpu
  * @param trainBatchSize explicit train_batch_size, or null for "auto" (checked against the world at run time)
+ * @param communicationDataType the dtype gradients are reduced in: {@code float32} (default: the fp32 masters'
+ *     own precision) or {@code bfloat16}
  */
-public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguousGradients, Long reduceBucketSize,
-                              long allgatherBucketSize, Long prefetchBucketSize, Long paramPersistenceThreshold,
-                              long maxLiveParameters, boolean gather16bitWeightsOnModelSave, boolean offloadOptimizer,
-                              boolean offloadParam, Integer trainBatchSize) {
+public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketSize, Long prefetchBucketSize,
+                              Long paramPersistenceThreshold, long maxLiveParameters, boolean offloadOptimizer,
+                              boolean offloadParam, Integer trainBatchSize, String communicationDataType) {
 
     /** DeepSpeed's {@code stage3_max_live_parameters} when the config does not set it. */
     public static final long DEFAULT_MAX_LIVE_PARAMETERS = 1_000_000_000L;
-    private static final Set<String> TOP = Set.of("zero_optimization", "bf16", "fp16", "gradient_accumulation_steps",
-            "gradient_clipping", "train_batch_size", "train_micro_batch_size_per_gpu", "wall_clock_breakdown",
-            "compile", "zero_allow_untested_optimizer", "zero_force_ds_cpu_optimizer", "steps_per_print",
-            "optimizer", "scheduler", "prescale_gradients", "communication_data_type");
-    private static final Set<String> ZERO = Set.of("stage", "overlap_comm", "contiguous_gradients",
-            "reduce_bucket_size", "allgather_bucket_size", "reduce_scatter", "allgather_partitions",
-            "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold", "max_live_parameters",
-            "stage3_max_live_parameters", "max_reuse_distance", "stage3_max_reuse_distance", "sub_group_size",
-            "gather_16bit_weights_on_model_save", "stage3_gather_16bit_weights_on_model_save", "offload_optimizer",
-            "offload_param", "round_robin_gradients", "ignore_unused_parameters");
+    private static final Map<String, ConfigKeys.Key> TOP = new LinkedHashMap<>();
+    private static final Map<String, ConfigKeys.Key> ZERO = new LinkedHashMap<>();
+
+    private static void top(String key, ConfigKeys.Kind kind, String note) {
+        TOP.put(key, new ConfigKeys.Key(kind, note));
+    }
+
+    private static void zero(String key, ConfigKeys.Kind kind, String note) {
+        ZERO.put(key, new ConfigKeys.Key(kind, note));
+    }
+
+    static {
+        ConfigKeys.Kind on = ConfigKeys.Kind.SUPPORTED;
+        ConfigKeys.Kind none = ConfigKeys.Kind.NO_EFFECT;
+        top("zero_optimization", on, "DeepSpeedConfig.stage");
+        top("bf16", on, "checked against bf16");
+        top("fp16", on, "checked against fp16");
+        top("gradient_accumulation_steps", on, "checked against gradient_accumulation_steps");
+        top("gradient_clipping", on, "checked against max_grad_norm");
+        top("train_batch_size", on, "DeepSpeedConfig.checkWorld");
+        top("train_micro_batch_size_per_gpu", on, "checked against micro_batch_size");
+        top("optimizer", on, "checked against optimizer, learning_rate, adam_beta1/2, adam_epsilon, weight_decay");
+        top("scheduler", on, "checked against lr_scheduler, learning_rate, warmup_steps, max_steps");
+        top("communication_data_type", on, "DeepSpeedConfig.communicationDataType");
+        top("wall_clock_breakdown", none, "use axolotl bench for timings");
+        top("compile", none, "torch.compile has no counterpart over libtorch from Java");
+        top("steps_per_print", none, "logging follows logging_steps");
+        top("zero_allow_untested_optimizer", none, "the partitioned optimizer is this library's AdamW or SGD");
+        top("zero_force_ds_cpu_optimizer", none, "the optimizer runs where the partitions live");
+        top("prescale_gradients", none, "each rank's loss is already divided by the step's global token count");
+        zero("stage", on, "DeepSpeedConfig.stage");
+        zero("overlap_comm", on, "DeepSpeedConfig.overlapComm");
+        zero("reduce_bucket_size", on, "DeepSpeedConfig.reduceBucketElements");
+        zero("stage3_prefetch_bucket_size", on, "DeepSpeedConfig.prefetchElements");
+        zero("stage3_param_persistence_threshold", on, "DeepSpeedConfig.persistenceThreshold");
+        zero("max_live_parameters", on, "DeepSpeedConfig.maxLiveParameters");
+        zero("stage3_max_live_parameters", on, "DeepSpeedConfig.maxLiveParameters");
+        zero("offload_optimizer", on, "checked: device cpu is warned about (host memory is where the state "
+                + "lives), nvme is refused");
+        zero("offload_param", on, "checked: device cpu is warned about, nvme is refused, stage 3 only");
+        zero("contiguous_gradients", none, "each gradient bucket is flattened into one buffer for its "
+                + "reduce-scatter anyway");
+        zero("reduce_scatter", none, "gradients are always reduce-scattered");
+        zero("allgather_partitions", none, "partitions are always all-gathered");
+        zero("allgather_bucket_size", none, "stages 1-2 refresh each kept parameter with one all-gather");
+        zero("sub_group_size", none, "the optimizer steps each partition whole");
+        zero("max_reuse_distance", none, "gathered parameters are freed after each use");
+        zero("stage3_max_reuse_distance", none, "gathered parameters are freed after each use");
+        zero("gather_16bit_weights_on_model_save", none, "the end of training always exports the consolidated "
+                + "model (bf16 when bf16 is on), gathered one parameter at a time");
+        zero("stage3_gather_16bit_weights_on_model_save", none, "the end of training always exports the "
+                + "consolidated model (bf16 when bf16 is on), gathered one parameter at a time");
+        zero("round_robin_gradients", none, "gradients are reduce-scattered, not assigned to ranks");
+        zero("ignore_unused_parameters", none, "every parameter of the model receives a gradient");
+    }
+
+    /** How a top-level DeepSpeed key is treated, or null when unknown. */
+    public static ConfigKeys.Key topKey(String key) {
+        return TOP.get(key);
+    }
+
+    /** How a {@code zero_optimization} key is treated, or null when unknown. */
+    public static ConfigKeys.Key zeroKey(String key) {
+        return ZERO.get(key);
+    }
+
+    /** Every top-level DeepSpeed key this library knows. */
+    public static Set<String> topKeys() {
+        return Collections.unmodifiableSet(TOP.keySet());
+    }
+
+    /** Every {@code zero_optimization} key this library knows. */
+    public static Set<String> zeroKeys() {
+        return Collections.unmodifiableSet(ZERO.keySet());
+    }
 
     /** The config with bucket sizes resolved for a model of hidden size {@code h}. */
     public long reduceBucketElements(int h) {
@@ -86,17 +152,27 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
 
     static DeepSpeedConfig parse(JsonNode root, AxolotlConfig a, List<ConfigError> errors, List<String> warnings) {
         List<ConfigError> mine = new ArrayList<>();
+        List<String> noEffect = new ArrayList<>();
         root.fieldNames().forEachRemaining(k -> {
-            if (!TOP.contains(k)) {
+            ConfigKeys.Key key = TOP.get(k);
+            if (key == null) {
                 mine.add(new ConfigError("deepspeed." + k, "unknown DeepSpeed key"));
+            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT) {
+                noEffect.add("deepspeed." + k + " (" + key.note() + ")");
             }
         });
         JsonNode z = root.path("zero_optimization");
         z.fieldNames().forEachRemaining(k -> {
-            if (!ZERO.contains(k)) {
+            ConfigKeys.Key key = ZERO.get(k);
+            if (key == null) {
                 mine.add(new ConfigError("deepspeed.zero_optimization." + k, "unknown or unsupported ZeRO key"));
+            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT) {
+                noEffect.add("deepspeed.zero_optimization." + k + " (" + key.note() + ")");
             }
         });
+        if (!noEffect.isEmpty()) {
+            warnings.add("DeepSpeed keys accepted with no effect here: " + String.join("; ", noEffect));
+        }
         int stage = z.path("stage").asInt(0);
         if (!z.path("stage").isMissingNode() && (!z.path("stage").canConvertToInt() || stage < 0 || stage > 3)) {
             mine.add(new ConfigError("deepspeed.zero_optimization.stage", "expected 0, 1, 2 or 3, got "
@@ -108,25 +184,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
             mine.add(new ConfigError("deepspeed.zero_optimization.offload_param", "parameter offload needs ZeRO "
                     + "stage 3"));
         }
-        if (root.has("compile") && !root.path("compile").path("disable").asBoolean(false)) {
-            warnings.add("deepspeed.compile: torch.compile has no counterpart over libtorch from Java; ignored");
-        }
-        if (root.path("wall_clock_breakdown").asBoolean(false)) {
-            warnings.add("deepspeed.wall_clock_breakdown: use axolotl bench for timings; ignored");
-        }
-        java.util.List<String> noEffect = new ArrayList<>();
-        for (String k : new String[] {"sub_group_size", "max_reuse_distance", "stage3_max_reuse_distance",
-            "allgather_bucket_size", "round_robin_gradients"}) {
-            if (z.has(k)) {
-                noEffect.add(k);
-            }
-        }
-        if (!noEffect.isEmpty()) {
-            warnings.add("deepspeed.zero_optimization keys accepted with no effect here: " + noEffect
-                    + " (sub_group_size: the optimizer steps each partition whole; reuse distance: gathered parameters"
-                    + " are freed after each use; allgather_bucket_size: stages 1-2 refresh each parameter with one"
-                    + " all-gather; round_robin_gradients: gradients are reduce-scattered, not assigned to ranks)");
-        }
+
         TrainingSettings t = a.training();
         matchInt(root, "train_micro_batch_size_per_gpu", t.microBatchSize(), "micro_batch_size", mine);
         matchInt(root, "gradient_accumulation_steps", t.gradientAccumulationSteps(), "gradient_accumulation_steps",
@@ -144,18 +202,18 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, boolean contiguous
         if (tb.canConvertToInt()) {
             tbs = tb.asInt();
         }
+        DeepSpeedBlocks.checkOptimizer(root.path("optimizer"), a, mine);
+        DeepSpeedBlocks.checkScheduler(root.path("scheduler"), a, mine);
+        String commType = DeepSpeedBlocks.communicationDataType(root.path("communication_data_type"), mine);
         errors.addAll(mine);
         if (!mine.isEmpty()) {
             return null;
         }
-        boolean gather = z.path("gather_16bit_weights_on_model_save").asBoolean(
-                z.path("stage3_gather_16bit_weights_on_model_save").asBoolean(false));
         long maxLive = z.has("max_live_parameters") ? z.path("max_live_parameters").asLong(DEFAULT_MAX_LIVE_PARAMETERS)
                 : z.path("stage3_max_live_parameters").asLong(DEFAULT_MAX_LIVE_PARAMETERS);
         return new DeepSpeedConfig(stage, z.path("overlap_comm").asBoolean(stage >= 2),
-                z.path("contiguous_gradients").asBoolean(true), autoLong(z, "reduce_bucket_size"),
-                z.path("allgather_bucket_size").asLong(500_000_000L), autoLong(z, "stage3_prefetch_bucket_size"),
-                autoLong(z, "stage3_param_persistence_threshold"), maxLive, gather, offOpt, offParam, tbs);
+                autoLong(z, "reduce_bucket_size"), autoLong(z, "stage3_prefetch_bucket_size"),
+                autoLong(z, "stage3_param_persistence_threshold"), maxLive, offOpt, offParam, tbs, commType);
     }
 
     private static Long autoLong(JsonNode z, String key) {

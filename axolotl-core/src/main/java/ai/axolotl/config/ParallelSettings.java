@@ -11,8 +11,12 @@ import java.util.Map;
  * @param deepspeed a DeepSpeed JSON path, or null
  * @param deepspeedInline an inline DeepSpeed config, or null
  * @param fsdp the deprecated FSDP1 list ({@code [full_shard, auto_wrap]}), or null
- * @param fsdpConfig the {@code fsdp_config} block with the {@code fsdp_} prefix stripped, or null
+ * @param fsdpConfig the {@code fsdp_config} block as written, with the {@code fsdp_} prefix stripped, or null
+ *     ({@code axolotl migrate-config} rewrites it; the strategy reads {@code fsdpSettings})
+ * @param fsdpSettings the FSDP block bound into types, or null when FSDP is off
  * @param fsdpVersion 1 or 2 when FSDP is configured, else null
+ * @param deepSpeedSettings the DeepSpeed JSON read and checked once, at validation (null when DeepSpeed is off,
+ *     or its file could not be read then)
  * @param tensorParallelSize tensor-parallel degree
  * @param contextParallelSize context-parallel degree
  * @param dpShardSize FSDP shard degree; null: the remaining world
@@ -25,7 +29,9 @@ public record ParallelSettings(
         Map<String, Object> deepspeedInline,
         List<String> fsdp,
         Map<String, Object> fsdpConfig,
+        FsdpSettings fsdpSettings,
         Integer fsdpVersion,
+        DeepSpeedConfig deepSpeedSettings,
         @Positive int tensorParallelSize,
         @Positive int contextParallelSize,
         @Positive Integer dpShardSize,
@@ -38,6 +44,12 @@ public record ParallelSettings(
         deepspeedInline = deepspeedInline == null ? null : Map.copyOf(deepspeedInline);
         fsdp = fsdp == null ? null : List.copyOf(fsdp);
         fsdpConfig = fsdpConfig == null ? null : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(fsdpConfig));
+    }
+
+    /** The same settings with the DeepSpeed JSON read. */
+    public ParallelSettings withDeepSpeedSettings(DeepSpeedConfig ds) {
+        return new ParallelSettings(deepspeed, deepspeedInline, fsdp, fsdpConfig, fsdpSettings, fsdpVersion, ds,
+                tensorParallelSize, contextParallelSize, dpShardSize, dpReplicateSize, ddpTimeout, ddpBucketCapMb);
     }
 
     /** True when FSDP is configured (an fsdp_config block or the FSDP1 list). */

@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
 
-/** The library's version and (when the build was given {@code -Daxolotl.git.commit=...}) git commit. */
+/**
+ * The library's version and the git commit it was built from (recorded by the build; "unknown" for a build made
+ * outside a git checkout; "-dirty" when the checkout had uncommitted changes).
+ */
 public final class LibraryVersion {
     private static final Properties PROPS = new Properties();
 
@@ -28,6 +31,9 @@ public final class LibraryVersion {
     /** Git commit, or "unknown". */
     public static String commit() {
         String c = PROPS.getProperty("commit", "unknown");
-        return c.startsWith("${") ? "unknown" : c;
+        if (c.isBlank() || c.startsWith("${")) {
+            return "unknown";
+        }
+        return "true".equals(PROPS.getProperty("dirty")) ? c + "-dirty" : c;
     }
 }

@@ -34,13 +34,17 @@ public final class Natives {
         }
     }
 
-    /** True when this build of libtorch can use CUDA and a device is present. */
+    /**
+     * True when this build of libtorch can use CUDA and a device is present (false on CPU builds). A GPU build whose
+     * CUDA libraries cannot be loaded is an error saying why, not "no CUDA".
+     */
     public static boolean cudaAvailable() {
         load();
         try {
             return torch.cuda_is_available();
-        } catch (Throwable t) {
-            return false;
+        } catch (UnsatisfiedLinkError e) {
+            throw new IllegalStateException("libtorch's CUDA libraries did not load: " + e.getMessage()
+                    + " (a GPU build needs the NVIDIA driver and the CUDA runtime on the library path)", e);
         }
     }
 }

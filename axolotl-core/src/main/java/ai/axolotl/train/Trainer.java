@@ -15,6 +15,9 @@ import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
+import ai.axolotl.runtime.Provenance;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.slf4j.Logger;
@@ -41,6 +44,8 @@ import java.util.Optional;
  */
 public final class Trainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+    /** The file beside an exported model recording what trained it. */
+    public static final String PROVENANCE_FILE = "training_provenance.json";
     private final AxolotlConfig config;
     private final TrainingStrategy strategy;
     private final List<TrainingListener> listeners;
@@ -80,12 +85,8 @@ public final class Trainer implements AutoCloseable {
         return computeType(config);
     }
 
-    /** Element type of activations a config asks for; fp16 is refused without CUDA. */
+    /** Element type of activations a config asks for (fp16 is refused when the config is validated). */
     static ScalarType computeType(AxolotlConfig config) {
-        if (config.precision().fp16() && !config.precision().bf16Enabled() && !Natives.cudaAvailable()) {
-            throw new TrainingException("fp16: true needs a CUDA build (mvn -Pgpu) and a GPU; on the CPU use "
-                    + "bf16: true or leave both unset for float32");
-        }
         return config.precision().bf16Enabled() ? ScalarType.BFloat16 : ScalarType.Float;
     }
 
@@ -165,9 +166,9 @@ public final class Trainer implements AutoCloseable {
                         + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
                 data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
                 schedule.warmupSteps(), compute);
-        var fsdp = config.parallel().fsdpConfig();
-        boolean checkpointing = config.model().gradientCheckpointing()
-                || (fsdp != null && Boolean.TRUE.equals(fsdp.get("activation_checkpointing")));
+        var fsdp = config.parallel().fsdpSettings();
+        boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
+                && fsdp.activationCheckpointing());
         runner = new UnitRunner(model.units(), strategy.hooks(), checkpointing);
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
@@ -350,7 +351,8 @@ public final class Trainer implements AutoCloseable {
         strategy.barrier();
         if (strategy.isMain()) {
             new TrainerState(step, data.epochAt(step), data.totalSteps(), config.training().seed(),
-                    dataset.fingerprint(), strategy.worldSize(), strategy.name(), List.copyOf(losses)).write(tmp);
+                    dataset.fingerprint(), strategy.worldSize(), strategy.name(), List.copyOf(losses),
+                    strategy.mesh(), Provenance.describe(), ConfigLoader.toYaml(config)).write(tmp);
             tokenizer.save(tmp);
             Path done = Checkpoints.commit(tmp, outputDir, step);
             Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit());
@@ -379,9 +381,22 @@ public final class Trainer implements AutoCloseable {
         }
         if (strategy.isMain()) {
             tokenizer.save(outputDir);
+            writeProvenance(outputDir);
             LOG.info("exported the model to {} ({})", outputDir, dtype.torchName());
         }
         strategy.barrier();
+    }
+
+    /** {@code training_provenance.json} beside an exported model: what trained it, with which config and mesh. */
+    private void writeProvenance(Path outputDir) throws IOException {
+        Map<String, Object> p = new LinkedHashMap<>(Provenance.describe());
+        p.put("strategy", strategy.name());
+        p.put("world_size", strategy.worldSize());
+        p.put("mesh", strategy.mesh());
+        p.put("dataset_fingerprint", dataset.fingerprint());
+        p.put("config", ConfigLoader.toYaml(config));
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValue(outputDir.resolve(PROVENANCE_FILE).toFile(), p);
     }
 
     /** Token-weighted mean loss over rows, split over data-parallel ranks and summed. */

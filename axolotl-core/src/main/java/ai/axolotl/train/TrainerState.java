@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a checkpoint records besides weights and optimizer state: how far the run got. Data order is a pure
@@ -21,6 +22,9 @@ import java.util.List;
  * @param worldSize ranks that wrote the checkpoint
  * @param strategy the strategy that wrote it
  * @param losses loss of every step so far
+ * @param mesh the device mesh's axes and sizes ({@code dp_replicate}, {@code dp_shard}, {@code cp}, {@code tp})
+ * @param provenance library version and commit, libtorch bindings, Java, OS ({@code Provenance})
+ * @param config the resolved configuration (YAML) the run trained with
  */
 public record TrainerState(
         @JsonProperty("global_step") int globalStep,
@@ -30,7 +34,10 @@ public record TrainerState(
         @JsonProperty("dataset_fingerprint") String datasetFingerprint,
         @JsonProperty("world_size") int worldSize,
         @JsonProperty("strategy") String strategy,
-        @JsonProperty("losses") List<Double> losses) {
+        @JsonProperty("losses") List<Double> losses,
+        @JsonProperty("mesh") Map<String, Integer> mesh,
+        @JsonProperty("provenance") Map<String, Object> provenance,
+        @JsonProperty("config") String config) {
 
     /** File name inside a checkpoint. */
     public static final String FILE = "trainer_state.json";

@@ -92,6 +92,11 @@ public interface TrainingStrategy extends AutoCloseable {
         return Map.of();
     }
 
+    /** The device mesh's axes and sizes, for checkpoints and exports; one process: all 1. */
+    default Map<String, Integer> mesh() {
+        return Map.of("dp_replicate", 1, "dp_shard", 1, "cp", 1, "tp", 1);
+    }
+
     /** Waits until every rank arrives. */
     void barrier();
 

@@ -115,8 +115,13 @@ class ConfigLoaderTest {
                 .extracting(ConfigError::message).anyMatch(m -> m.contains("deepspeed and fsdp cannot be used"));
         assertThat(errorsOf(dir, GOOD + "dp_shard_size: 2\n")).extracting(ConfigError::key)
                 .contains("dp_shard_size");
+        // SIZE_BASED_WRAP is refused itself (wrapping by min_num_params is not available), so Axolotl's rule that
+        // it needs min_num_params never comes into play
         assertThat(errorsOf(dir, GOOD + "fsdp_config:\n  auto_wrap_policy: SIZE_BASED_WRAP\nfsdp_version: 2\n"))
-                .extracting(ConfigError::key).contains("fsdp_config.min_num_params");
+                .singleElement().satisfies(e -> {
+                    assertThat(e.key()).isEqualTo("fsdp_config.auto_wrap_policy");
+                    assertThat(e.message()).contains("SIZE_BASED_WRAP");
+                });
     }
 
     @Test
@@ -136,16 +141,18 @@ class ConfigLoaderTest {
                 fsdp_config:
                   fsdp_offload_params: true
                   fsdp_transformer_layer_cls_to_wrap: LlamaDecoderLayer
-                sequence_parallel_degree: 2
                 """), Map.of());
         ParallelSettings p = loaded.config().parallel();
         assertThat(p.fsdpVersion()).isEqualTo(1);
         assertThat(p.fsdpConfig()).containsEntry("offload_params", true)
                 .containsEntry("transformer_layer_cls_to_wrap", "LlamaDecoderLayer");
-        assertThat(p.contextParallelSize()).isEqualTo(2);
+        assertThat(p.fsdpSettings().transformerLayerClsToWrap()).containsExactly("LlamaDecoderLayer");
         assertThat(loaded.warnings()).anyMatch(w -> w.contains("`fsdp_` prefix is deprecated"))
                 .anyMatch(w -> w.contains("FSDP1 is deprecated"))
-                .anyMatch(w -> w.contains("sequence_parallel_degree"));
+                .anyMatch(w -> w.startsWith("fsdp_config.offload_params has no effect"));
+        // sequence_parallel_degree is context_parallel_size's old name: bound to it, then refused like it
+        assertThat(errorsOf(dir, GOOD.replace("sample_packing: true", "sample_packing: false")
+                + "sequence_parallel_degree: 2\n")).extracting(ConfigError::key).contains("context_parallel_size");
     }
 
     @Test

@@ -192,17 +192,22 @@ public final class TrainerBenchmark {
     private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes,
                             StepTimes exposedComm) {}
 
-    private WorldRun trainAt(Path dir, int ranks, Map<String, Object> extraKeys) {
-        StepTimes times = new StepTimes(WARMUP);
-        List<Double> losses = new ArrayList<>();
-        TrainerBuilder b = new TrainerBuilder()
+    /** The one training config every timed run uses (the independent-ranks baseline included). */
+    private TrainerBuilder runConfig(Path dir, String out) {
+        return new TrainerBuilder()
                 .baseModel(dir.resolve("model").toString()).reinitWeights(true)
                 .dataset(dir.resolve("data.jsonl").toString(), null)
                 .sequenceLen(seqLen).microBatchSize(microBatch).gradientAccumulationSteps(1)
                 .maxSteps(steps).learningRate(3e-4).lrScheduler("constant").optimizer("adamw_torch")
                 .set("adam_beta1", 0.9).set("adam_beta2", 0.95).set("adam_epsilon", 1e-8).weightDecay(0.01)
                 .maxGradNorm(1.0).seed(42).set("save_strategy", "no").loggingSteps(Math.max(1, steps))
-                .outputDir(dir.resolve("out-" + ranks).toString()).threads(threads);
+                .outputDir(dir.resolve(out).toString()).threads(threads);
+    }
+
+    private WorldRun trainAt(Path dir, int ranks, Map<String, Object> extraKeys) {
+        StepTimes times = new StepTimes(WARMUP);
+        List<Double> losses = new ArrayList<>();
+        TrainerBuilder b = runConfig(dir, "out-" + ranks);
         if (extraKeys != null) {
             extraKeys.forEach(b::set);
         }
@@ -242,29 +247,25 @@ public final class TrainerBenchmark {
     private WorldRun trainIndependently(Path dir, int ranks) {
         ai.axolotl.train.RankLauncher l = new ai.axolotl.distributed.launch.ThreadLauncher(ranks,
                 java.time.Duration.ofSeconds(600), (c, g) -> new ai.axolotl.train.SingleProcessStrategy());
-        StepTimes times = new StepTimes(WARMUP);
         List<Double> losses = new ArrayList<>();
-        ai.axolotl.config.AxolotlConfig cfg = new TrainerBuilder()
-                .baseModel(dir.resolve("model").toString()).reinitWeights(true)
-                .dataset(dir.resolve("data.jsonl").toString(), null)
-                .sequenceLen(seqLen).microBatchSize(microBatch).maxSteps(steps).learningRate(3e-4)
-                .lrScheduler("constant").optimizer("adamw_torch").set("save_strategy", "no")
-                .loggingSteps(Math.max(1, steps)).outputDir(dir.resolve("out-independent").toString())
-                .buildConfig();
+        ai.axolotl.config.AxolotlConfig cfg = runConfig(dir, "out-independent").buildConfig();
+        List<StepTimes> perRank = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) {
+            perRank.add(new StepTimes(WARMUP)); // each rank's own warm-up steps are dropped
+        }
         List<TrainResult> results = l.launch(cfg, s -> {
+            StepTimes mine = perRank.get(s.rank());
             TrainingListener timer = new TrainingListener() {
                 @Override
                 public void onStep(StepMetrics m) {
-                    synchronized (times) {
-                        times.add(m.stepMillis());
-                    }
+                    mine.add(m.stepMillis());
                 }
             };
             try (Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
                 return t.fit();
             }
         });
-        return new WorldRun(times, losses, results.get(0), 0, null);
+        return new WorldRun(StepTimes.pooled(perRank), losses, results.get(0), 0, null);
     }
 
     private List<int[]> randomRows(int vocab, int n) {

@@ -146,7 +146,7 @@ final class TrainCommand implements Callable<Integer> {
         int n = threads > 0 ? threads
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / spec.localWorldSize());
         String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
-        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.fromEnvironment(System.getenv()), runId);
+        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId);
              TrainingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, List.of(), n)) {
             TrainResult r = trainer.fit();

@@ -5,6 +5,8 @@ import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -45,15 +47,19 @@ class MultiProcessTest {
         }
     }
 
-    @Test
-    void killingOneRankMakesTheOtherFailNamingIt(@TempDir Path dir) throws Exception {
+    /** Two rank JVMs of a long run, 20 s collective timeout from the environment or from ddp_timeout. */
+    private static Process[] startTwoRanks(Path dir, String timeoutFrom) throws Exception {
         int port = ai.axolotl.distributed.launch.ThreadLauncher.freePort();
         Process[] ranks = new Process[2];
         for (int r = 0; r < 2; r++) {
-            Map<String, String> env = new java.util.HashMap<>(FAST_TIMEOUT);
+            Map<String, String> env = new java.util.HashMap<>();
+            if (timeoutFrom.equals("AXOLOTL_NCCL_TIMEOUT")) {
+                env.put("AXOLOTL_NCCL_TIMEOUT", "20");
+            }
             env.putAll(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port));
-            ranks[r] = RankProcesses.start(RankProcesses.shortRun(dir, 500), env, dir.resolve("rank" + r + ".log"),
-                    List.of());
+            List<String> args = timeoutFrom.equals("ddp_timeout")
+                    ? RankProcesses.shortRun(dir, 500, "--ddp_timeout", "20") : RankProcesses.shortRun(dir, 500);
+            ranks[r] = RankProcesses.start(args, env, dir.resolve("rank" + r + ".log"), List.of());
         }
         Path log1 = dir.resolve("rank1.log");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
@@ -61,15 +67,46 @@ class MultiProcessTest {
             Thread.sleep(200);
         }
         assertThat(Files.readString(log1)).contains("step 3/");
+        return ranks;
+    }
+
+    /** Rank 0 exits non-zero within 30 s of what happened to rank 1, naming it, without a stack trace. */
+    private static void assertRankZeroFailsNamingRankOne(Path dir, Process[] ranks, long since, String what)
+            throws Exception {
+        try {
+            assertThat(ranks[0].waitFor(60, TimeUnit.SECONDS)).as("rank 0 exits").isTrue();
+            double seconds = (System.nanoTime() - since) / 1e9;
+            String out0 = Files.readString(dir.resolve("rank0.log"));
+            System.out.printf("rank 0 failed %.1f s after rank 1 was %s%n", seconds, what);
+            assertThat(ranks[0].exitValue()).as(out0).isNotZero();
+            assertThat(out0).containsPattern("error: rank 0: .*rank 1");
+            assertThat(out0).doesNotContain("\tat ");
+            assertThat(seconds).as("seconds from rank 1 " + what + " to rank 0's exit").isLessThan(30);
+        } finally {
+            for (Process p : ranks) {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "timeout from {0}")
+    @ValueSource(strings = {"AXOLOTL_NCCL_TIMEOUT", "ddp_timeout"})
+    void killingOneRankMakesTheOtherFailNamingIt(String timeoutFrom, @TempDir Path dir) throws Exception {
+        Process[] ranks = startTwoRanks(dir, timeoutFrom);
         ranks[1].destroyForcibly(); // SIGKILL
-        long killed = System.nanoTime();
-        assertThat(ranks[0].waitFor(60, TimeUnit.SECONDS)).as("rank 0 exits within the timeout").isTrue();
-        double seconds = (System.nanoTime() - killed) / 1e9;
-        String out0 = Files.readString(dir.resolve("rank0.log"));
-        assertThat(ranks[0].exitValue()).as(out0).isNotZero();
-        assertThat(out0).containsPattern("error: rank 0: .*rank 1");
-        assertThat(out0).doesNotContain("\tat ");
-        System.out.printf("rank 0 failed %.1f s after rank 1 was killed%n", seconds);
+        assertRankZeroFailsNamingRankOne(dir, ranks, System.nanoTime(), "killed");
+    }
+
+    /**
+     * A hung rank (SIGSTOP: its sockets stay open, so nothing but the timeout can end the wait) makes rank 0 fail
+     * within {@code ddp_timeout: 20}, not the 1800 s default: the config key bounds the collectives.
+     */
+    @Test
+    void aHungRankFailsTheOtherWithinDdpTimeout(@TempDir Path dir) throws Exception {
+        Process[] ranks = startTwoRanks(dir, "ddp_timeout");
+        Process stop = new ProcessBuilder("kill", "-STOP", Long.toString(ranks[1].pid())).start();
+        assertThat(stop.waitFor(10, TimeUnit.SECONDS) && stop.exitValue() == 0).as("SIGSTOP sent").isTrue();
+        assertRankZeroFailsNamingRankOne(dir, ranks, System.nanoTime(), "stopped");
     }
 
     @Test

@@ -4,6 +4,7 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.train.TrainingStrategy;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -17,6 +18,16 @@ public abstract class ShardingStrategy implements TrainingStrategy {
     protected final Collectives dataParallel;
     /** The arrangement of ranks. */
     protected final DeviceMesh mesh;
+
+    @Override
+    public Map<String, Integer> mesh() {
+        Map<String, Integer> m = new LinkedHashMap<>();
+        m.put("dp_replicate", mesh.dpReplicate());
+        m.put("dp_shard", mesh.dpShard());
+        m.put("cp", mesh.cp());
+        m.put("tp", mesh.tp());
+        return m;
+    }
     private final int rank;
     private final Consumer<Map<String, String>> preflight;
     private final Runnable onStep;

@@ -3,7 +3,6 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.DeepSpeedConfig;
-import ai.axolotl.sharding.fsdp.Fsdp2Options;
 import ai.axolotl.sharding.fsdp.Fsdp2Strategy;
 import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.config.ParallelSettings;
@@ -25,14 +24,14 @@ public final class Strategies {
     /** The name of the strategy a config selects at a world size. */
     public static String selectedName(AxolotlConfig config, int worldSize) {
         ParallelSettings p = config.parallel();
+        if (p.tensorParallelSize() > 1 || p.contextParallelSize() > 1) {
+            return "tp/cp";
+        }
         if (p.deepspeedEnabled()) {
             return "zero";
         }
         if (p.fsdpEnabled()) {
             return "fsdp2";
-        }
-        if (p.tensorParallelSize() > 1 || p.contextParallelSize() > 1) {
-            return "tp/cp";
         }
         return worldSize > 1 ? "ddp" : "single";
     }
@@ -49,10 +48,10 @@ public final class Strategies {
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
         int[] steps = {0};
         if (name.equals("zero")) {
-            java.util.List<ai.axolotl.config.ConfigError> errors = new java.util.ArrayList<>();
-            DeepSpeedConfig ds = DeepSpeedConfig.read(config.parallel(), config, errors, new java.util.ArrayList<>());
-            if (ds == null) {
-                throw new ConfigException(errors);
+            DeepSpeedConfig ds = config.parallel().deepSpeedSettings();
+            if (ds == null) { // validation reads the JSON; it was not readable then
+                throw new ConfigException("deepspeed", "cannot read the DeepSpeed config '"
+                        + config.parallel().deepspeed() + "'");
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
@@ -67,7 +66,7 @@ public final class Strategies {
                 org.slf4j.LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
                         + "(keys migrated; axolotl migrate-config rewrites the file)");
             }
-            return new Fsdp2Strategy(Fsdp2Options.from(config.parallel(), config.precision().bf16Enabled()),
+            return new Fsdp2Strategy(config.parallel().fsdpSettings(), config.precision().bf16Enabled(),
                     groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
                     groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
                     mesh, groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),

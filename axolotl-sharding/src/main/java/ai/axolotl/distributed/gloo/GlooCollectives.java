@@ -8,9 +8,12 @@ import org.bytedeco.pytorch.PrefixStore;
 import org.bytedeco.pytorch.ProcessGroupGloo;
 import org.bytedeco.pytorch.Store;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.function.Supplier;
 
@@ -63,17 +66,22 @@ public final class GlooCollectives extends BackendCollectives {
 
     /** The local address that routes to {@code master} (what other nodes can reach this one at). */
     public static String localAddressFor(String master, int port) {
+        InetAddress m;
         try {
-            InetAddress m = InetAddress.getByName(master);
-            if (m.isLoopbackAddress()) {
-                return "127.0.0.1";
-            }
-            try (DatagramSocket s = new DatagramSocket()) {
-                s.connect(new InetSocketAddress(m, port));
-                return s.getLocalAddress().getHostAddress();
-            }
-        } catch (Exception e) {
+            m = InetAddress.getByName(master);
+        } catch (UnknownHostException e) {
+            throw new CollectiveException("MASTER_ADDR '" + master + "' cannot be resolved to an address from this "
+                    + "machine; give node 0's IP address or a name this node resolves");
+        }
+        if (m.isLoopbackAddress()) {
             return "127.0.0.1";
+        }
+        try (DatagramSocket s = new DatagramSocket()) {
+            s.connect(new InetSocketAddress(m, port));
+            return s.getLocalAddress().getHostAddress();
+        } catch (IOException | UncheckedIOException e) {
+            throw new CollectiveException("no network route from this machine to MASTER_ADDR " + master + " ("
+                    + m.getHostAddress() + "): " + e.getMessage());
         }
     }
 

@@ -14,6 +14,8 @@ import java.util.List;
  */
 public final class PeerMonitor implements AutoCloseable {
     private static final long BEAT_MS = 1000;
+    /** How long store errors may last before the heartbeat stops (the store is then taken to be gone). */
+    private static final long STORE_GRACE_MS = 10_000;
     static final long STALE_MS = 4000;
     private final Rendezvous rendezvous;
     private final Store beatStore;
@@ -28,12 +30,20 @@ public final class PeerMonitor implements AutoCloseable {
         String prefix = "axolotl/" + rendezvous.runId() + "/";
         int rank = rendezvous.world().rank();
         this.beater = new Thread(() -> {
+            long failingSince = 0;
             while (running) {
                 try {
                     beatStore.set(prefix + "hb/" + rank, Long.toString(System.currentTimeMillis()));
                     beatStore.set(prefix + "progress/" + rank, Long.toString(progress));
+                    failingSince = 0;
                 } catch (RuntimeException e) {
-                    return; // the store is gone (rank 0 exited); diagnose() reports it
+                    // a transient store error must not silence this rank for good; only a store gone for longer
+                    // than the grace period (rank 0 exited) ends the heartbeat, and diagnose() reports that
+                    long now = System.currentTimeMillis();
+                    failingSince = failingSince == 0 ? now : failingSince;
+                    if (now - failingSince > STORE_GRACE_MS) {
+                        return;
+                    }
                 }
                 try {
                     Thread.sleep(BEAT_MS);

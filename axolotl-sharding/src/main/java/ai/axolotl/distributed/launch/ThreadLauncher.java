@@ -31,14 +31,17 @@ public final class ThreadLauncher implements RankLauncher {
     private final Duration timeout;
     private final BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategies;
 
-    /** {@code world} ranks, strategies chosen from the config, timeout from {@code AXOLOTL_NCCL_TIMEOUT}. */
+    /**
+     * {@code world} ranks, strategies chosen from the config, timeout from the config's {@code ddp_timeout} or
+     * else {@code AXOLOTL_NCCL_TIMEOUT} ({@link Timeouts#forRun}).
+     */
     public ThreadLauncher(int world) {
-        this(world, Timeouts.fromEnvironment(System.getenv()), Strategies::create);
+        this(world, null, Strategies::create);
     }
 
     /**
      * @param world number of ranks
-     * @param timeout bound on the rendezvous and every collective
+     * @param timeout bound on the rendezvous and every collective; null: {@link Timeouts#forRun} of the config
      * @param strategies builds each rank's strategy from the config and its process groups
      */
     public ThreadLauncher(int world, Duration timeout,
@@ -53,6 +56,10 @@ public final class ThreadLauncher implements RankLauncher {
 
     /** Runs a task on every rank with that rank's process groups (for tests of collectives and strategies). */
     public <T> List<T> run(GroupTask<T> task) {
+        return run(timeout != null ? timeout : Timeouts.fromEnvironment(System.getenv()), task);
+    }
+
+    private <T> List<T> run(Duration timeout, GroupTask<T> task) {
         Natives.setThreads(1);
         int port = freePort();
         String runId = UUID.randomUUID().toString().substring(0, 8);
@@ -110,7 +117,8 @@ public final class ThreadLauncher implements RankLauncher {
 
     @Override
     public <T> List<T> launch(AxolotlConfig config, RankTask<T> task) {
-        return run(groups -> {
+        Duration t = timeout != null ? timeout : Timeouts.forRun(config.parallel(), System.getenv());
+        return run(t, groups -> {
             try (TrainingStrategy s = strategies.apply(config, groups)) {
                 return task.run(s);
             }

@@ -1,14 +1,20 @@
 package ai.axolotl.sharding.fsdp;
 
+import ai.axolotl.config.ConfigException;
+import ai.axolotl.config.FsdpSettings;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -23,10 +29,11 @@ import java.util.function.Consumer;
 public final class Fsdp2Strategy extends PartitionedStrategy {
     /** Sub-directory of a checkpoint holding the shards. */
     public static final String DIR = "fsdp";
-    private final Fsdp2Options options;
+    private final FsdpSettings fsdp;
 
     /**
-     * @param options the fsdp_config block
+     * @param fsdp the fsdp_config block, bound
+     * @param bf16 {@code bf16: true}: gather and compute in bf16 (as {@code mixed_precision_policy} can also ask)
      * @param dataParallel every data-parallel rank
      * @param shardGroup the dp_shard group
      * @param replicateGroup the dp_replicate group (HSDP), or null
@@ -35,35 +42,49 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
      * @param preflight the runtime's preflight check
      * @param onStep progress callback
      */
-    public Fsdp2Strategy(Fsdp2Options options, Collectives dataParallel, Collectives shardGroup,
+    public Fsdp2Strategy(FsdpSettings fsdp, boolean bf16, Collectives dataParallel, Collectives shardGroup,
                          Collectives replicateGroup, DeviceMesh mesh, int rank,
                          Consumer<Map<String, String>> preflight, Runnable onStep) {
         super(new PartitionPlan(replicateGroup != null && replicateGroup.size() > 1 ? "hsdp" : "fsdp2", true, true,
-                options.reshardAfterForward(), true, c -> 0, DIR, options.bf16(), c -> CommunicationPlan.PER_UNIT),
-                dataParallel, shardGroup,
-                replicateGroup, mesh, rank,
-                preflight, onStep);
-        this.options = options;
+                fsdp.reshardAfterForward(), true, c -> 0, DIR, bf16 || fsdp.bf16Params(),
+                c -> CommunicationPlan.PER_UNIT.withReduceType(fsdp.bf16Reduce() ? ScalarType.BFloat16
+                        : ScalarType.Float)),
+                dataParallel, shardGroup, replicateGroup, mesh, rank, preflight, onStep);
+        this.fsdp = fsdp;
     }
 
-    /** The options. */
-    public Fsdp2Options options() {
-        return options;
+    /** The bound fsdp_config block. */
+    public FsdpSettings fsdp() {
+        return fsdp;
     }
 
     @Override
     public boolean rankZeroLoadsWeights() {
-        return options.cpuRamEfficientLoading();
+        return fsdp.cpuRamEfficientLoading();
     }
 
     @Override
     protected boolean fullStateDict() {
-        return options.stateDictType().equals("FULL_STATE_DICT");
+        return fsdp.fullStateDict();
     }
 
     @Override
     public void setup(LlamaModel model, OptimizerSettings settings) {
-        options.checkWrapClass(model);
+        checkWrapClass(model);
         super.setup(model, settings);
+    }
+
+    /** Checks the wrap classes name modules of the model; the error lists the classes that exist. */
+    private void checkWrapClass(LlamaModel model) {
+        Set<String> classes = new LinkedHashSet<>();
+        for (ModelUnit u : model.units()) {
+            classes.add(u.moduleClass());
+        }
+        for (String c : fsdp.transformerLayerClsToWrap()) {
+            if (!classes.contains(c)) {
+                throw new ConfigException("fsdp_config.transformer_layer_cls_to_wrap", "'" + c
+                        + "' matches no module of the model; its classes are " + classes);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.Map;
 import java.util.function.Consumer;
@@ -51,7 +52,8 @@ public final class ZeroStrategy extends PartitionedStrategy {
                 c -> ds.persistenceThreshold(c.hiddenSize()), ZeroCheckpointLayout.DIR, bf16,
                 c -> new CommunicationPlan(ds.reduceBucketElements(c.hiddenSize()), ds.overlapComm(),
                         ds.prefetchElements(c.hiddenSize()),
-                        ds.maxLiveParameters()));
+                        ds.maxLiveParameters(), ds.communicationDataType().equals("bfloat16")
+                        ? ScalarType.BFloat16 : ScalarType.Float));
     }
 
     /** The stage. */

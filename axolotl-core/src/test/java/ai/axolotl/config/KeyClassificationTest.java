@@ -1,0 +1,225 @@
+package ai.axolotl.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Every key at every level is acted on, warned about naming it, or refused naming the feature: the FSDP block and
+ * the DeepSpeed JSON are bound into types once, their values are checked as Axolotl and DeepSpeed check them, and
+ * the classification tables hold no key marked acted-on that nothing reads.
+ */
+class KeyClassificationTest {
+    static final String BASE = ConfigLoaderTest.GOOD.replace("sample_packing: true", "sample_packing: false");
+
+    static ConfigLoader.Loaded load(Path dir, String extra) throws Exception {
+        return ConfigLoader.load(ConfigLoaderTest.write(dir, BASE + extra), Map.of());
+    }
+
+    static List<ConfigError> errors(Path dir, String extra) throws Exception {
+        return ConfigLoaderTest.errorsOf(dir, BASE + extra);
+    }
+
+    static FsdpSettings fsdp(Path dir, String block) throws Exception {
+        return load(dir, "fsdp_version: 2\nfsdp_config:\n" + block).config().parallel().fsdpSettings();
+    }
+
+    @Test
+    void reshardAfterForwardAcceptsWhatAxolotlAccepts(@TempDir Path dir) throws Exception {
+        assertThat(fsdp(dir, "  reshard_after_forward: \"false\"\n").reshardAfterForward()).isFalse();
+        assertThat(fsdp(dir, "  reshard_after_forward: \"true\"\n").reshardAfterForward()).isTrue();
+        assertThat(fsdp(dir, "  reshard_after_forward: false\n").reshardAfterForward()).isFalse();
+        assertThat(fsdp(dir, "  reshard_after_forward: SHARD_GRAD_OP\n").reshardAfterForward()).isFalse();
+        assertThat(fsdp(dir, "  reshard_after_forward: FULL_SHARD\n").reshardAfterForward()).isTrue();
+        assertThat(fsdp(dir, "  sharding_strategy: SHARD_GRAD_OP\n").reshardAfterForward()).isFalse();
+        assertThat(fsdp(dir, "  transformer_layer_cls_to_wrap: LlamaDecoderLayer\n").reshardAfterForward()).isTrue();
+        assertThat(errors(dir, "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: sometimes\n"))
+                .singleElement().satisfies(e -> {
+                    assertThat(e.key()).isEqualTo("fsdp_config.reshard_after_forward");
+                    assertThat(e.message()).contains("'sometimes'");
+                });
+    }
+
+    @Test
+    void mixedPrecisionPolicyAsAMappingIsHonoured(@TempDir Path dir) throws Exception {
+        FsdpSettings f = fsdp(dir, "  mixed_precision_policy:\n    param_dtype: bfloat16\n"
+                + "    reduce_dtype: bfloat16\n    output_dtype: float32\n");
+        assertThat(f.paramDtype()).isEqualTo("bfloat16");
+        assertThat(f.reduceDtype()).isEqualTo("bfloat16");
+        assertThat(fsdp(dir, "  mixed_precision_policy: bf16\n").bf16Params()).isTrue();
+        assertThat(fsdp(dir, "  reshard_after_forward: true\n").paramDtype()).isEqualTo("float32");
+        assertThat(errors(dir, "fsdp_version: 2\nfsdp_config:\n  mixed_precision_policy:\n    param_dtype: float16\n"
+                + "    output_dtype: bfloat16\n")).extracting(ConfigError::key).containsExactlyInAnyOrder(
+                "fsdp_config.mixed_precision_policy.param_dtype", "fsdp_config.mixed_precision_policy.output_dtype");
+    }
+
+    @Test
+    void fsdpKeysThatCannotActAreRefusedOrWarnedNamingTheKey(@TempDir Path dir) throws Exception {
+        assertThat(errors(dir, "fsdp_version: 2\nfsdp_config:\n  auto_wrap_policy: SIZE_BASED_WRAP\n"
+                + "  min_num_params: 1000\n")).extracting(ConfigError::key)
+                .containsExactlyInAnyOrder("fsdp_config.auto_wrap_policy", "fsdp_config.min_num_params");
+        assertThat(errors(dir, "fsdp_version: 2\nfsdp_config:\n  state_dict_type: LOCAL_STATE_DICT\n"))
+                .singleElement().extracting(ConfigError::message).asString().contains("LOCAL_STATE_DICT");
+        var loaded = load(dir, "fsdp_version: 2\nfsdp_config:\n  offload_params: true\n  backward_prefetch: "
+                + "BACKWARD_PRE\n  limit_all_gathers: true\n  use_orig_params: false\n  sync_module_states: true\n");
+        assertThat(loaded.warnings()).anyMatch(w -> w.startsWith("fsdp_config.offload_params has no effect"))
+                .anyMatch(w -> w.startsWith("fsdp_config.backward_prefetch has no effect"))
+                .anyMatch(w -> w.startsWith("fsdp_config.limit_all_gathers has no effect"))
+                .anyMatch(w -> w.startsWith("fsdp_config.use_orig_params has no effect"))
+                .anyMatch(w -> w.startsWith("fsdp_config.sync_module_states has no effect"));
+    }
+
+    @Test
+    void tensorAndContextParallelAreRefusedInEveryCombination(@TempDir Path dir) throws Exception {
+        for (String with : new String[] {"", "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
+            "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
+            assertThat(errors(dir, with + "tensor_parallel_size: 2\n")).extracting(ConfigError::key)
+                    .contains("tensor_parallel_size");
+            assertThat(errors(dir, with + "context_parallel_size: 2\n")).extracting(ConfigError::key)
+                    .contains("context_parallel_size");
+        }
+        assertThat(errors(dir, "sequence_parallel_degree: 2\n")).extracting(ConfigError::key)
+                .contains("context_parallel_size");
+    }
+
+    @Test
+    void fp16IsRefusedUntilLossScalingExists(@TempDir Path dir) throws Exception {
+        assertThat(errors(dir, "fp16: true\n")).singleElement().satisfies(e -> {
+            assertThat(e.key()).isEqualTo("fp16");
+            assertThat(e.message()).contains("loss scaling");
+        });
+        assertThat(load(dir, "fp16: true\nbf16: true\n").warnings()).anyMatch(w -> w.contains("fp16 is ignored"));
+    }
+
+    @Test
+    void deepSpeedIsReadOnceWithItsWarningsAndCommunicationType(@TempDir Path dir) throws Exception {
+        var loaded = load(dir, "deepspeed:\n  communication_data_type: bf16\n  steps_per_print: 10\n"
+                + "  zero_optimization:\n    stage: 2\n    contiguous_gradients: true\n    allgather_bucket_size: 5e8\n");
+        DeepSpeedConfig ds = loaded.config().parallel().deepSpeedSettings();
+        assertThat(ds).isNotNull();
+        assertThat(ds.stage()).isEqualTo(2);
+        assertThat(ds.communicationDataType()).isEqualTo("bfloat16");
+        assertThat(loaded.warnings()).anyMatch(w -> w.contains("deepspeed.steps_per_print (")
+                && w.contains("deepspeed.zero_optimization.contiguous_gradients (")
+                && w.contains("deepspeed.zero_optimization.allgather_bucket_size ("));
+        assertThat(errors(dir, "deepspeed:\n  communication_data_type: fp16\n  zero_optimization:\n    stage: 2\n"))
+                .extracting(ConfigError::key).containsExactly("deepspeed.communication_data_type");
+    }
+
+    @Test
+    void deepSpeedOptimizerAndSchedulerBlocksAreReadLikeDeepSpeed(@TempDir Path dir) throws Exception {
+        String auto = "deepspeed:\n  zero_optimization:\n    stage: 2\n  optimizer:\n    type: AdamW\n    params:\n"
+                + "      lr: auto\n      betas: auto\n      eps: auto\n      weight_decay: auto\n  scheduler:\n"
+                + "    type: WarmupDecayLR\n    params:\n      warmup_min_lr: auto\n      warmup_max_lr: auto\n"
+                + "      warmup_num_steps: auto\n      total_num_steps: auto\n";
+        assertThat(load(dir, auto).config().parallel().deepSpeedSettings()).isNotNull();
+        String explicit = "deepspeed:\n  zero_optimization:\n    stage: 2\n  optimizer:\n    type: AdamW\n    params:\n"
+                + "      lr: 0.001\n      betas: [0.8, 0.999]\n  scheduler:\n    type: WarmupCosineLR\n    params:\n"
+                + "      warmup_num_steps: 7\n      total_num_steps: 50\n";
+        List<ConfigError> e = errors(dir, explicit);
+        assertThat(e).extracting(ConfigError::key).containsExactlyInAnyOrder("deepspeed.optimizer.params.lr",
+                "deepspeed.optimizer.params.betas[0]", "deepspeed.scheduler.type",
+                "deepspeed.scheduler.params.warmup_num_steps");
+        assertThat(e).filteredOn(x -> x.key().equals("deepspeed.optimizer.params.lr")).singleElement()
+                .extracting(ConfigError::message).asString().contains("learning_rate is 2.0E-4");
+        assertThat(e).filteredOn(x -> x.key().equals("deepspeed.scheduler.type")).singleElement()
+                .extracting(ConfigError::message).asString().contains("lr_scheduler is linear");
+        assertThat(errors(dir, "deepspeed:\n  zero_optimization:\n    stage: 2\n  optimizer:\n    type: Lamb\n"))
+                .extracting(ConfigError::key).containsExactly("deepspeed.optimizer.type");
+    }
+
+    @Test
+    void ddpTimeoutBoundsTheRunAheadOfTheEnvironment(@TempDir Path dir) throws Exception {
+        ParallelSettings p = load(dir, "ddp_timeout: 20\n").config().parallel();
+        assertThat(ai.axolotl.distributed.Timeouts.forRun(p, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
+                .isEqualTo(20);
+        ParallelSettings unset = load(dir, "").config().parallel();
+        assertThat(ai.axolotl.distributed.Timeouts.forRun(unset, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
+                .isEqualTo(99);
+        assertThat(ai.axolotl.distributed.Timeouts.forRun(unset, Map.of()).toSeconds()).isEqualTo(1800);
+    }
+
+    /**
+     * The classification walk: every key of {@code fsdp_config} and of the DeepSpeed JSON marked acted-on names
+     * the typed component that carries it, and that component is read by code outside the config package; every
+     * top-level key marked acted-on is read by the binder into the config, not read and dropped.
+     */
+    @Test
+    void noKeyMarkedActedOnIsLeftUnread() throws Exception {
+        String mainCode = mainSourcesOutsideConfig();
+        List<String> unread = new ArrayList<>();
+        List<String> carriers = new ArrayList<>();
+        for (String k : ConfigKeys.FSDP_KEYS) {
+            ConfigKeys.Key key = ConfigKeys.fsdpKey(k);
+            if (key.kind() == ConfigKeys.Kind.SUPPORTED) {
+                carriers.add("fsdp_config." + k + " -> " + key.note());
+            }
+        }
+        for (String k : DeepSpeedConfig.topKeys()) {
+            ConfigKeys.Key key = DeepSpeedConfig.topKey(k);
+            if (key.kind() == ConfigKeys.Kind.SUPPORTED && key.note().startsWith("DeepSpeedConfig.")) {
+                carriers.add("deepspeed." + k + " -> " + key.note());
+            }
+        }
+        for (String k : DeepSpeedConfig.zeroKeys()) {
+            ConfigKeys.Key key = DeepSpeedConfig.zeroKey(k);
+            if (key.kind() == ConfigKeys.Kind.SUPPORTED && key.note().startsWith("DeepSpeedConfig.")) {
+                carriers.add("deepspeed.zero_optimization." + k + " -> " + key.note());
+            }
+        }
+        for (String c : carriers) {
+            String component = c.substring(c.indexOf("-> ") + 3);
+            String method = component.substring(component.indexOf('.') + 1);
+            Class<?> type = Class.forName("ai.axolotl.config." + component.substring(0, component.indexOf('.')));
+            assertThat(Stream.of(type.getMethods()).map(java.lang.reflect.Method::getName)).as(c).contains(method);
+            if (!Pattern.compile("\\." + method + "\\(").matcher(mainCode).find()) {
+                unread.add(c);
+            }
+        }
+        String binder = Files.readString(Path.of("src/main/java/ai/axolotl/config/ConfigBinder.java"));
+        for (String k : ConfigKeys.all()) {
+            if (ConfigKeys.lookup(k).kind() != ConfigKeys.Kind.SUPPORTED) {
+                continue;
+            }
+            if (!binder.contains("\"" + k + "\"")) {
+                unread.add(k + " (the binder never reads it)");
+            } else if (readAndDropped(binder, k)) {
+                unread.add(k + " (the binder reads it and drops the value)");
+            }
+        }
+        assertThat(unread).as("keys marked acted-on that nothing reads").isEmpty();
+    }
+
+    /** True when a line of the binder is a whole statement {@code r.x("key", ...);} whose value goes nowhere. */
+    private static boolean readAndDropped(String binder, String key) {
+        for (String line : binder.lines().toList()) {
+            String t = line.trim();
+            if (t.startsWith("r.") && t.contains("(\"" + key + "\"") && t.endsWith(";")
+                    && t.chars().filter(ch -> ch == '(').count() == t.chars().filter(ch -> ch == ')').count()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String mainSourcesOutsideConfig() throws IOException {
+        StringBuilder all = new StringBuilder();
+        try (Stream<Path> files = Files.walk(Path.of(".."))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java") && p.toString().contains("/src/main/java/")
+                    && !p.toString().contains("/ai/axolotl/config/")).toList()) {
+                all.append(Files.readString(f)).append('\n');
+            }
+        }
+        return all.toString();
+    }
+}
