@@ -68,6 +68,19 @@ class TrainerTest {
         try (var s = Files.list(out)) {
             assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".tmp"));
         }
+        // provenance: what trained the checkpoint and the export, with which config and mesh
+        JsonNode state = new ObjectMapper().readTree(out.resolve("checkpoint-12/trainer_state.json").toFile());
+        JsonNode exported = new ObjectMapper().readTree(out.resolve(Trainer.PROVENANCE_FILE).toFile());
+        for (JsonNode p : new JsonNode[] {state.get("provenance"), exported}) {
+            assertThat(p.get("library_version").asText()).isNotBlank();
+            assertThat(p.get("git_commit").asText()).as("the build records its commit").matches("[0-9a-f]{40}(-dirty)?");
+            assertThat(p.get("libtorch_bindings").asText()).startsWith("2.");
+            assertThat(p.get("java_version").asText()).isEqualTo(System.getProperty("java.version"));
+            assertThat(p.get("arch").asText()).isEqualTo(System.getProperty("os.arch"));
+        }
+        assertThat(state.get("mesh").get("dp_shard").asInt()).isEqualTo(1);
+        assertThat(state.get("config").asText()).contains("learning_rate");
+        assertThat(exported.get("config").asText()).contains("max_steps: 12");
     }
 
     @Test
