@@ -75,6 +75,16 @@ public final class Strategies {
         if (world == 1) {
             return new SingleProcessStrategy();
         }
+        return dataParallel(config, groups);
+    }
+
+    /**
+     * Data parallel over every rank of {@code groups}, at any world size (one rank included: the gradient buckets
+     * and their all-reduce then run on a group of one, which is how the test kit exercises this code at world 1).
+     */
+    public static DataParallelStrategy dataParallel(AxolotlConfig config, ProcessGroups groups) {
+        DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), groups.spec().worldSize());
+        int[] steps = {0};
         Integer capMb = config.parallel().ddpBucketCapMb();
         long bucket = capMb == null ? DataParallelStrategy.DEFAULT_BUCKET_BYTES : capMb * (1L << 20);
         return new DataParallelStrategy(groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),

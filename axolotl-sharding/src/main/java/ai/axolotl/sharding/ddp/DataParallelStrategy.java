@@ -78,7 +78,7 @@ public final class DataParallelStrategy extends ShardingStrategy {
         return new UnitHooks() {
             @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                if (!lastMicroStep || dataParallel.size() == 1) {
+                if (!lastMicroStep) {
                     return;
                 }
                 if (buckets == null) {
