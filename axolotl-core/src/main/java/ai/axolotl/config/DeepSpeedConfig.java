@@ -157,7 +157,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
             ConfigKeys.Key key = TOP.get(k);
             if (key == null) {
                 mine.add(new ConfigError("deepspeed." + k, "unknown DeepSpeed key"));
-            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT) {
+            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT && asksForSomething(root.get(k))) {
                 noEffect.add("deepspeed." + k + " (" + key.note() + ")");
             }
         });
@@ -166,7 +166,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
             ConfigKeys.Key key = ZERO.get(k);
             if (key == null) {
                 mine.add(new ConfigError("deepspeed.zero_optimization." + k, "unknown or unsupported ZeRO key"));
-            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT) {
+            } else if (key.kind() == ConfigKeys.Kind.NO_EFFECT && asksForSomething(z.get(k))) {
                 noEffect.add("deepspeed.zero_optimization." + k + " (" + key.note() + ")");
             }
         });
@@ -214,6 +214,14 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
         return new DeepSpeedConfig(stage, z.path("overlap_comm").asBoolean(stage >= 2),
                 autoLong(z, "reduce_bucket_size"), autoLong(z, "stage3_prefetch_bucket_size"),
                 autoLong(z, "stage3_param_persistence_threshold"), maxLive, offOpt, offParam, tbs, commType);
+    }
+
+    /** False for a value that turns its option off (false, 0, null, {"enabled": false}): no warning is owed. */
+    private static boolean asksForSomething(JsonNode v) {
+        if (v == null || v.isNull() || (v.isBoolean() && !v.asBoolean()) || (v.isNumber() && v.asDouble() == 0)) {
+            return false;
+        }
+        return !(v.isObject() && v.path("enabled").isBoolean() && !v.path("enabled").asBoolean());
     }
 
     private static Long autoLong(JsonNode z, String key) {
