@@ -3,6 +3,7 @@ package ai.axolotl.model;
 import ai.axolotl.runtime.Tensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.bytedeco.pytorch.Tensor;
 
@@ -13,8 +14,10 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -147,21 +150,46 @@ public final class Safetensors {
 
     /** Writes tensors (in map order) with optional string metadata. The file is replaced, not appended. */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        List<Declared> declared = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            declared.add(new Declared(e.getKey(), DType.of(e.getValue().scalar_type()), e.getValue().shape()));
+        }
+        ByteBuffer head = header(declared, metadata);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            writeFully(ch, head);
+            for (Tensor t : tensors.values()) {
+                try (Tensor c = t.detach().contiguous()) {
+                    writeFully(ch, Tensors.view(c));
+                }
+            }
+            ch.force(true);
+        }
+    }
+
+    /** One tensor a header declares, in file order. */
+    record Declared(String name, DType dtype, long[] shape) {}
+
+    /**
+     * The 8-byte length and the JSON header (space-padded to a multiple of 8) for tensors laid out back to back in
+     * the given order, ready to be written at offset 0.
+     */
+    static ByteBuffer header(List<Declared> tensors, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
             metadata.forEach(meta::put);
         }
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            Tensor t = e.getValue();
-            ObjectNode info = header.putObject(e.getKey());
-            info.put("dtype", DType.of(t.scalar_type()).safetensorsName());
-            var shape = info.putArray("shape");
-            for (long s : t.shape()) {
-                shape.add(s);
+        for (Declared d : tensors) {
+            ObjectNode info = header.putObject(d.name());
+            info.put("dtype", d.dtype().safetensorsName());
+            ArrayNode shape = info.putArray("shape");
+            long n = d.dtype().bytes();
+            for (long dim : d.shape()) {
+                shape.add(dim);
+                n *= dim;
             }
-            long n = t.nbytes();
             info.putArray("data_offsets").add(offset).add(offset + n);
             offset += n;
         }
@@ -174,16 +202,7 @@ public final class Safetensors {
             head.put((byte) ' ');
         }
         head.flip();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            writeFully(ch, head);
-            for (Tensor t : tensors.values()) {
-                try (Tensor c = t.detach().contiguous()) {
-                    writeFully(ch, Tensors.view(c));
-                }
-            }
-            ch.force(true);
-        }
+        return head;
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

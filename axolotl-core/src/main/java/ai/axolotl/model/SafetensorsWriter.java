@@ -1,16 +1,11 @@
 package ai.axolotl.model;
 
 import ai.axolotl.runtime.Tensors;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -26,7 +21,6 @@ import java.util.Map;
  * parameter by parameter) without ever holding them all.
  */
 public final class SafetensorsWriter implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private final Path file;
     private final FileChannel channel;
     private final List<String> names;
@@ -47,33 +41,9 @@ public final class SafetensorsWriter implements AutoCloseable {
         this.names = new ArrayList<>(shapes.keySet());
         this.shapes = new LinkedHashMap<>(shapes);
         this.dtype = dtype;
-        ObjectNode header = JSON.createObjectNode();
-        if (metadata != null && !metadata.isEmpty()) {
-            ObjectNode meta = header.putObject("__metadata__");
-            metadata.forEach(meta::put);
-        }
-        long offset = 0;
-        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            ObjectNode info = header.putObject(e.getKey());
-            info.put("dtype", dtype.safetensorsName());
-            ArrayNode shape = info.putArray("shape");
-            long n = dtype.bytes();
-            for (long d : e.getValue()) {
-                shape.add(d);
-                n *= d;
-            }
-            info.putArray("data_offsets").add(offset).add(offset + n);
-            offset += n;
-        }
-        byte[] headerBytes = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
-        int padded = (headerBytes.length + 7) / 8 * 8;
-        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-        head.putLong(padded);
-        head.put(headerBytes);
-        while (head.hasRemaining()) {
-            head.put((byte) ' ');
-        }
-        head.flip();
+        List<Safetensors.Declared> declared = new ArrayList<>();
+        shapes.forEach((name, shape) -> declared.add(new Safetensors.Declared(name, dtype, shape)));
+        ByteBuffer head = Safetensors.header(declared, metadata);
         this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING);
         writeFully(head);
