@@ -11,7 +11,6 @@ import ai.axolotl.data.Tokenizers;
 import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
-import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
@@ -367,18 +366,7 @@ public final class Trainer implements AutoCloseable {
     /** Streams the full weights from the strategy into the HF model files on the main rank. */
     private void exportModel(Path outputDir) throws IOException {
         DType dtype = config.precision().bf16Enabled() ? DType.BF16 : DType.F32;
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (String name : model.parameters().keySet()) {
-            shapes.put(name, LlamaModel.parameterShape(model.config(), name));
-        }
-        try (HfModelWriter w = strategy.isMain()
-                ? new HfModelWriter(outputDir, model.config(), shapes, dtype, 2L << 30) : null) {
-            strategy.streamFullWeights((name, t) -> {
-                if (w != null) {
-                    w.accept(name, t);
-                }
-            });
-        }
+        strategy.writeFullModel(outputDir, model.config(), dtype);
         if (strategy.isMain()) {
             tokenizer.save(outputDir);
             writeProvenance(outputDir);

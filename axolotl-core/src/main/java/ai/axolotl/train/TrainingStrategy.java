@@ -1,12 +1,15 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfModelWriter;
+import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
-import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -76,6 +79,24 @@ public interface TrainingStrategy extends AutoCloseable {
      * time, so no rank holds more than its shards plus one full parameter.
      */
     void streamFullWeights(WeightSink sink) throws IOException;
+
+    /**
+     * Writes the full model as an HF model directory ({@code config.json} + safetensors in {@code dtype}) on the
+     * main rank, streamed from {@link #streamFullWeights}; a collective: every rank calls it.
+     */
+    default void writeFullModel(Path dir, LlamaConfig config, DType dtype) throws IOException {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : LlamaModel.parameterNames(config)) {
+            shapes.put(name, LlamaModel.parameterShape(config, name));
+        }
+        try (HfModelWriter w = isMain() ? new HfModelWriter(dir, config, shapes, dtype, 2L << 30) : null) {
+            streamFullWeights((name, t) -> {
+                if (w != null) {
+                    w.accept(name, t);
+                }
+            });
+        }
+    }
 
     /** Bytes of model state this rank holds: parameters, gradients, optimizer state. */
     long modelStateBytes();

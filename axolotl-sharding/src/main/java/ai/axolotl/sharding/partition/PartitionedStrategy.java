@@ -9,7 +9,6 @@ import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.model.DType;
-import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
@@ -45,7 +44,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private final Collectives replicateGroup;
     private LlamaModel model;
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
-    private final Map<String, Boolean> persistent = new HashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
     private GradientReducer reducer;
@@ -113,7 +111,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 dataParallel.broadcast(d, 0).await();
             }
             boolean keep = !plan.partitionParameters() || numel <= threshold;
-            persistent.put(e.getKey(), keep);
             ShardedParameter sp = new ShardedParameter(e.getKey(), e.getValue(), source, shardGroup.rank(),
                     shardGroup.size(), keep, plan.rowAligned(),
                     plan.bf16Gather() ? ScalarType.BFloat16 : ScalarType.Float);
@@ -252,7 +249,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     private void release(ModelUnit unit) {
         for (String name : unit.usedParameters().keySet()) {
             ShardedParameter p = sharded.get(name);
-            if (!persistent.get(name) && p.present()) {
+            if (!p.keepsFull() && p.present()) {
                 freeGathered(p);
             }
         }
@@ -317,7 +314,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         long t0 = System.nanoTime();
         for (ShardedParameter p : sharded.values()) {
             p.shardGrad().zero_();
-            if (persistent.get(p.name())) {
+            if (p.keepsFull()) {
                 p.refreshFromShards(shardGroup);
             } else if (p.present()) {
                 // a gathered copy would now be stale; the next use gathers the updated partitions
@@ -347,14 +344,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
         PartitionCheckpoint.save(dir, this, includeOptimizer);
         if (fullStateDict()) {
-            try (HfModelWriter w = isMain() ? new HfModelWriter(dir, model.config(), parameterShapes(), DType.F32,
-                    2L << 30) : null) {
-                streamFullWeights((name, t) -> {
-                    if (w != null) {
-                        w.accept(name, t);
-                    }
-                });
-            }
+            writeFullModel(dir, model.config(), DType.F32);
         }
     }
 
@@ -362,7 +352,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     public void loadCheckpoint(Path dir) throws IOException {
         PartitionCheckpoint.load(dir, this);
         for (ShardedParameter p : sharded.values()) {
-            if (persistent.get(p.name())) {
+            if (p.keepsFull()) {
                 p.refreshFromShards(shardGroup);
             }
         }
@@ -404,13 +394,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 }
             }
         }
-    }
-
-    /** Every parameter's full shape, in the model's order. */
-    private Map<String, long[]> parameterShapes() {
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        sharded.values().forEach(p -> shapes.put(p.name(), p.shape()));
-        return shapes;
     }
 
     /**
