@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * {@code axolotl bench --memory}: each strategy trained at accumulation 1 and 8 with every rank as its own JVM
@@ -70,7 +69,8 @@ public final class MemoryBenchmark {
             Files.createDirectories(dir.resolve("model"));
             config.write(dir.resolve("model/config.json"));
             int maxAcc = accumulations.stream().mapToInt(Integer::intValue).max().orElse(1);
-            writeRows(dir.resolve("data.jsonl"), config.vocabSize(), steps * microBatch * maxAcc * world);
+            TrainerBenchmark.writeRows(dir.resolve("data.jsonl"),
+                    TrainerBenchmark.randomRows(config.vocabSize(), steps * microBatch * maxAcc * world, seqLen));
             Map<String, Object> runs = new LinkedHashMap<>();
             Map<String, Long> ddpRss = new LinkedHashMap<>();
             for (String strategy : STRATEGIES) {
@@ -168,18 +168,5 @@ public final class MemoryBenchmark {
                 + "\ngradient_accumulation_steps: " + acc + "\nmax_steps: " + steps + "\nlearning_rate: 0.0003\n"
                 + "optimizer: adamw_torch\nlr_scheduler: constant\nsave_strategy: 'no'\noutput_dir: " + out + "\n"
                 + parallel;
-    }
-
-    private void writeRows(Path file, int vocab, int n) throws IOException {
-        Random r = new Random(1234);
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < n; i++) {
-            b.append("{\"input_ids\": [");
-            for (int j = 0; j < seqLen; j++) {
-                b.append(j > 0 ? "," : "").append(r.nextInt(vocab));
-            }
-            b.append("]}\n");
-        }
-        Files.writeString(file, b.toString());
     }
 }

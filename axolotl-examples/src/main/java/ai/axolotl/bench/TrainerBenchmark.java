@@ -84,7 +84,7 @@ public final class TrainerBenchmark {
         try {
             Files.createDirectories(dir.resolve("model"));
             config.write(dir.resolve("model/config.json"));
-            List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world);
+            List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world, seqLen);
             writeRows(dir.resolve("data.jsonl"), rows);
             boolean zero = strategyName.startsWith("zero") || strategyName.equals("fsdp2");
             StepTimes bare = world == 1 && !zero ? bareLoop(config, rows) : null;
@@ -268,7 +268,8 @@ public final class TrainerBenchmark {
         return new WorldRun(StepTimes.pooled(perRank), losses, results.get(0), 0, null);
     }
 
-    private List<int[]> randomRows(int vocab, int n) {
+    /** {@code n} rows of {@code seqLen} token ids drawn uniformly (fixed seed): the benchmarks' data. */
+    static List<int[]> randomRows(int vocab, int n, int seqLen) {
         Random r = new Random(1234);
         List<int[]> rows = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -281,7 +282,8 @@ public final class TrainerBenchmark {
         return rows;
     }
 
-    private static void writeRows(Path file, List<int[]> rows) throws IOException {
+    /** Writes rows as pre-tokenized JSONL ({@code input_ids}). */
+    static void writeRows(Path file, List<int[]> rows) throws IOException {
         StringBuilder b = new StringBuilder();
         for (int[] row : rows) {
             b.append("{\"input_ids\": [");
