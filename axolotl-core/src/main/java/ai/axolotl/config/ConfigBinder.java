@@ -343,6 +343,6 @@ public final class ConfigBinder {
         return new ParallelSettings(dsPath, dsInline, fsdp, fsdpConfig, fsdpSettings, version, null,
                 r.integer("tensor_parallel_size", 1), cp == null ? 1 : cp, r.integer("dp_shard_size", null),
                 r.integer("dp_replicate_size", 1), r.integer("ddp_timeout", null),
-                r.integer("ddp_bucket_cap_mb", null));
+                r.integer("ddp_bucket_cap_mb", null), r.bool("tensor_parallel_sequence_parallel", true));
     }
 }

@@ -63,7 +63,7 @@ public final class ConfigKeys {
                 // distributed training: parsed and validated here, acted on by the strategies
                 "deepspeed", "fsdp", "fsdp_config", "fsdp_version", "tensor_parallel_size",
                 "context_parallel_size", "sequence_parallel_degree", "dp_shard_size", "dp_replicate_size",
-                "ddp_timeout", "ddp_bucket_cap_mb");
+                "ddp_timeout", "ddp_bucket_cap_mb", "tensor_parallel_sequence_parallel");
         noEffect("TF32 matmuls exist only on CUDA GPUs; CPU builds compute in full fp32", "tf32");
         noEffect("the tokenizer comes from tokenizer_config or base_model's tokenizer.json, whatever its class",
                 "tokenizer_type");

@@ -1,5 +1,12 @@
 package ai.axolotl.config;
 
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.LlamaModel;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -55,11 +62,12 @@ final class ConfigRules {
 
     private static void checkParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
         ParallelSettings p = c.parallel();
-        // refused in every combination (with FSDP, DeepSpeed or alone) until their strategies exist
         if (p.tensorParallelSize() > 1) {
-            errors.add(new ConfigError("tensor_parallel_size", "tensor parallelism is not available in this build "
-                    + "yet; set tensor_parallel_size: 1"));
+            checkTensorParallel(c, errors);
+        } else if (!p.tensorParallelSequenceParallel()) {
+            warnings.add("tensor_parallel_sequence_parallel has no effect: tensor_parallel_size is 1");
         }
+        // refused in every combination (with FSDP, DeepSpeed or alone) until its strategy exists
         if (p.contextParallelSize() > 1) {
             errors.add(new ConfigError("context_parallel_size", "context parallelism (also set through "
                     + "sequence_parallel_degree) is not available in this build yet; set context_parallel_size: 1"));
@@ -67,7 +75,7 @@ final class ConfigRules {
         if (p.deepspeedEnabled() && p.fsdpEnabled()) {
             errors.add(new ConfigError("deepspeed", "deepspeed and fsdp cannot be used together"));
         }
-        if (p.dpShardSize() != null && p.dpShardSize() > 1 && !p.fsdpEnabled()) {
+        if (p.dpShardSize() != null && p.dpShardSize() > 1 && !p.fsdpEnabled() && p.tensorParallelSize() == 1) {
             errors.add(new ConfigError("dp_shard_size", "dp_shard_size was configured without a corresponding "
                     + "fsdp_config; configure FSDP with fsdp_config"));
         }
@@ -91,6 +99,39 @@ final class ConfigRules {
         }
         if (p.tensorParallelSize() > 1 && !"adamw".equals(opt) && !"sgd".equals(opt)) {
             errors.add(new ConfigError("tensor_parallel_size", "is not supported with 8-bit optimizers"));
+        }
+    }
+
+    /**
+     * Tensor parallel: composes with data parallel (replicate and shard groups run as DDP) in this build; with
+     * FSDP or ZeRO it is refused naming the keys. The model's shape is checked when base_model's config.json can be
+     * read: tp must divide attention heads, key/value heads, intermediate size and vocabulary.
+     */
+    private static void checkTensorParallel(AxolotlConfig c, List<ConfigError> errors) {
+        ParallelSettings p = c.parallel();
+        int tp = p.tensorParallelSize();
+        if (p.fsdpEnabled() || p.deepspeedEnabled()) {
+            errors.add(new ConfigError("tensor_parallel_size", "tensor parallelism composes with data parallel "
+                    + "(dp_replicate_size / dp_shard_size without fsdp_config) in this build; with "
+                    + (p.fsdpEnabled() ? "fsdp_config" : "deepspeed") + " it is not available yet"));
+        }
+        String base = c.model().baseModel();
+        if (base == null) {
+            return;
+        }
+        Path json = Path.of(base).resolve(HfCheckpoint.CONFIG);
+        if (!Files.isRegularFile(json)) {
+            return; // reported where the model is loaded
+        }
+        List<String> problems;
+        try {
+            problems = LlamaModel.tensorParallelProblems(LlamaConfig.read(json), tp);
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            return; // an unreadable config.json is reported where the model is loaded
+        }
+        if (!problems.isEmpty()) {
+            errors.add(new ConfigError("tensor_parallel_size", "must divide " + String.join(", ", problems)
+                    + " of " + json));
         }
     }
 }

@@ -23,6 +23,8 @@ import java.util.Map;
  * @param dpReplicateSize replicate degree (HSDP)
  * @param ddpTimeout collective timeout in seconds; null: AXOLOTL_NCCL_TIMEOUT or 1800
  * @param ddpBucketCapMb gradient bucket size for data parallel, in MiB
+ * @param tensorParallelSequenceParallel under tensor parallelism, split the activations between parallel regions
+ *     (norms, residual stream) along the sequence (default true; {@code tensor_parallel_sequence_parallel})
  */
 public record ParallelSettings(
         String deepspeed,
@@ -37,7 +39,8 @@ public record ParallelSettings(
         @Positive Integer dpShardSize,
         @Positive int dpReplicateSize,
         @Positive Integer ddpTimeout,
-        @Positive Integer ddpBucketCapMb) {
+        @Positive Integer ddpBucketCapMb,
+        boolean tensorParallelSequenceParallel) {
 
     /** Copies collections so the record stays immutable. */
     public ParallelSettings {
@@ -49,7 +52,8 @@ public record ParallelSettings(
     /** The same settings with the DeepSpeed JSON read. */
     public ParallelSettings withDeepSpeedSettings(DeepSpeedConfig ds) {
         return new ParallelSettings(deepspeed, deepspeedInline, fsdp, fsdpConfig, fsdpSettings, fsdpVersion, ds,
-                tensorParallelSize, contextParallelSize, dpShardSize, dpReplicateSize, ddpTimeout, ddpBucketCapMb);
+                tensorParallelSize, contextParallelSize, dpShardSize, dpReplicateSize, ddpTimeout, ddpBucketCapMb,
+                tensorParallelSequenceParallel);
     }
 
     /** True when FSDP is configured (an fsdp_config block or the FSDP1 list). */

@@ -42,10 +42,19 @@ public final class MicroBatch implements AutoCloseable {
 
     /** Pads rows to {@code padTo} (at least the longest row) and builds the tensors. */
     public static MicroBatch of(List<PackedRow> rows, int padTo, int padId) {
+        return of(rows, padTo, padId, 1);
+    }
+
+    /**
+     * As {@link #of(List, int, int)}, with the padded length rounded up to a multiple of {@code multiple}
+     * (sequence parallelism splits each row evenly over its ranks); padding has label -100 and counts for nothing.
+     */
+    public static MicroBatch of(List<PackedRow> rows, int padTo, int padId, int multiple) {
         int t = padTo;
         for (PackedRow r : rows) {
             t = Math.max(t, r.length());
         }
+        t = (t + multiple - 1) / multiple * multiple;
         int b = rows.size();
         long[] ids = new long[b * t];
         long[] lab = new long[b * t];

@@ -37,6 +37,60 @@ public interface Collectives extends AutoCloseable {
         }
     }
 
+    /**
+     * Every rank's {@code in} concatenated along {@code dim} in rank order (blocking): sequence parallelism's
+     * all-gather of activations split along the sequence. Returns a new contiguous tensor.
+     */
+    default Tensor allGatherAlong(Tensor in, int dim) {
+        long[] shape = in.shape();
+        long[] gathered = shape.clone();
+        gathered[dim] *= size();
+        // the gathered dimension first, so each rank's block is contiguous in the output
+        try (Tensor moved = in.movedim(dim, 0);
+             Tensor block = moved.contiguous();
+             Tensor out = block.new_empty(movedShape(gathered, dim))) {
+            allGather(out, block).await();
+            try (Tensor back = out.movedim(0, dim)) {
+                return back.contiguous();
+            }
+        }
+    }
+
+    /**
+     * The sum over ranks of {@code in}, split along {@code dim} into {@link #size()} equal parts of which this rank
+     * keeps the {@link #rank()}-th (blocking): sequence parallelism's reduce-scatter. Returns a new tensor.
+     */
+    default Tensor reduceScatterAlong(Tensor in, int dim) {
+        long[] shape = in.shape();
+        if (shape[dim] % size() != 0) {
+            throw new IllegalArgumentException("dimension " + dim + " of size " + shape[dim]
+                    + " does not split over " + size() + " ranks");
+        }
+        long[] part = shape.clone();
+        part[dim] /= size();
+        try (Tensor moved = in.movedim(dim, 0);
+             Tensor blocks = moved.contiguous();
+             Tensor out = blocks.new_empty(movedShape(part, dim))) {
+            reduceScatterSum(out, blocks).await();
+            try (Tensor back = out.movedim(0, dim)) {
+                return back.contiguous();
+            }
+        }
+    }
+
+    /** A shape with dimension {@code dim} moved to the front (the others keep their order), as movedim does. */
+    private static long[] movedShape(long[] shape, int dim) {
+        long[] m = new long[shape.length];
+        m[0] = shape[dim];
+        int k = 1;
+        for (int d = 0; d < shape.length; d++) {
+            if (d != dim) {
+                m[k++] = shape[d];
+            }
+        }
+        return m;
+    }
+
     @Override
     void close();
 }

@@ -21,9 +21,12 @@ public final class DecoderLayerUnit implements ModelUnit {
     private final Projection up;
     private final Projection down;
     private final AttentionKernel attention;
+    private final ModelParallelism parallel;
 
-    DecoderLayerUnit(int index, LlamaConfig config, Map<String, Tensor> params, AttentionKernel attention) {
+    DecoderLayerUnit(int index, LlamaConfig config, Map<String, Tensor> params, AttentionKernel attention,
+                     ModelParallelism parallel) {
         this.index = index;
+        this.parallel = parallel;
         this.config = config;
         this.params = params;
         this.q = new DenseProjection(param("self_attn.q_proj.weight"));
@@ -75,13 +78,22 @@ public final class DecoderLayerUnit implements ModelUnit {
         return params;
     }
 
+    /**
+     * Under tensor parallelism {@code h} is this rank's part of the sequence (sequence parallel) or the whole
+     * replicated sequence; the attention and MLP blocks are each one parallel region: entered before the
+     * column-parallel projections, left after the row-parallel one.
+     */
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
         try (Tensor normed = RmsNorm.apply(h, param("input_layernorm.weight"), config.rmsNormEps());
-             Tensor attn = selfAttention(normed, ctx);
+             Tensor full = parallel.enterRegion(normed, ctx);
+             Tensor attnPartial = selfAttention(full, ctx);
+             Tensor attn = parallel.exitRegion(attnPartial, ctx);
              Tensor h2 = h.add(attn);
              Tensor normed2 = RmsNorm.apply(h2, param("post_attention_layernorm.weight"), config.rmsNormEps());
-             Tensor mlp = mlp(normed2)) {
+             Tensor full2 = parallel.enterRegion(normed2, ctx);
+             Tensor mlpPartial = mlp(full2);
+             Tensor mlp = parallel.exitRegion(mlpPartial, ctx)) {
             return h2.add(mlp);
         }
     }
@@ -90,8 +102,8 @@ public final class DecoderLayerUnit implements ModelUnit {
         long b = x.size(0);
         long t = x.size(1);
         int hd = config.headDim();
-        int heads = config.numAttentionHeads();
-        int kvHeads = config.numKeyValueHeads();
+        int heads = config.numAttentionHeads() / parallel.size(); // this rank's heads
+        int kvHeads = config.numKeyValueHeads() / parallel.size();
         try (Tensor qp = q.apply(x);
              Tensor kp = k.apply(x);
              Tensor vp = v.apply(x);

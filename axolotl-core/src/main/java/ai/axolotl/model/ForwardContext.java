@@ -4,6 +4,9 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Per-micro-batch state shared by every unit's forward: the attention mask that keeps tokens inside their own
  * packed sample and the rotary tables for each token's position.
@@ -15,6 +18,7 @@ public final class ForwardContext implements AutoCloseable {
     private final Tensor cos;
     private final Tensor sin;
     private final ScalarType computeType;
+    private final List<GraphCut> cuts = new ArrayList<>();
 
     /**
      * @param positionIds [B, T] long positions, restarting at 0 for each packed sample
@@ -55,8 +59,24 @@ public final class ForwardContext implements AutoCloseable {
         return computeType;
     }
 
+    /** Records a cut made during the running unit's forward (called by a {@link ModelParallelism}). */
+    public void recordCut(GraphCut cut) {
+        cuts.add(cut);
+    }
+
+    /** The cuts recorded since the last call, in the order they were made; the caller owns their tensors. */
+    public List<GraphCut> takeCuts() {
+        List<GraphCut> taken = List.copyOf(cuts);
+        cuts.clear();
+        return taken;
+    }
+
     @Override
     public void close() {
+        for (GraphCut c : takeCuts()) {
+            c.source().close();
+            c.leaf().close();
+        }
         mask.close();
         cos.close();
         sin.close();

@@ -1,7 +1,10 @@
 package ai.axolotl.model;
 
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -15,16 +18,18 @@ public final class HeadUnit implements ModelUnit {
     private final Map<String, Tensor> params;
     private final Projection lmHead;
     private final Map<String, Tensor> used;
+    private final ModelParallelism parallel;
 
-    HeadUnit(LlamaConfig config, Map<String, Tensor> params, Tensor outputWeight) {
+    HeadUnit(LlamaConfig config, Map<String, Tensor> params, Tensor outputWeight, ModelParallelism parallel) {
         this.config = config;
+        this.parallel = parallel;
         this.params = params;
         this.lmHead = new DenseProjection(outputWeight);
         Map<String, Tensor> u = new LinkedHashMap<>(params);
         if (config.tieWordEmbeddings()) {
             u.put(EmbeddingUnit.WEIGHT, outputWeight);
         }
-        this.used = java.util.Collections.unmodifiableMap(u);
+        this.used = Collections.unmodifiableMap(u);
     }
 
     @Override
@@ -47,13 +52,18 @@ public final class HeadUnit implements ModelUnit {
         return params;
     }
 
+    /**
+     * Float32 logits (float64 for a float64 model). Under tensor parallelism the output projection is column
+     * parallel: the logits are this rank's vocabulary slice, for the whole sequence, and the loss is computed
+     * from them without gathering ({@link ModelParallelism#lossSum}).
+     */
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
         try (Tensor normed = RmsNorm.apply(h, params.get(NORM), config.rmsNormEps());
-             Tensor logits = lmHead.apply(normed)) {
-            var type = ai.axolotl.runtime.Tensors.sameType(logits.scalar_type(), org.bytedeco.pytorch.global.torch.ScalarType.Double)
-                    ? org.bytedeco.pytorch.global.torch.ScalarType.Double
-                    : org.bytedeco.pytorch.global.torch.ScalarType.Float;
+             Tensor full = parallel.enterRegion(normed, ctx);
+             Tensor logits = lmHead.apply(full)) {
+            ScalarType type = Tensors.sameType(logits.scalar_type(), ScalarType.Double)
+                    ? ScalarType.Double : ScalarType.Float;
             return logits.to(type);
         }
     }

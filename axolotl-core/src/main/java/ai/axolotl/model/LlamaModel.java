@@ -19,19 +19,26 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
     private final Map<String, Tensor> parameters;
     private final List<ModelUnit> units;
+    private final ModelParallelism parallel;
 
     private LlamaModel(LlamaConfig config, Map<String, Tensor> parameters, AttentionKernel attention) {
+        this(config, parameters, attention, ModelParallelism.NONE);
+    }
+
+    private LlamaModel(LlamaConfig config, Map<String, Tensor> parameters, AttentionKernel attention,
+                       ModelParallelism parallel) {
         this.config = config;
+        this.parallel = parallel;
         this.parameters = Collections.unmodifiableMap(parameters);
         List<ModelUnit> u = new ArrayList<>();
         Tensor embed = parameters.get(EmbeddingUnit.WEIGHT);
-        u.add(new EmbeddingUnit(embed));
+        u.add(new EmbeddingUnit(embed, parallel));
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             Map<String, Tensor> lp = new LinkedHashMap<>();
             for (String n : DecoderLayerUnit.parameterNames(i)) {
                 lp.put(n, parameters.get(n));
             }
-            u.add(new DecoderLayerUnit(i, config, lp, attention));
+            u.add(new DecoderLayerUnit(i, config, lp, attention, parallel));
         }
         Map<String, Tensor> hp = new LinkedHashMap<>();
         hp.put(HeadUnit.NORM, parameters.get(HeadUnit.NORM));
@@ -40,7 +47,7 @@ public final class LlamaModel implements AutoCloseable {
             out = parameters.get(HeadUnit.LM_HEAD);
             hp.put(HeadUnit.LM_HEAD, out);
         }
-        u.add(new HeadUnit(config, hp, out));
+        u.add(new HeadUnit(config, hp, out, parallel));
         this.units = List.copyOf(u);
     }
 
@@ -81,6 +88,103 @@ public final class LlamaModel implements AutoCloseable {
             return new long[] {h, c.intermediateSize()};
         }
         throw new IllegalArgumentException("not a Llama parameter: " + name);
+    }
+
+    /**
+     * How a parameter is laid out under tensor parallelism (Megatron): q/k/v/gate/up and the output head split by
+     * output features, o/down by input features, the embedding by vocabulary rows, the norms replicated.
+     */
+    public static TensorParallelStyle tensorParallelStyle(String name) {
+        if (name.equals(EmbeddingUnit.WEIGHT)) {
+            return TensorParallelStyle.VOCAB;
+        }
+        if (name.equals(HeadUnit.LM_HEAD)) {
+            return TensorParallelStyle.COLUMN;
+        }
+        if (name.endsWith("layernorm.weight") || name.equals(HeadUnit.NORM)) {
+            return TensorParallelStyle.REPLICATED;
+        }
+        if (name.endsWith("o_proj.weight") || name.endsWith("down_proj.weight")) {
+            return TensorParallelStyle.ROW;
+        }
+        if (name.endsWith("_proj.weight")) {
+            return TensorParallelStyle.COLUMN;
+        }
+        throw new IllegalArgumentException("not a Llama parameter: " + name);
+    }
+
+    /** Shape of one tensor-parallel rank's slice of a parameter: the split dimension divided by {@code tp}. */
+    public static long[] localShape(LlamaConfig c, String name, int tp) {
+        long[] shape = parameterShape(c, name).clone();
+        int dim = tensorParallelStyle(name).shardDim();
+        if (dim >= 0) {
+            shape[dim] /= tp;
+        }
+        return shape;
+    }
+
+    /**
+     * What a tensor-parallel degree cannot split evenly in a model of this shape, one message per problem (empty
+     * when {@code tp} divides attention heads, key/value heads, intermediate size and vocabulary).
+     */
+    public static List<String> tensorParallelProblems(LlamaConfig c, int tp) {
+        List<String> problems = new ArrayList<>();
+        if (c.numAttentionHeads() % tp != 0) {
+            problems.add("num_attention_heads (" + c.numAttentionHeads() + ")");
+        }
+        if (c.numKeyValueHeads() % tp != 0) {
+            problems.add("num_key_value_heads (" + c.numKeyValueHeads() + "; key/value heads are not replicated "
+                    + "across tensor-parallel ranks)");
+        }
+        if (c.intermediateSize() % tp != 0) {
+            problems.add("intermediate_size (" + c.intermediateSize() + ")");
+        }
+        if (c.vocabSize() % tp != 0) {
+            problems.add("vocab_size (" + c.vocabSize() + ")");
+        }
+        return problems;
+    }
+
+    /**
+     * This model's tensor-parallel version for one rank: every sharded parameter replaced by a copy of the rank's
+     * slice ({@link #tensorParallelStyle}), the norms copied whole, and the layers built to communicate through
+     * {@code parallel}. This model is left as it is (the caller closes it).
+     */
+    public LlamaModel tensorParallel(ModelParallelism parallel) {
+        int tp = parallel.size();
+        List<String> problems = tensorParallelProblems(config, tp);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("tensor_parallel_size " + tp + " does not divide "
+                    + String.join(", ", problems));
+        }
+        Map<String, Tensor> local = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
+            int dim = tensorParallelStyle(e.getKey()).shardDim();
+            Tensor p;
+            try (Tensor d = e.getValue().detach()) {
+                if (dim < 0) {
+                    p = d.clone();
+                } else {
+                    long len = d.size(dim) / tp;
+                    try (Tensor slice = d.narrow(dim, parallel.rank() * len, len)) {
+                        p = slice.clone();
+                    }
+                }
+            }
+            p.requires_grad_(true);
+            local.put(e.getKey(), p);
+        }
+        return new LlamaModel(config, local, new SdpaAttention(), parallel);
+    }
+
+    /** How this model's layers communicate ({@link ModelParallelism#NONE} for the dense model). */
+    public ModelParallelism parallelism() {
+        return parallel;
+    }
+
+    /** Summed next-token cross entropy of the head's output (through the parallelism: loss parallel under TP). */
+    public Tensor lossSum(Tensor logits, Tensor labels) {
+        return parallel.lossSum(logits, labels);
     }
 
     /**

@@ -52,9 +52,10 @@ public final class Evaluation {
                 continue;
             }
             try (PointerScope scope = new PointerScope();
-                 MicroBatch mb = MicroBatch.of(batches.get(i), 0, padId);
+                 MicroBatch mb = MicroBatch.of(batches.get(i), 0, padId,
+                         model.parallelism().sequenceMultiple());
                  ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), model.config(), compute)) {
-                lossSum += UnitRunner.evalLossSum(model.units(), hooks, mb.inputIds(), mb.labels(), ctx);
+                lossSum += UnitRunner.evalLossSum(model, hooks, mb.inputIds(), mb.labels(), ctx);
                 tokens += mb.labelTokens();
             }
         }

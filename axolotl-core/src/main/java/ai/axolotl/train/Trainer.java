@@ -111,6 +111,7 @@ public final class Trainer implements AutoCloseable {
         LOG.info("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
                 dataset.tokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
+        model = strategy.parallelize(model);
         strategy.setup(model, config.optimizer());
         if (MemoryReport.requested()) {
             strategy.enableMemoryProbe();
@@ -168,7 +169,7 @@ public final class Trainer implements AutoCloseable {
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
                 && fsdp.activationCheckpointing());
-        runner = new UnitRunner(model.units(), strategy.hooks(), checkpointing);
+        runner = new UnitRunner(model, strategy.hooks(), checkpointing);
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
         double peak = config.optimizer().learningRate();
@@ -199,7 +200,8 @@ public final class Trainer implements AutoCloseable {
                     for (int m = 0; m < accumulation; m++) {
                         // a scope per micro-batch: nothing it makes (activations, boundary tensors) outlives it
                         try (PointerScope microScope = new PointerScope();
-                             MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId());
+                             MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId(),
+                                     model.parallelism().sequenceMultiple());
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
                                      model.config(), compute)) {
                             lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx, stepTokens,

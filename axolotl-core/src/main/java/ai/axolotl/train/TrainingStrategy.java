@@ -47,6 +47,15 @@ public interface TrainingStrategy extends AutoCloseable {
         return false;
     }
 
+    /**
+     * The model this rank runs, made from the loaded one before {@link #setup}: the same model, or (tensor
+     * parallel) one whose parameters are this rank's slices and whose layers communicate. A strategy that replaces
+     * the model closes the one it was given.
+     */
+    default LlamaModel parallelize(LlamaModel model) {
+        return model;
+    }
+
     /** Takes the model and builds the optimizer over what this rank holds. Called once before training. */
     void setup(LlamaModel model, OptimizerSettings optimizer);
 

@@ -1,7 +1,8 @@
 package ai.axolotl.train;
 
-import ai.axolotl.model.CausalLmLoss;
 import ai.axolotl.model.ForwardContext;
+import ai.axolotl.model.GraphCut;
+import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.BoolOptional;
@@ -10,6 +11,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -21,20 +23,28 @@ import java.util.List;
  * <p>Memory: a unit's output (the next unit's input) and the gradient flowing into it are closed as soon as that
  * unit's backward has consumed them, so a micro-batch's boundary activations leave one by one during backward
  * instead of at the end of the step.
+ *
+ * <p>Tensor parallelism: where a unit's forward ran a collective, the model recorded a {@link GraphCut} in the
+ * {@link ForwardContext}. The unit's backward then runs in pieces: from its output, then from each cut's source in
+ * reverse order with the conjugate collective applied to the gradient that reached the cut's leaf (autograd's
+ * graph is kept between the pieces, since they share nodes such as the residual stream, and released when the
+ * unit's tensors are closed). Gradients are linear, so the pieces add up to the one backward of the unit.
  */
 public final class UnitRunner {
+    private final LlamaModel model;
     private final List<ModelUnit> units;
     private final UnitHooks hooks;
     private final boolean checkpointing;
     private long unitForwards;
 
     /**
-     * @param units the model's units in forward order
+     * @param model the model (its units in forward order and its loss)
      * @param hooks strategy hooks
      * @param checkpointing recompute decoder layers in backward
      */
-    public UnitRunner(List<ModelUnit> units, UnitHooks hooks, boolean checkpointing) {
-        this.units = units;
+    public UnitRunner(LlamaModel model, UnitHooks hooks, boolean checkpointing) {
+        this.model = model;
+        this.units = model.units();
         this.hooks = hooks;
         this.checkpointing = checkpointing;
     }
@@ -55,6 +65,7 @@ public final class UnitRunner {
         int n = units.size();
         Tensor[] inputs = new Tensor[n];
         Tensor[] outputs = new Tensor[n];
+        List<List<GraphCut>> cuts = new ArrayList<>(n);
         boolean[] recomputed = new boolean[n];
         Tensor h = inputIds;
         for (int i = 0; i < n; i++) {
@@ -75,42 +86,77 @@ public final class UnitRunner {
                 outputs[i] = forward(u, in, ctx);
             }
             hooks.afterForward(u);
+            cuts.add(ctx.takeCuts());
             h = outputs[i];
         }
         double lossSum;
         ModelUnit head = units.get(n - 1);
-        try (Tensor sum = CausalLmLoss.sum(outputs[n - 1], labels);
+        try (Tensor sum = model.lossSum(outputs[n - 1], labels);
              Tensor scaled = sum.div(Tensors.scalar(normalizer))) {
             lossSum = sum.item_double();
             hooks.beforeBackward(head);
-            scaled.backward();
+            backward(scaled, null, cuts.get(n - 1));
         }
         outputs[n - 1].close();
         hooks.afterBackward(head, lastMicroStep);
-        Tensor grad = inputs[n - 1].grad();
+        Tensor grad = ownedGrad(inputs[n - 1]);
         inputs[n - 1].close();
         for (int i = n - 2; i >= 0; i--) {
             ModelUnit u = units.get(i);
             hooks.beforeBackward(u);
             Tensor out = outputs[i];
+            List<GraphCut> unitCuts = cuts.get(i);
             if (recomputed[i]) {
                 out.close();
                 out = forward(u, inputs[i], ctx);
+                unitCuts = ctx.takeCuts();
             }
-            // the vectors hold references: closed here so the activation and its gradient go now
-            try (TensorVector outs = new TensorVector(out); TensorVector grads = new TensorVector(grad);
-                 TensorVector inputsOf = new TensorVector(); BoolOptional retain = new BoolOptional()) {
-                torch.backward(outs, grads, retain, false, inputsOf);
-            }
+            backward(out, grad, unitCuts);
             out.close();
             grad.close();
             hooks.afterBackward(u, lastMicroStep);
             if (i > 0) {
-                grad = inputs[i].grad();
+                grad = ownedGrad(inputs[i]);
                 inputs[i].close();
             }
         }
         return lossSum;
+    }
+
+    /**
+     * Backward of one unit: from {@code root} (with {@code grad}, or a scalar loss when null), then across the
+     * unit's cuts in reverse order; closes the cuts' tensors.
+     */
+    private static void backward(Tensor root, Tensor grad, List<GraphCut> cuts) {
+        backwardFrom(root, grad, !cuts.isEmpty());
+        for (int c = cuts.size() - 1; c >= 0; c--) {
+            GraphCut cut = cuts.get(c);
+            try (Tensor leafGrad = ownedGrad(cut.leaf());
+                 Tensor sourceGrad = cut.gradientOfSource().apply(leafGrad)) {
+                backwardFrom(cut.source(), sourceGrad, c > 0);
+            }
+            cut.leaf().close();
+            cut.source().close();
+        }
+    }
+
+    /**
+     * A handle of its own on {@code t}'s gradient: {@code grad()} returns a reference into {@code t}'s autograd
+     * metadata, which dies with {@code t}, so it is copied (a new reference to the same storage) before {@code t}
+     * is closed.
+     */
+    private static Tensor ownedGrad(Tensor t) {
+        return new Tensor(t.grad());
+    }
+
+    private static void backwardFrom(Tensor root, Tensor grad, boolean keepGraph) {
+        // the vectors hold references: closed here so the activation and its gradient go now
+        try (TensorVector outs = new TensorVector(root);
+             TensorVector grads = grad == null ? new TensorVector() : new TensorVector(grad);
+             TensorVector inputsOf = new TensorVector();
+             BoolOptional retain = keepGraph ? new BoolOptional(true) : new BoolOptional()) {
+            torch.backward(outs, grads, retain, false, inputsOf);
+        }
     }
 
     private Tensor forward(ModelUnit u, Tensor in, ForwardContext ctx) {
@@ -123,8 +169,9 @@ public final class UnitRunner {
      * partitions parameters gathers each unit's before it runs and frees them after), closing each intermediate
      * output as soon as the next unit has consumed it.
      */
-    public static double evalLossSum(List<ModelUnit> units, UnitHooks hooks, Tensor inputIds, Tensor labels,
+    public static double evalLossSum(LlamaModel model, UnitHooks hooks, Tensor inputIds, Tensor labels,
                                      ForwardContext ctx) {
+        List<ModelUnit> units = model.units();
         try (NoGradGuard g = new NoGradGuard()) {
             Tensor h = inputIds;
             for (int i = 0; i < units.size(); i++) {
@@ -137,7 +184,7 @@ public final class UnitRunner {
                 }
                 h = next;
             }
-            try (Tensor logits = h; Tensor sum = CausalLmLoss.sum(logits, labels)) {
+            try (Tensor logits = h; Tensor sum = model.lossSum(logits, labels)) {
                 return sum.item_double();
             }
         }

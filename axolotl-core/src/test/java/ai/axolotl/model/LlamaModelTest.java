@@ -60,7 +60,7 @@ class LlamaModelTest {
             Tensor in = ids(tokens(b * t, 1), b, t);
             Tensor labels = ids(tokens(b * t, 2), b, t);
             ForwardContext ctx = ctx(b, t, TINY, ScalarType.Double);
-            UnitRunner runner = new UnitRunner(m.units(), UnitHooks.NONE, false);
+            UnitRunner runner = new UnitRunner(m, UnitHooks.NONE, false);
             runner.forwardBackward(in, labels, ctx, 1.0, true);
             String[] names = {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
                 "model.layers.1.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight", "lm_head.weight",
@@ -76,9 +76,9 @@ class LlamaModelTest {
                     double minus;
                     try (NoGradGuard ng = new NoGradGuard()) {
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig + eps));
-                        plus = UnitRunner.evalLossSum(m.units(), UnitHooks.NONE, in, labels, ctx);
+                        plus = UnitRunner.evalLossSum(m, UnitHooks.NONE, in, labels, ctx);
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig - eps));
-                        minus = UnitRunner.evalLossSum(m.units(), UnitHooks.NONE, in, labels, ctx);
+                        minus = UnitRunner.evalLossSum(m, UnitHooks.NONE, in, labels, ctx);
                         flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig));
                     }
                     double numeric = (plus - minus) / (2 * eps);
@@ -98,8 +98,8 @@ class LlamaModelTest {
             Tensor in = ids(tokens(12, 5), 2, 6);
             Tensor labels = ids(tokens(12, 6), 2, 6);
             ForwardContext ctx = ctx(2, 6, TINY, ScalarType.Float);
-            UnitRunner plain = new UnitRunner(a.units(), UnitHooks.NONE, false);
-            UnitRunner checkpointed = new UnitRunner(b.units(), UnitHooks.NONE, true);
+            UnitRunner plain = new UnitRunner(a, UnitHooks.NONE, false);
+            UnitRunner checkpointed = new UnitRunner(b, UnitHooks.NONE, true);
             double la = plain.forwardBackward(in, labels, ctx, 12, true);
             double lb = checkpointed.forwardBackward(in, labels, ctx, 12, true);
             assertThat(lb).isEqualTo(la);

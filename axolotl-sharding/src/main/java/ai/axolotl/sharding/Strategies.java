@@ -4,6 +4,7 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.DeepSpeedConfig;
 import ai.axolotl.sharding.fsdp.Fsdp2Strategy;
+import ai.axolotl.sharding.tp.TensorParallelStrategy;
 import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.config.ParallelSettings;
 import ai.axolotl.distributed.DeviceMesh;
@@ -15,7 +16,7 @@ import ai.axolotl.train.TrainingStrategy;
 
 /**
  * Chooses the strategy a config asks for, as Axolotl does: {@code deepspeed} means ZeRO, {@code fsdp_config} or
- * {@code fsdp_version} FSDP2, {@code tensor_parallel_size}/{@code context_parallel_size} TP/CP, and otherwise
+ * {@code fsdp_version} FSDP2, {@code tensor_parallel_size} tensor parallel (composed with data parallel), and otherwise
  * data parallel when the world has more than one rank.
  */
 public final class Strategies {
@@ -24,8 +25,11 @@ public final class Strategies {
     /** The name of the strategy a config selects at a world size. */
     public static String selectedName(AxolotlConfig config, int worldSize) {
         ParallelSettings p = config.parallel();
-        if (p.tensorParallelSize() > 1 || p.contextParallelSize() > 1) {
-            return "tp/cp";
+        if (p.contextParallelSize() > 1) {
+            return "cp";
+        }
+        if (p.tensorParallelSize() > 1) {
+            return "tp";
         }
         if (p.deepspeedEnabled()) {
             return "zero";
@@ -40,12 +44,14 @@ public final class Strategies {
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
         String name = selectedName(config, world);
-        switch (name) {
-            case "tp/cp" -> throw new ConfigException("tensor_parallel_size", "tensor and context parallelism are "
-                    + "not available in this build yet; set tensor_parallel_size and context_parallel_size to 1");
-            default -> { }
+        if (name.equals("cp")) {
+            throw new ConfigException("context_parallel_size", "context parallelism is not available in this build "
+                    + "yet; set context_parallel_size to 1");
         }
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
+        if (name.equals("tp")) {
+            return tensorParallel(config, groups);
+        }
         int[] steps = {0};
         if (name.equals("zero")) {
             DeepSpeedConfig ds = config.parallel().deepSpeedSettings();
@@ -76,6 +82,18 @@ public final class Strategies {
             return new SingleProcessStrategy();
         }
         return dataParallel(config, groups);
+    }
+
+    /**
+     * Tensor parallel over the mesh's tp groups, composed with data parallel over its dp_replicate x dp_shard
+     * groups (a group of one when the whole world is tensor parallel).
+     */
+    public static TensorParallelStrategy tensorParallel(AxolotlConfig config, ProcessGroups groups) {
+        DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), groups.spec().worldSize());
+        DataParallelStrategy replicas = dataParallel(config, groups);
+        return new TensorParallelStrategy(groups.group(mesh, DeviceMesh.Dim.TP), replicas,
+                groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
+                config.parallel().tensorParallelSequenceParallel(), facts -> Preflight.check(groups.rendezvous(), facts));
     }
 
     /**

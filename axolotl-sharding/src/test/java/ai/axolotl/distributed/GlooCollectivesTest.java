@@ -22,6 +22,60 @@ class GlooCollectivesTest {
         return new ThreadLauncher(world, Duration.ofSeconds(timeoutSeconds), (c, g) -> new SingleProcessStrategy());
     }
 
+    /** Sequence parallelism's collectives: along dimension 1 of [B, T, H], equal to cat / sum-then-narrow. */
+    @Test
+    void dimensionAwareCollectivesSplitAndJoinAlongADimension() {
+        List<float[]> results = launcher(2, 60).run(g -> {
+            Collectives c = g.world();
+            int r = c.rank();
+            List<Float> out = new ArrayList<>();
+            for (int repeat = 0; repeat < 50; repeat++) {
+                float[] v = new float[2 * 3 * 2];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = 100 * r + i;
+                }
+                try (Tensor flat = Tensors.floats(v, v.length); Tensor t = flat.view(2, 3, 2);
+                     Tensor gathered = c.allGatherAlong(t, 1); Tensor g2 = gathered.contiguous();
+                     Tensor summed = c.reduceScatterAlong(gathered, 1)) {
+                    assertThat(gathered.shape()).containsExactly(2, 6, 2);
+                    assertThat(summed.shape()).containsExactly(2, 3, 2);
+                    if (repeat == 0) {
+                        for (float f : Tensors.toFloatArray(g2)) {
+                            out.add(f);
+                        }
+                        try (Tensor s2 = summed.contiguous()) {
+                            for (float f : Tensors.toFloatArray(s2)) {
+                                out.add(f);
+                            }
+                        }
+                    }
+                }
+            }
+            float[] a = new float[out.size()];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = out.get(i);
+            }
+            return a;
+        });
+        // rank 0 holds 0..11, rank 1 holds 100..111, each [2, 3, 2]; gathered along T: per batch row, rank 0's three
+        // positions then rank 1's
+        float[] expectedGather = {0, 1, 2, 3, 4, 5, 100, 101, 102, 103, 104, 105,
+            6, 7, 8, 9, 10, 11, 106, 107, 108, 109, 110, 111};
+        for (int r = 0; r < 2; r++) {
+            float[] got = results.get(r);
+            for (int i = 0; i < expectedGather.length; i++) {
+                assertThat(got[i]).as("gathered element " + i + " on rank " + r).isEqualTo(expectedGather[i]);
+            }
+            // the gathered tensor is the same on both ranks, so the reduce-scatter gives twice this rank's block
+            for (int b = 0; b < 2; b++) {
+                for (int k = 0; k < 6; k++) {
+                    float expected = 2 * expectedGather[b * 12 + r * 6 + k];
+                    assertThat(got[24 + b * 6 + k]).as("reduced element on rank " + r).isEqualTo(expected);
+                }
+            }
+        }
+    }
+
     @Test
     void collectivesComputeTheRightValues() {
         List<float[]> results = launcher(3, 60).run(g -> {

@@ -98,12 +98,30 @@ public final class DataParallelStrategy extends ShardingStrategy {
 
     @Override
     public double reduceAndClipGradients(double maxNorm) {
+        finishGradientReduction();
+        return GradientClipping.clip(params, maxNorm);
+    }
+
+    /**
+     * Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping (for a
+     * strategy composed over this one that computes the norm over more than this group, as tensor parallel does).
+     */
+    public void finishGradientReduction() {
         if (buckets != null) {
             buckets.finish();
             bucketsLaunched += buckets.launched();
             buckets = null;
         }
-        return GradientClipping.clip(params, maxNorm);
+    }
+
+    /** The model this rank trains (after {@link #setup}). */
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** The optimizer over the model's parameters (after {@link #setup}). */
+    public Optimizer optimizer() {
+        return optimizer;
     }
 
     @Override

@@ -50,6 +50,8 @@ public final class StrategyTestKit {
     private final String extraYaml;
     private final Duration timeout = Duration.ofSeconds(120);
     private final List<List<Double>> evalLosses = new ArrayList<>();
+    private int tensorParallel = 1;
+    private int resumeWorld = 2;
 
     /**
      * @param strategy builds the strategy under test for a rank
@@ -60,15 +62,40 @@ public final class StrategyTestKit {
         this.extraYaml = extraYaml;
     }
 
+    /**
+     * Runs every world of the kit with {@code tensor_parallel_size: tp}: the data-parallel ranks (which split the
+     * global batch) are then world / tp, and the vocabulary is the smallest multiple of tp from 261.
+     */
+    public StrategyTestKit tensorParallel(int tp) {
+        this.tensorParallel = tp;
+        return this;
+    }
+
+    /** The world size of the save, crash and resume check (2 unless the mesh needs more ranks). */
+    public StrategyTestKit resumeAt(int world) {
+        this.resumeWorld = world;
+        return this;
+    }
+
     /** The model of the kit: vocab 261 (prime, so no world size divides the first dimension of the embedding). */
     public static LlamaConfig model(boolean tied) {
-        return new LlamaConfig(261, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
+        return model(tied, 261);
+    }
+
+    /** The kit's model with another vocabulary size. */
+    public static LlamaConfig model(boolean tied, int vocab) {
+        return new LlamaConfig(vocab, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
     }
 
     /** Writes model config and data into {@code dir}. */
     public static void fixture(Path dir, boolean tied) throws IOException {
+        fixture(dir, tied, 261);
+    }
+
+    /** Writes model config (with the given vocabulary) and data into {@code dir}. */
+    public static void fixture(Path dir, boolean tied, int vocab) throws IOException {
         Files.createDirectories(dir.resolve("model"));
-        model(tied).write(dir.resolve("model/config.json"));
+        model(tied, vocab).write(dir.resolve("model/config.json"));
         Random r = new Random(3);
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 120; i++) {
@@ -85,7 +112,8 @@ public final class StrategyTestKit {
         String yaml = "base_model: " + dir.resolve("model") + "\nreinit_weights: true\n"
                 + "datasets:\n  - path: " + dir.resolve("data.jsonl") + "\n    type: completion\n"
                 + "sequence_len: 48\nsample_packing: true\n"
-                + "micro_batch_size: 1\ngradient_accumulation_steps: " + (GLOBAL_ROWS / world) + "\n"
+                + "micro_batch_size: 1\ngradient_accumulation_steps: " + (GLOBAL_ROWS / dataParallel(world)) + "\n"
+                + (tensorParallel > 1 && world > 1 ? "tensor_parallel_size: " + tensorParallel + "\n" : "")
                 + "max_steps: " + STEPS + "\nlearning_rate: 0.01\nlr_scheduler: cosine\nwarmup_steps: 2\n"
                 + "optimizer: adamw_torch\nweight_decay: 0.01\nmax_grad_norm: 1.0\nseed: 11\nlogging_steps: 5\n"
                 + "val_set_size: 0.1\neval_steps: 5\n"
@@ -93,6 +121,11 @@ public final class StrategyTestKit {
         Path yml = dir.resolve("kit-" + world + ".yml");
         Files.writeString(yml, yaml);
         return ConfigLoader.load(yml, extra).config();
+    }
+
+    /** Ranks splitting each global batch at a world size (the reference run, world 1, has no tensor parallel). */
+    private int dataParallel(int world) {
+        return tensorParallel > 1 && world > 1 ? world / tensorParallel : world;
     }
 
     /** Losses of one run per rank (rank order) via the threads launcher, or one process when world is 0. */
@@ -161,7 +194,7 @@ public final class StrategyTestKit {
     public void assertParity(Path dir, int... worlds) throws IOException {
         for (boolean tied : new boolean[] {false, true}) {
             Path d = dir.resolve(tied ? "tied" : "untied");
-            fixture(d, tied);
+            fixture(d, tied, (261 + tensorParallel - 1) / tensorParallel * tensorParallel);
             List<Double> reference = run(config(d, 1, d.resolve("ref"), Map.of()), 0, -1).get(0);
             List<Double> referenceEval = List.copyOf(evalLosses.get(0));
             assertThat(reference).hasSize(STEPS);
@@ -185,7 +218,7 @@ public final class StrategyTestKit {
 
     /** Save at step 5, crash at step 6, resume: the curve and weights of the uninterrupted run. */
     void assertResumeContinues(Path d) throws IOException {
-        int world = 2;
+        int world = resumeWorld;
         Path full = d.resolve("resume-full");
         Path split = d.resolve("resume-split");
         Map<String, String> save = new LinkedHashMap<>();

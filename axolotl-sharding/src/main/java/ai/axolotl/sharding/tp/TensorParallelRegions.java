@@ -1,0 +1,115 @@
+package ai.axolotl.sharding.tp;
+
+import ai.axolotl.distributed.Collectives;
+import ai.axolotl.model.ForwardContext;
+import ai.axolotl.model.GraphCut;
+import ai.axolotl.model.ModelParallelism;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Tensor;
+
+import java.util.function.UnaryOperator;
+
+/**
+ * The collectives at the edges of tensor-parallel regions, over the tensor-parallel group, each with its conjugate
+ * for backward carried by a {@link GraphCut}:
+ *
+ * <table>
+ *   <caption>forward and backward collective per edge</caption>
+ *   <tr><th></th><th>sequence parallel (default)</th><th>without</th></tr>
+ *   <tr><td>enter (before column-parallel)</td><td>all-gather along the sequence / reduce-scatter</td>
+ *       <td>identity / all-reduce</td></tr>
+ *   <tr><td>exit (after row-parallel, embedding)</td><td>reduce-scatter along the sequence / all-gather</td>
+ *       <td>all-reduce / identity</td></tr>
+ * </table>
+ *
+ * <p>Why cuts and not tensor gradient hooks: a hook that starts a collective and then a nested backward would run
+ * inside libtorch's autograd engine thread, re-entrantly, for every region; cutting the graph at the collective
+ * and letting the runner drive the pieces in order keeps every collective on the training thread, in the same
+ * order on every rank, and needs nothing beyond {@code torch::autograd::backward}.
+ */
+public final class TensorParallelRegions implements ModelParallelism {
+    /** Activations are [B, T, hidden]: the sequence is dimension 1. */
+    static final int SEQUENCE_DIM = 1;
+    private final Collectives group;
+    private final boolean sequenceParallel;
+
+    /**
+     * @param group the tensor-parallel group
+     * @param sequenceParallel split activations between regions along the sequence
+     */
+    public TensorParallelRegions(Collectives group, boolean sequenceParallel) {
+        this.group = group;
+        this.sequenceParallel = sequenceParallel;
+    }
+
+    @Override
+    public int size() {
+        return group.size();
+    }
+
+    @Override
+    public int rank() {
+        return group.rank();
+    }
+
+    /** True when activations between regions are split along the sequence. */
+    public boolean sequenceParallel() {
+        return sequenceParallel;
+    }
+
+    @Override
+    public int sequenceMultiple() {
+        return sequenceParallel ? group.size() : 1;
+    }
+
+    @Override
+    public Tensor enterRegion(Tensor x, ForwardContext ctx) {
+        if (sequenceParallel) {
+            Tensor full;
+            try (Tensor d = x.detach()) {
+                full = group.allGatherAlong(d, SEQUENCE_DIM);
+            }
+            return cut(x, full, ctx, g -> group.reduceScatterAlong(g, SEQUENCE_DIM));
+        }
+        return cut(x, x.detach(), ctx, this::allReduced);
+    }
+
+    @Override
+    public Tensor exitRegion(Tensor partial, ForwardContext ctx) {
+        if (sequenceParallel) {
+            Tensor mine;
+            try (Tensor d = partial.detach()) {
+                mine = group.reduceScatterAlong(d, SEQUENCE_DIM);
+            }
+            return cut(partial, mine, ctx, g -> group.allGatherAlong(g, SEQUENCE_DIM));
+        }
+        Tensor sum;
+        try (Tensor d = partial.detach()) {
+            sum = allReduced(d);
+        }
+        return cut(partial, sum, ctx, Tensor::new);
+    }
+
+    @Override
+    public Tensor lossSum(Tensor logits, Tensor labels) {
+        return VocabParallelLoss.sum(logits, labels, group);
+    }
+
+    private Tensor allReduced(Tensor t) {
+        Tensor sum = t.clone();
+        group.allReduceSum(sum).await();
+        return sum;
+    }
+
+    /**
+     * Makes {@code result} the leaf the rest of the forward uses and, when autograd records, the cut that carries
+     * the gradient back to {@code source}. The caller owns the returned handle; the cut holds its own.
+     */
+    private static Tensor cut(Tensor source, Tensor result, ForwardContext ctx, UnaryOperator<Tensor> backward) {
+        if (GradMode.is_enabled() && source.requires_grad()) {
+            result.requires_grad_(true);
+            ctx.recordCut(new GraphCut(new Tensor(source), new Tensor(result), backward));
+        }
+        return result;
+    }
+}
