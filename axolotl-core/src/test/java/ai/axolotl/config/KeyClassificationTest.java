@@ -80,16 +80,55 @@ class KeyClassificationTest {
     }
 
     @Test
-    void tensorAndContextParallelAreRefusedInEveryCombination(@TempDir Path dir) throws Exception {
+    void contextParallelIsRefusedInEveryCombinationAndTensorParallelOnlyWithFsdpOrZero(@TempDir Path dir)
+            throws Exception {
         for (String with : new String[] {"", "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
             "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
-            assertThat(errors(dir, with + "tensor_parallel_size: 2\n")).extracting(ConfigError::key)
-                    .contains("tensor_parallel_size");
             assertThat(errors(dir, with + "context_parallel_size: 2\n")).extracting(ConfigError::key)
                     .contains("context_parallel_size");
         }
+        assertThat(load(dir, "tensor_parallel_size: 2\n").config().parallel().tensorParallelSize()).isEqualTo(2);
+        assertThat(load(dir, "tensor_parallel_size: 2\ndp_shard_size: 2\n").config().parallel().dpShardSize())
+                .as("dp_shard without FSDP runs as data parallel under tensor parallel").isEqualTo(2);
+        for (String with : new String[] {"fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
+            "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
+            assertThat(errors(dir, with + "tensor_parallel_size: 2\n")).singleElement().satisfies(e -> {
+                assertThat(e.key()).isEqualTo("tensor_parallel_size");
+                assertThat(e.message()).contains("not available yet");
+            });
+        }
         assertThat(errors(dir, "sequence_parallel_degree: 2\n")).extracting(ConfigError::key)
                 .contains("context_parallel_size");
+    }
+
+    @Test
+    void tensorParallelDegreeMustDivideWhatItSplitsInBaseModel(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model");
+        java.nio.file.Files.createDirectories(model);
+        // 4 heads, 2 key/value heads, intermediate 48, vocabulary 262
+        new ai.axolotl.model.LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32")
+                .write(model.resolve("config.json"));
+        Map<String, String> base = Map.of("base_model", model.toString());
+        assertThat(ConfigLoader.load(ConfigLoaderTest.write(dir, BASE + "tensor_parallel_size: 2\n"), base)
+                .config().parallel().tensorParallelSize()).isEqualTo(2);
+        try {
+            ConfigLoader.load(ConfigLoaderTest.write(dir, BASE + "tensor_parallel_size: 4\n"), base);
+            throw new AssertionError("tp 4 with 2 key/value heads and vocabulary 262 was accepted");
+        } catch (ConfigException e) {
+            assertThat(e.errors()).singleElement().satisfies(err -> {
+                assertThat(err.key()).isEqualTo("tensor_parallel_size");
+                assertThat(err.message()).contains("num_key_value_heads (2", "vocab_size (262)")
+                        .doesNotContain("num_attention_heads", "intermediate_size");
+            });
+        }
+    }
+
+    @Test
+    void sequenceParallelSwitchWarnsWithoutTensorParallel(@TempDir Path dir) throws Exception {
+        assertThat(load(dir, "tensor_parallel_sequence_parallel: false\n").warnings())
+                .anyMatch(w -> w.contains("tensor_parallel_sequence_parallel has no effect"));
+        assertThat(load(dir, "tensor_parallel_size: 2\ntensor_parallel_sequence_parallel: false\n").config()
+                .parallel().tensorParallelSequenceParallel()).isFalse();
     }
 
     @Test

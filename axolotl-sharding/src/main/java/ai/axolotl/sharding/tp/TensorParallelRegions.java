@@ -32,6 +32,7 @@ public final class TensorParallelRegions implements ModelParallelism {
     static final int SEQUENCE_DIM = 1;
     private final Collectives group;
     private final boolean sequenceParallel;
+    private final ActivationTraffic traffic = new ActivationTraffic();
 
     /**
      * @param group the tensor-parallel group
@@ -52,6 +53,11 @@ public final class TensorParallelRegions implements ModelParallelism {
         return group.rank();
     }
 
+    /** What the regions have sent so far. */
+    public ActivationTraffic traffic() {
+        return traffic;
+    }
+
     /** True when activations between regions are split along the sequence. */
     public boolean sequenceParallel() {
         return sequenceParallel;
@@ -65,11 +71,7 @@ public final class TensorParallelRegions implements ModelParallelism {
     @Override
     public Tensor enterRegion(Tensor x, ForwardContext ctx) {
         if (sequenceParallel) {
-            Tensor full;
-            try (Tensor d = x.detach()) {
-                full = group.allGatherAlong(d, SEQUENCE_DIM);
-            }
-            return cut(x, full, ctx, g -> group.reduceScatterAlong(g, SEQUENCE_DIM));
+            return cut(x, allGather(x), ctx, this::reduceScatter);
         }
         return cut(x, x.detach(), ctx, this::allReduced);
     }
@@ -77,17 +79,9 @@ public final class TensorParallelRegions implements ModelParallelism {
     @Override
     public Tensor exitRegion(Tensor partial, ForwardContext ctx) {
         if (sequenceParallel) {
-            Tensor mine;
-            try (Tensor d = partial.detach()) {
-                mine = group.reduceScatterAlong(d, SEQUENCE_DIM);
-            }
-            return cut(partial, mine, ctx, g -> group.allGatherAlong(g, SEQUENCE_DIM));
+            return cut(partial, reduceScatter(partial), ctx, this::allGather);
         }
-        Tensor sum;
-        try (Tensor d = partial.detach()) {
-            sum = allReduced(d);
-        }
-        return cut(partial, sum, ctx, Tensor::new);
+        return cut(partial, allReduced(partial), ctx, Tensor::new);
     }
 
     @Override
@@ -95,8 +89,28 @@ public final class TensorParallelRegions implements ModelParallelism {
         return VocabParallelLoss.sum(logits, labels, group);
     }
 
+    /** All-gather along the sequence of a detached copy (no autograd history). */
+    private Tensor allGather(Tensor x) {
+        try (Tensor d = x.detach()) {
+            Tensor full = group.allGatherAlong(d, SEQUENCE_DIM);
+            traffic.add(ActivationTraffic.Kind.ALL_GATHER, full.numel());
+            return full;
+        }
+    }
+
+    private Tensor reduceScatter(Tensor x) {
+        try (Tensor d = x.detach()) {
+            traffic.add(ActivationTraffic.Kind.REDUCE_SCATTER, d.numel());
+            return group.reduceScatterAlong(d, SEQUENCE_DIM);
+        }
+    }
+
     private Tensor allReduced(Tensor t) {
-        Tensor sum = t.clone();
+        Tensor sum;
+        try (Tensor d = t.detach()) {
+            sum = d.clone();
+        }
+        traffic.add(ActivationTraffic.Kind.ALL_REDUCE, sum.numel());
         group.allReduceSum(sum).await();
         return sum;
     }

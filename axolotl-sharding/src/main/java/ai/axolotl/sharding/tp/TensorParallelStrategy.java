@@ -49,6 +49,7 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     private final DataParallelStrategy replicas;
     private final boolean sequenceParallel;
     private LlamaModel model;
+    private TensorParallelRegions regions;
 
     /**
      * @param tensorGroup the tensor-parallel group of this rank
@@ -80,9 +81,20 @@ public final class TensorParallelStrategy extends ShardingStrategy {
             throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (" + tensorGroup.size()
                     + ") must divide " + String.join(", ", problems) + " of base_model");
         }
-        LlamaModel local = full.tensorParallel(new TensorParallelRegions(tensorGroup, sequenceParallel));
+        regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
+        LlamaModel local = full.tensorParallel(regions);
         full.close();
         return local;
+    }
+
+    /** The model this rank trains: its slices of the sharded parameters and the whole norms (after setup). */
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** The activation collectives this rank's regions have run so far (after {@link #parallelize}). */
+    public ActivationTraffic activationTraffic() {
+        return regions.traffic();
     }
 
     @Override
