@@ -20,7 +20,7 @@ run() {
 }
 run tiny-single --shape llama-tiny --steps 14
 run tiny-ddp --shape llama-tiny --strategy ddp --world 2
-for s in zero1 zero2 zero3 fsdp2; do
+for s in zero1 zero2 zero3 fsdp2 tp; do
   run "tiny-$s" --shape llama-tiny --strategy "$s" --world 2
 done
 if [ "${1:-all}" != quick ]; then

@@ -8,6 +8,8 @@ import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
+import ai.axolotl.sharding.tp.ActivationTraffic;
+import ai.axolotl.sharding.tp.TensorParallelStrategy;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.StepMetrics;
@@ -86,13 +88,19 @@ public final class TrainerBenchmark {
             config.write(dir.resolve("model/config.json"));
             List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world, seqLen);
             writeRows(dir.resolve("data.jsonl"), rows);
-            boolean zero = strategyName.startsWith("zero") || strategyName.equals("fsdp2");
-            StepTimes bare = world == 1 && !zero ? bareLoop(config, rows) : null;
-            WorldRun baseline = world > 1 && !zero ? trainAt(dir, 1, null) : null;
+            boolean tensorParallel = strategyName.equals("tp") || strategyName.equals("ddp+tp");
+            // every strategy but data parallel itself is timed against data parallel at the same world
+            boolean againstDdp = strategyName.startsWith("zero") || strategyName.equals("fsdp2") || tensorParallel;
+            StepTimes bare = world == 1 && !againstDdp ? bareLoop(config, rows) : null;
+            WorldRun baseline = world > 1 && !againstDdp ? trainAt(dir, 1, null) : null;
             Map<String, Object> keys = null;
             if (strategyName.startsWith("zero")) {
                 keys = Map.of("deepspeed", Map.of("zero_optimization",
                         Map.of("stage", Integer.parseInt(strategyName.substring(4)), "overlap_comm", true)));
+            } else if (strategyName.equals("tp")) {
+                keys = Map.of("tensor_parallel_size", world);
+            } else if (strategyName.equals("ddp+tp")) {
+                keys = Map.of("tensor_parallel_size", 2);
             } else if (strategyName.equals("fsdp2")) {
                 keys = Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
                         "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
@@ -101,7 +109,7 @@ public final class TrainerBenchmark {
             WorldRun run;
             WorldRun ddp = null;
             List<Map<String, Object>> rounds = new ArrayList<>();
-            if (zero) {
+            if (againstDdp) {
                 List<WorldRun> ddpRuns = new ArrayList<>();
                 List<WorldRun> runs = new ArrayList<>();
                 for (int round = 0; round < ROUNDS; round++) {
@@ -118,7 +126,7 @@ public final class TrainerBenchmark {
                 run = trainAt(dir, world, keys);
             }
             // the machine's own ceiling: the same ranks training independently (no communication) at once
-            WorldRun independent = world > 1 && !zero ? trainIndependently(dir, world) : null;
+            WorldRun independent = world > 1 && !againstDdp ? trainIndependently(dir, world) : null;
             long params;
             try (LlamaModel m = LlamaModel.initialise(config, 1)) {
                 params = m.parameterCount();
@@ -142,6 +150,16 @@ public final class TrainerBenchmark {
             }
             if (run.exposedComm != null && !run.exposedComm.measured().isEmpty()) {
                 out.put("exposed_comm_ms", run.exposedComm.summary());
+            }
+            if (run.traffic != null) {
+                out.put("tp_activation_collectives_per_step", run.traffic);
+                out.put("tp_activation_collectives_expected_per_step", expectedTraffic(config));
+                long ddpRows = (long) microBatch * world;
+                long tpRows = (long) microBatch * (world / ((Number) keys.get("tensor_parallel_size")).intValue());
+                out.put("global_rows_per_step", Map.of("ddp", ddpRows, strategyName, tpRows));
+                out.put("tokens_per_s_world", Map.of(
+                        "ddp", Math.round(ddpRows * seqLen / (ddp.times.median() / 1000.0)),
+                        strategyName, Math.round(tpRows * seqLen / (run.times.median() / 1000.0))));
             }
             if (ddp != null) {
                 out.put("ddp_step_ms", ddp.times.summary());
@@ -174,6 +192,21 @@ public final class TrainerBenchmark {
     /** Alternated rounds of data parallel and a sharded strategy. */
     static final int ROUNDS = 2;
 
+    /**
+     * The tensor-parallel layout's activation collectives per optimizer step (one micro-batch per step here), with
+     * sequence parallelism: per decoder layer 2 all-gathers and 2 reduce-scatters forward and the same backward,
+     * plus the embedding's reduce-scatter and the head's all-gather (and their conjugates), each of B x T x hidden.
+     */
+    private Map<String, Map<String, Long>> expectedTraffic(LlamaConfig config) {
+        long calls = 4L * config.numHiddenLayers() + 2;
+        long elements = calls * microBatch * seqLen * config.hiddenSize();
+        Map<String, Map<String, Long>> m = new LinkedHashMap<>();
+        m.put("all_gather", Map.of("calls", calls, "elements", elements));
+        m.put("reduce_scatter", Map.of("calls", calls, "elements", elements));
+        m.put("all_reduce", Map.of("calls", 0L, "elements", 0L));
+        return m;
+    }
+
     private static WorldRun pooledRun(List<WorldRun> runs) {
         List<StepTimes> times = new ArrayList<>();
         List<StepTimes> comm = new ArrayList<>();
@@ -185,12 +218,17 @@ public final class TrainerBenchmark {
         }
         WorldRun last = runs.get(runs.size() - 1);
         return new WorldRun(StepTimes.pooled(times), last.losses, last.result, last.modelStateBytes,
-                comm.isEmpty() ? null : StepTimes.pooled(comm));
+                comm.isEmpty() ? null : StepTimes.pooled(comm), last.traffic);
     }
 
-    /** One timed training run at a world size. */
+    /** One timed training run at a world size; {@code traffic}: tensor parallel's activation collectives per step. */
     private record WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes,
-                            StepTimes exposedComm) {}
+                            StepTimes exposedComm, Map<String, Map<String, Long>> traffic) {
+        WorldRun(StepTimes times, List<Double> losses, TrainResult result, long modelStateBytes,
+                 StepTimes exposedComm) {
+            this(times, losses, result, modelStateBytes, exposedComm, null);
+        }
+    }
 
     /** The one training config every timed run uses (the independent-ranks baseline included). */
     private TrainerBuilder runConfig(Path dir, String out) {
@@ -226,6 +264,7 @@ public final class TrainerBenchmark {
             }
         }
         long[] bytes = new long[1];
+        List<Map<String, Map<String, Long>>> traffic = new ArrayList<>();
         StepTimes exposed = new StepTimes(WARMUP);
         List<TrainResult> results = launcher.apply(ranks).launch(cfg, s -> {
             List<TrainingListener> ls = s.rank() == 0 ? List.of(timer) : List.of();
@@ -236,11 +275,24 @@ public final class TrainerBenchmark {
                     if (s instanceof ai.axolotl.sharding.partition.PartitionedStrategy p) {
                         p.exposedCommMillisPerStep().forEach(exposed::add);
                     }
+                    if (s instanceof TensorParallelStrategy tp) {
+                        traffic.add(perStep(tp.activationTraffic(), steps));
+                    }
                 }
                 return r;
             }
         });
-        return new WorldRun(times, losses, results.get(0), bytes[0], exposed);
+        return new WorldRun(times, losses, results.get(0), bytes[0], exposed,
+                traffic.isEmpty() ? null : traffic.get(0));
+    }
+
+    private static Map<String, Map<String, Long>> perStep(ActivationTraffic t, int steps) {
+        Map<String, Map<String, Long>> m = new LinkedHashMap<>();
+        for (ActivationTraffic.Kind k : ActivationTraffic.Kind.values()) {
+            m.put(k.name().toLowerCase(java.util.Locale.ROOT),
+                    Map.of("calls", t.calls(k) / steps, "elements", t.elements(k) / steps));
+        }
+        return m;
     }
 
     /** {@code ranks} single-process trainings at once, as threads, without any communication between them. */
