@@ -161,8 +161,12 @@ class CliTest {
 
     @Test
     void benchRefusesStrategiesItDoesNotHave() {
-        Run r = run("bench", "--strategy", "tp", "--world", "2");
+        Run r = run("bench", "--strategy", "cp", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).startsWith("error: --strategy tp: available strategies are single, ddp, zero1");
+        assertThat(r.err()).startsWith("error: --strategy cp: available strategies are single, ddp, zero1")
+                .contains("tp and ddp+tp");
+        Run odd = run("bench", "--strategy", "ddp+tp", "--world", "3");
+        assertThat(odd.exit()).isEqualTo(2);
+        assertThat(odd.err()).startsWith("error: --strategy ddp+tp is tensor parallel 2 x data parallel");
     }
 }
