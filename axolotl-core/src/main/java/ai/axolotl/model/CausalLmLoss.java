@@ -14,11 +14,22 @@ public final class CausalLmLoss {
 
     /** The summed (not averaged) loss over every label token; divide by the token count of the whole step. */
     public static Tensor sum(Tensor logits, Tensor labels) {
-        long t = logits.size(1);
-        long v = logits.size(2);
-        try (Tensor l = logits.narrow(1, 0, t - 1).reshape(-1, v);
-             Tensor y = labels.narrow(1, 1, t - 1).reshape(-1)) {
+        try (Tensor l = predictions(logits); Tensor y = targets(labels)) {
             return torch.cross_entropy_loss(l, y, new TensorOptional(), REDUCTION_SUM, IGNORE_INDEX, 0.0);
+        }
+    }
+
+    /** The logits that predict a next token, {@code logits[:, :-1]} as [B * (T - 1), vocab (or a slice of it)]. */
+    public static Tensor predictions(Tensor logits) {
+        try (Tensor l = logits.narrow(1, 0, logits.size(1) - 1)) {
+            return l.reshape(-1, logits.size(2));
+        }
+    }
+
+    /** The tokens they predict, {@code labels[:, 1:]} as [B * (T - 1)]. */
+    public static Tensor targets(Tensor labels) {
+        try (Tensor y = labels.narrow(1, 1, labels.size(1) - 1)) {
+            return y.reshape(-1);
         }
     }
 

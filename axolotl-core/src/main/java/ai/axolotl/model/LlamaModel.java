@@ -113,16 +113,6 @@ public final class LlamaModel implements AutoCloseable {
         throw new IllegalArgumentException("not a Llama parameter: " + name);
     }
 
-    /** Shape of one tensor-parallel rank's slice of a parameter: the split dimension divided by {@code tp}. */
-    public static long[] localShape(LlamaConfig c, String name, int tp) {
-        long[] shape = parameterShape(c, name).clone();
-        int dim = tensorParallelStyle(name).shardDim();
-        if (dim >= 0) {
-            shape[dim] /= tp;
-        }
-        return shape;
-    }
-
     /**
      * What a tensor-parallel degree cannot split evenly in a model of this shape, one message per problem (empty
      * when {@code tp} divides attention heads, key/value heads, intermediate size and vocabulary).
@@ -154,7 +144,7 @@ public final class LlamaModel implements AutoCloseable {
         int tp = parallel.size();
         List<String> problems = tensorParallelProblems(config, tp);
         if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("tensor_parallel_size " + tp + " does not divide "
+            throw new IllegalArgumentException("tensor_parallel_size (" + tp + ") must divide "
                     + String.join(", ", problems));
         }
         Map<String, Tensor> local = new LinkedHashMap<>();

@@ -8,7 +8,6 @@ import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
-import ai.axolotl.sharding.tp.ActivationTraffic;
 import ai.axolotl.sharding.tp.TensorParallelStrategy;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
@@ -276,7 +275,7 @@ public final class TrainerBenchmark {
                         p.exposedCommMillisPerStep().forEach(exposed::add);
                     }
                     if (s instanceof TensorParallelStrategy tp) {
-                        traffic.add(perStep(tp.activationTraffic(), steps));
+                        traffic.add(tp.activationTraffic().perStep(steps));
                     }
                 }
                 return r;
@@ -284,15 +283,6 @@ public final class TrainerBenchmark {
         });
         return new WorldRun(times, losses, results.get(0), bytes[0], exposed,
                 traffic.isEmpty() ? null : traffic.get(0));
-    }
-
-    private static Map<String, Map<String, Long>> perStep(ActivationTraffic t, int steps) {
-        Map<String, Map<String, Long>> m = new LinkedHashMap<>();
-        for (ActivationTraffic.Kind k : ActivationTraffic.Kind.values()) {
-            m.put(k.name().toLowerCase(java.util.Locale.ROOT),
-                    Map.of("calls", t.calls(k) / steps, "elements", t.elements(k) / steps));
-        }
-        return m;
     }
 
     /** {@code ranks} single-process trainings at once, as threads, without any communication between them. */

@@ -6,6 +6,7 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ShardingStrategy;
+import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.UnitHooks;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.model.DType;
@@ -279,12 +280,10 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             }
         }
         double norm = Math.sqrt(shardGroup.allReduceSum(sumSq));
-        if (maxNorm > 0) {
-            double coef = maxNorm / (norm + 1e-6);
-            if (coef < 1.0) {
-                for (ShardedParameter p : sharded.values()) {
-                    p.shardGrad().mul_(Tensors.scalar(coef));
-                }
+        double coef = GradientClipping.coefficient(norm, maxNorm);
+        if (coef < 1.0) {
+            for (ShardedParameter p : sharded.values()) {
+                p.shardGrad().mul_(Tensors.scalar(coef));
             }
         }
         return norm;

@@ -1,6 +1,7 @@
 package ai.axolotl.sharding.tp;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -32,11 +33,12 @@ public final class ActivationTraffic {
         return elements.get(kind.ordinal());
     }
 
-    /** {@code {"all_gather": {"calls": n, "elements": e}, ...}} for reports. */
-    public Map<String, Map<String, Long>> toMap() {
+    /** {@code {"all_gather": {"calls": n, "elements": e}, ...}} averaged over {@code steps}, for reports. */
+    public Map<String, Map<String, Long>> perStep(int steps) {
         Map<String, Map<String, Long>> m = new LinkedHashMap<>();
         for (Kind k : Kind.values()) {
-            m.put(k.name().toLowerCase(java.util.Locale.ROOT), Map.of("calls", calls(k), "elements", elements(k)));
+            m.put(k.name().toLowerCase(Locale.ROOT), Map.of("calls", calls(k) / steps,
+                    "elements", elements(k) / steps));
         }
         return m;
     }

@@ -58,11 +58,6 @@ public final class TensorParallelRegions implements ModelParallelism {
         return traffic;
     }
 
-    /** True when activations between regions are split along the sequence. */
-    public boolean sequenceParallel() {
-        return sequenceParallel;
-    }
-
     @Override
     public int sequenceMultiple() {
         return sequenceParallel ? group.size() : 1;

@@ -12,6 +12,7 @@ import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.sharding.ddp.DataParallelStrategy;
+import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
@@ -26,7 +27,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -48,7 +48,6 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     private final Collectives tensorGroup;
     private final DataParallelStrategy replicas;
     private final boolean sequenceParallel;
-    private LlamaModel model;
     private TensorParallelRegions regions;
 
     /**
@@ -76,20 +75,20 @@ public final class TensorParallelStrategy extends ShardingStrategy {
 
     @Override
     public LlamaModel parallelize(LlamaModel full) {
-        List<String> problems = LlamaModel.tensorParallelProblems(full.config(), tensorGroup.size());
-        if (!problems.isEmpty()) {
-            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (" + tensorGroup.size()
-                    + ") must divide " + String.join(", ", problems) + " of base_model");
-        }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
-        LlamaModel local = full.tensorParallel(regions);
+        LlamaModel local;
+        try {
+            local = full.tensorParallel(regions);
+        } catch (IllegalArgumentException e) { // the degree does not divide the model (validation read no config.json)
+            throw new ConfigException("tensor_parallel_size", e.getMessage() + " of base_model");
+        }
         full.close();
         return local;
     }
 
     /** The model this rank trains: its slices of the sharded parameters and the whole norms (after setup). */
     public LlamaModel model() {
-        return model;
+        return replicas.model();
     }
 
     /** The activation collectives this rank's regions have run so far (after {@link #parallelize}). */
@@ -99,7 +98,6 @@ public final class TensorParallelStrategy extends ShardingStrategy {
 
     @Override
     public void setup(LlamaModel model, OptimizerSettings optimizer) {
-        this.model = model;
         replicas.setup(model, optimizer);
     }
 
@@ -156,7 +154,7 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         replicas.finishGradientReduction();
         double squares = 0;
         int tp = tensorGroup.size();
-        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+        for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
             try (Tensor g = e.getValue().grad()) {
                 if (!g.defined()) {
                     continue;
@@ -169,15 +167,13 @@ public final class TensorParallelStrategy extends ShardingStrategy {
             }
         }
         double norm = Math.sqrt(tensorGroup.allReduceSum(squares));
-        if (maxNorm > 0) {
-            double coef = maxNorm / (norm + 1e-6);
-            if (coef < 1) {
-                try (NoGradGuard ng = new NoGradGuard()) {
-                    for (Tensor p : model.parameters().values()) {
-                        try (Tensor g = p.grad()) {
-                            if (g.defined()) {
-                                g.mul_(new Scalar(coef));
-                            }
+        double coef = GradientClipping.coefficient(norm, maxNorm);
+        if (coef < 1) {
+            try (NoGradGuard ng = new NoGradGuard()) {
+                for (Tensor p : model().parameters().values()) {
+                    try (Tensor g = p.grad()) {
+                        if (g.defined()) {
+                            g.mul_(new Scalar(coef));
                         }
                     }
                 }
@@ -213,7 +209,7 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         if (dataParallelRank() == 0) {
             Files.createDirectories(sub);
             Map<String, Tensor> slices = new LinkedHashMap<>();
-            for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
                 slices.put(e.getKey(), e.getValue().detach());
             }
             try {
@@ -228,14 +224,14 @@ public final class TensorParallelStrategy extends ShardingStrategy {
                 writeMeta(sub.resolve("meta.json"));
             }
         }
-        writeFullModel(dir, model.config(), DType.F32);
+        writeFullModel(dir, model().config(), DType.F32);
     }
 
     private void writeMeta(Path file) throws IOException {
         Map<String, Object> params = new LinkedHashMap<>();
-        for (String name : model.parameters().keySet()) {
+        for (String name : model().parameters().keySet()) {
             Map<String, Object> p = new LinkedHashMap<>();
-            p.put("global_shape", LlamaModel.parameterShape(model.config(), name));
+            p.put("global_shape", LlamaModel.parameterShape(model().config(), name));
             p.put("placements", Map.of("tp", LlamaModel.tensorParallelStyle(name).placement()));
             params.put(name, p);
         }
@@ -270,14 +266,14 @@ public final class TensorParallelStrategy extends ShardingStrategy {
             throw new TrainingException("rank " + rank() + ": " + slices + " or " + opt + " not found (saved with "
                     + "save_only_model, or not on storage every node shares?); this checkpoint cannot be resumed");
         }
-        SingleProcessStrategy.copyWeights(model, Safetensors.read(slices), slices.toString());
+        SingleProcessStrategy.copyWeights(model(), Safetensors.read(slices), slices.toString());
         OptimizerFactory.load(replicas.optimizer(), opt);
     }
 
     /** Gathers each sliced parameter over the tensor-parallel group, one at a time, for the main rank's sink. */
     @Override
     public void streamFullWeights(WeightSink sink) throws IOException {
-        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+        for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
             TensorParallelStyle style = LlamaModel.tensorParallelStyle(e.getKey());
             if (!style.sharded()) {
                 if (isMain()) {

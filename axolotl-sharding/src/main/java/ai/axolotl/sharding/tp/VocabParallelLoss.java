@@ -25,11 +25,10 @@ public final class VocabParallelLoss {
      * @return the summed (not averaged) loss over label tokens, equal on every rank of the group
      */
     public static Tensor sum(Tensor logits, Tensor labels, Collectives group) {
-        long t = logits.size(1);
         long slice = logits.size(2);
         long offset = group.rank() * slice;
-        try (Tensor l = logits.narrow(1, 0, t - 1).reshape(-1, slice);
-             Tensor y = labels.narrow(1, 1, t - 1).reshape(-1);
+        try (Tensor l = CausalLmLoss.predictions(logits);
+             Tensor y = CausalLmLoss.targets(labels);
              Tensor max = globalMax(l, group);
              Tensor maxCol = max.unsqueeze(1);
              Tensor shifted = l.sub(maxCol);
