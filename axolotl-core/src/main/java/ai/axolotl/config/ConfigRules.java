@@ -63,7 +63,7 @@ final class ConfigRules {
     private static void checkParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
         ParallelSettings p = c.parallel();
         if (p.tensorParallelSize() > 1) {
-            checkTensorParallel(c, errors);
+            checkTensorParallel(c, errors, warnings);
         } else if (!p.tensorParallelSequenceParallel()) {
             warnings.add("tensor_parallel_sequence_parallel has no effect: tensor_parallel_size is 1");
         }
@@ -103,17 +103,16 @@ final class ConfigRules {
     }
 
     /**
-     * Tensor parallel: composes with data parallel (replicate and shard groups run as DDP) in this build; with
-     * FSDP or ZeRO it is refused naming the keys. The model's shape is checked when base_model's config.json can be
-     * read: tp must divide attention heads, key/value heads, intermediate size and vocabulary.
+     * Tensor parallel composes with the data-parallel layer the rest of the config selects (DDP, ZeRO 1-3, FSDP2,
+     * HSDP). The model's shape is checked when base_model's config.json can be read: tp must divide attention heads,
+     * key/value heads, intermediate size and vocabulary.
      */
-    private static void checkTensorParallel(AxolotlConfig c, List<ConfigError> errors) {
+    private static void checkTensorParallel(AxolotlConfig c, List<ConfigError> errors, List<String> warnings) {
         ParallelSettings p = c.parallel();
         int tp = p.tensorParallelSize();
-        if (p.fsdpEnabled() || p.deepspeedEnabled()) {
-            errors.add(new ConfigError("tensor_parallel_size", "tensor parallelism composes with data parallel "
-                    + "(dp_replicate_size / dp_shard_size without fsdp_config) in this build; with "
-                    + (p.fsdpEnabled() ? "fsdp_config" : "deepspeed") + " it is not available yet"));
+        if (p.fsdpEnabled() && p.fsdpSettings() != null && p.fsdpSettings().cpuRamEfficientLoading()) {
+            warnings.add("fsdp_config.cpu_ram_efficient_loading has no effect with tensor_parallel_size > 1: every "
+                    + "rank reads the weights and keeps its tensor-parallel slice before FSDP2 shards it");
         }
         String base = c.model().baseModel();
         if (base == null) {

@@ -167,6 +167,20 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaModel(config, local, new SdpaAttention(), parallel);
     }
 
+    /**
+     * The shape of a named parameter as this model holds it: the global shape ({@link #parameterShape}) with the
+     * dimension its {@link #tensorParallelStyle} splits divided by this model's tensor-parallel degree (the global
+     * shape for the dense model).
+     */
+    public long[] localShape(String name) {
+        long[] shape = parameterShape(config, name);
+        int dim = tensorParallelStyle(name).shardDim();
+        if (dim >= 0) {
+            shape[dim] /= parallel.size();
+        }
+        return shape;
+    }
+
     /** How this model's layers communicate ({@link ModelParallelism#NONE} for the dense model). */
     public ModelParallelism parallelism() {
         return parallel;

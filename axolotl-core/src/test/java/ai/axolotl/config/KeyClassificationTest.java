@@ -80,8 +80,8 @@ class KeyClassificationTest {
     }
 
     @Test
-    void contextParallelIsRefusedInEveryCombinationAndTensorParallelOnlyWithFsdpOrZero(@TempDir Path dir)
-            throws Exception {
+    void contextParallelIsRefusedInEveryCombinationAndTensorParallelComposesWithEveryDataParallelLayer(
+            @TempDir Path dir) throws Exception {
         for (String with : new String[] {"", "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
             "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
             assertThat(errors(dir, with + "context_parallel_size: 2\n")).extracting(ConfigError::key)
@@ -91,12 +91,14 @@ class KeyClassificationTest {
         assertThat(load(dir, "tensor_parallel_size: 2\ndp_shard_size: 2\n").config().parallel().dpShardSize())
                 .as("dp_shard without FSDP runs as data parallel under tensor parallel").isEqualTo(2);
         for (String with : new String[] {"fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
-            "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
-            assertThat(errors(dir, with + "tensor_parallel_size: 2\n")).singleElement().satisfies(e -> {
-                assertThat(e.key()).isEqualTo("tensor_parallel_size");
-                assertThat(e.message()).contains("not available yet");
-            });
+            "deepspeed:\n  zero_optimization:\n    stage: 3\n", "deepspeed:\n  zero_optimization:\n    stage: 1\n"}) {
+            assertThat(load(dir, with + "tensor_parallel_size: 2\n").config().parallel().tensorParallelSize())
+                    .as(with).isEqualTo(2);
         }
+        assertThat(load(dir, "fsdp_version: 2\nfsdp_config:\n  cpu_ram_efficient_loading: true\n"
+                + "tensor_parallel_size: 2\n").warnings())
+                .anyMatch(w -> w.startsWith("fsdp_config.cpu_ram_efficient_loading has no effect with "
+                        + "tensor_parallel_size > 1"));
         assertThat(errors(dir, "sequence_parallel_degree: 2\n")).extracting(ConfigError::key)
                 .contains("context_parallel_size");
     }

@@ -7,12 +7,14 @@ import ai.axolotl.sharding.fsdp.Fsdp2Strategy;
 import ai.axolotl.sharding.tp.TensorParallelStrategy;
 import ai.axolotl.sharding.zero.ZeroStrategy;
 import ai.axolotl.config.ParallelSettings;
+import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.preflight.Preflight;
 import ai.axolotl.sharding.ddp.DataParallelStrategy;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingStrategy;
+import org.slf4j.LoggerFactory;
 
 /**
  * Chooses the strategy a config asks for, as Axolotl does: {@code deepspeed} means ZeRO, {@code fsdp_config} or
@@ -40,60 +42,62 @@ public final class Strategies {
         return worldSize > 1 ? "ddp" : "single";
     }
 
-    /** The strategy for this rank of a run over {@code groups}. */
+    /**
+     * The strategy for this rank of a run over {@code groups}, composed in the plan's order: tensor parallel (when
+     * {@code tensor_parallel_size > 1}) over the data-parallel layer the rest of the config selects (ZeRO for
+     * {@code deepspeed}, FSDP2 for {@code fsdp_config}, otherwise DDP), on the mesh's groups.
+     */
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
-        String name = selectedName(config, world);
-        if (name.equals("cp")) {
+        if (config.parallel().contextParallelSize() > 1) {
             throw new ConfigException("context_parallel_size", "context parallelism is not available in this build "
                     + "yet; set context_parallel_size to 1");
         }
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
-        if (name.equals("tp")) {
-            return tensorParallel(config, groups);
+        DataParallelLayer layer = dataParallelLayer(config, groups, mesh);
+        if (mesh.tp() > 1) {
+            return new TensorParallelStrategy(groups.group(mesh, DeviceMesh.Dim.TP), layer,
+                    groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
+                    groups.spec().rank(), config.parallel().tensorParallelSequenceParallel(),
+                    facts -> Preflight.check(groups.rendezvous(), facts));
         }
+        if (world == 1 && layer instanceof DataParallelStrategy) {
+            layer.close();
+            return new SingleProcessStrategy();
+        }
+        return layer;
+    }
+
+    /**
+     * The data-parallel layer over the mesh's dp_replicate x dp_shard ranks: ZeRO (stage 1-3), FSDP2 / HSDP, or
+     * DDP (also for a DeepSpeed config at stage 0, and for a group of one under tensor parallel).
+     */
+    private static DataParallelLayer dataParallelLayer(AxolotlConfig config, ProcessGroups groups, DeviceMesh mesh) {
         int[] steps = {0};
-        if (name.equals("zero")) {
-            DeepSpeedConfig ds = config.parallel().deepSpeedSettings();
+        ParallelSettings p = config.parallel();
+        Collectives dataParallel = groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD);
+        if (p.deepspeedEnabled()) {
+            DeepSpeedConfig ds = p.deepSpeedSettings();
             if (ds == null) { // validation reads the JSON; it was not readable then
-                throw new ConfigException("deepspeed", "cannot read the DeepSpeed config '"
-                        + config.parallel().deepspeed() + "'");
+                throw new ConfigException("deepspeed", "cannot read the DeepSpeed config '" + p.deepspeed() + "'");
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
-                return new ZeroStrategy(ds.stage(), ds, config.precision().bf16Enabled(), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE,
-                        DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
-                        facts -> Preflight.check(groups.rendezvous(), facts),
+                return new ZeroStrategy(ds.stage(), ds, config.precision().bf16Enabled(), dataParallel, mesh,
+                        groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
                         () -> groups.monitor().progress(++steps[0]));
             }
-        }
-        if (name.equals("fsdp2")) {
-            if (config.parallel().fsdpVersion() != null && config.parallel().fsdpVersion() == 1) {
-                org.slf4j.LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
+        } else if (p.fsdpEnabled()) {
+            if (p.fsdpVersion() != null && p.fsdpVersion() == 1) {
+                LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
                         + "(keys migrated; axolotl migrate-config rewrites the file)");
             }
-            return new Fsdp2Strategy(config.parallel().fsdpSettings(), config.precision().bf16Enabled(),
-                    groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
+            return new Fsdp2Strategy(p.fsdpSettings(), config.precision().bf16Enabled(), dataParallel,
                     groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
                     mesh, groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
                     () -> groups.monitor().progress(++steps[0]));
         }
-        if (world == 1) {
-            return new SingleProcessStrategy();
-        }
         return dataParallel(config, groups);
-    }
-
-    /**
-     * Tensor parallel over the mesh's tp groups, composed with data parallel over its dp_replicate x dp_shard
-     * groups (a group of one when the whole world is tensor parallel).
-     */
-    public static TensorParallelStrategy tensorParallel(AxolotlConfig config, ProcessGroups groups) {
-        DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), groups.spec().worldSize());
-        DataParallelStrategy replicas = dataParallel(config, groups);
-        return new TensorParallelStrategy(groups.group(mesh, DeviceMesh.Dim.TP), replicas,
-                groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh, groups.spec().rank(),
-                config.parallel().tensorParallelSequenceParallel(), facts -> Preflight.check(groups.rendezvous(), facts));
     }
 
     /**

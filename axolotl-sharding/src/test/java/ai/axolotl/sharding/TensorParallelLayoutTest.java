@@ -6,6 +6,8 @@ import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.HeldTensorBytes;
+import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.ShardedParameter;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.sharding.tp.ActivationTraffic;
 import ai.axolotl.sharding.tp.ActivationTraffic.Kind;
@@ -26,7 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * What tensor parallel holds and sends, measured on real runs (tp 2, ranks as threads over Gloo): each rank's
  * parameters, read from the tensors it holds, are half of every TP-split parameter plus the whole norms; and the
- * activation collectives per micro-batch are exactly the layout's count.
+ * activation collectives per micro-batch are exactly the layout's count. Composed with FSDP2 (dp_shard 2 x tp 2),
+ * each rank's fp32 master partitions are half (in rows) of its tensor-parallel slices.
  */
 class TensorParallelLayoutTest {
     private static final int STEPS = 3;
@@ -111,5 +114,48 @@ class TensorParallelLayoutTest {
             assertThat(t.elements(Kind.ALL_REDUCE)).isEqualTo(calls * microBatches * perCall);
             assertThat(t.calls(Kind.ALL_GATHER) + t.calls(Kind.REDUCE_SCATTER)).isZero();
         }
+    }
+
+    /**
+     * FSDP2 over tensor parallel (dp_shard 2 x tp 2, world 4): each rank's master partitions, read from the tensors
+     * it holds, are its tensor-parallel slice split by rows over dp_shard (a quarter of every TP-split parameter,
+     * half of every norm, padded to whole rows), and no rank keeps a gathered full parameter after the step.
+     */
+    @Test
+    void fsdp2ShardsEachTensorParallelSliceOverDpShard(@TempDir Path dir) throws Exception {
+        config(dir, true); // the fixture and the tp 2 run's file
+        Path yml = Files.writeString(dir.resolve("fsdp-tp.yml"), Files.readString(dir.resolve("tp.yml"))
+                + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"));
+        AxolotlConfig config = ConfigLoader.load(yml, Map.of()).config();
+        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        long expected = 0;
+        for (String name : LlamaModel.parameterNames(shape)) {
+            long[] global = LlamaModel.parameterShape(shape, name);
+            long[] local = global.clone();
+            int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+            if (dim >= 0) {
+                local[dim] /= 2;
+            }
+            long rowElements = local.length == 1 ? 1 : local[1];
+            expected += (local[0] + 1) / 2 * rowElements * 4;
+        }
+        List<long[]> held = new ThreadLauncher(4, Duration.ofSeconds(120), Strategies::create).launch(config, s -> {
+            try (Trainer t = new Trainer(config, s, List.of(), 1)) {
+                t.fit();
+                PartitionedStrategy fsdp = (PartitionedStrategy) ((TensorParallelStrategy) s).dataParallelLayer();
+                HeldTensorBytes shards = new HeldTensorBytes();
+                long gathered = 0;
+                for (ShardedParameter p : fsdp.sharded().values()) {
+                    shards.add(p.shard());
+                    gathered += p.present() && !p.keepsFull() ? 1 : 0;
+                }
+                return new long[] {shards.total(), gathered};
+            }
+        });
+        long perRank = expected;
+        assertThat(held).hasSize(4).allSatisfy(h -> {
+            assertThat(h[0]).as("master partition bytes held by a rank of dp_shard 2 x tp 2").isEqualTo(perRank);
+            assertThat(h[1]).as("full parameters still gathered after training").isZero();
+        });
     }
 }

@@ -3,6 +3,8 @@ package ai.axolotl.sharding;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -14,9 +16,10 @@ import static org.assertj.core.api.Assertions.within;
 
 /**
  * Tensor parallel passes the strategy test kit unchanged: tp 2 alone (world 2), with sequence parallelism and
- * without, with activation checkpointing, and composed with data parallel (dp_replicate 2 x tp 2, world 4): loss
- * every step 1e-5, eval loss 1e-5, final weights 1e-4, save/crash/resume, untied and tied embeddings; bf16 tracks
- * the one-process bf16 curve.
+ * without, with activation checkpointing, and composed with every data-parallel layer: DDP (dp_replicate 2 x tp 2),
+ * FSDP2 (dp_shard 1 and 2 x tp 2), HSDP (dp_replicate 2 x dp_shard 2 x tp 2, world 8) and ZeRO 1-3 (dp 2 x tp 2):
+ * loss every step 1e-5, eval loss 1e-5, final weights 1e-4, save/crash/resume on the composed mesh, untied and tied
+ * embeddings; bf16 tracks the one-process bf16 curve.
  */
 class TensorParallelParityTest {
     @Test
@@ -69,5 +72,51 @@ class TensorParallelParityTest {
             return s;
         }, "dp_replicate_size: 2\n").tensorParallel(2).resumeAt(4).assertParity(dir, 4);
         assertThat(built).contains("ddp+tp@4");
+    }
+
+    private static StrategyTestKit recording(String yaml, List<String> built) {
+        return new StrategyTestKit((c, g) -> {
+            var s = Strategies.create(c, g);
+            built.add(s.name() + "@" + g.spec().worldSize());
+            return s;
+        }, yaml);
+    }
+
+    /**
+     * FSDP2 shards each rank's tensor-parallel slices over dp_shard (2-D mesh dp_shard 2 x tp 2 at world 4; a
+     * shard group of one at world 2), resuming on the 2-D mesh.
+     */
+    @Test
+    void composedWithFsdp2MatchesOneProcess(@TempDir Path dir) throws Exception {
+        List<String> built = new CopyOnWriteArrayList<>();
+        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).tensorParallel(2).resumeAt(4)
+                .assertParity(dir, 2, 4);
+        assertThat(built).contains("fsdp2+tp@2", "fsdp2+tp@4");
+    }
+
+    /** HSDP x TP: the 3-D mesh dp_replicate 2 x dp_shard 2 x tp 2 (world 8). */
+    @Test
+    void composedWithHsdpMatchesOneProcess(@TempDir Path dir) throws Exception {
+        List<String> built = new CopyOnWriteArrayList<>();
+        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: false\n") + "dp_replicate_size: 2\n", built)
+                .tensorParallel(2).resumeAt(8).assertParity(dir, 8);
+        assertThat(built).contains("hsdp+tp@8");
+    }
+
+    /**
+     * ZeRO partitions each rank's slices over the data-parallel group (dp 2 x tp 2): stage 1 reduces on the last
+     * micro-batch, stages 2 and 3 every micro-batch (so the norms' sequence-parallel gradient sum runs every
+     * micro-batch too), stage 3 gathers the slices' partitions around each unit.
+     */
+    @ParameterizedTest(name = "ZeRO stage {0} x tp 2")
+    @ValueSource(ints = {1, 2, 3})
+    void composedWithZeroMatchesOneProcess(int stage, @TempDir Path dir) throws Exception {
+        String ds = "deepspeed:\n  zero_optimization:\n    stage: " + stage + "\n    overlap_comm: true\n"
+                + "    stage3_param_persistence_threshold: 40\n"
+                + "  gradient_accumulation_steps: auto\n  train_micro_batch_size_per_gpu: auto\n"
+                + "  gradient_clipping: auto\n";
+        List<String> built = new CopyOnWriteArrayList<>();
+        recording(ds, built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        assertThat(built).contains("zero" + stage + "+tp@4");
     }
 }

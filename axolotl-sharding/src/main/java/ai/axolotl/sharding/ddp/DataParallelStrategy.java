@@ -6,7 +6,12 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.sharding.DataParallelLayer;
+import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.ShardingStrategy;
+import ai.axolotl.model.Safetensors;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
@@ -17,8 +22,11 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 import java.util.function.Consumer;
 
 /**
@@ -28,7 +36,11 @@ import java.util.function.Consumer;
  * Earlier micro-batches accumulate locally without communication. Since each rank's loss is divided by the
  * global token count, the summed gradient is exactly the one-process gradient.
  */
-public final class DataParallelStrategy extends ShardingStrategy {
+public final class DataParallelStrategy extends ShardingStrategy implements DataParallelLayer {
+    /** This rank's parameters in a state directory written by {@link #saveState}. */
+    public static final String STATE_MODEL = "model.safetensors";
+    /** This rank's optimizer state in a state directory written by {@link #saveState}. */
+    public static final String STATE_OPTIMIZER = "optimizer.pt";
     /** Default bucket size (DDP's 25 MiB). */
     public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
     private final long bucketBytes;
@@ -102,10 +114,8 @@ public final class DataParallelStrategy extends ShardingStrategy {
         return GradientClipping.clip(params, maxNorm);
     }
 
-    /**
-     * Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping (for a
-     * strategy composed over this one that computes the norm over more than this group, as tensor parallel does).
-     */
+    /** Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping. */
+    @Override
     public void finishGradientReduction() {
         if (buckets != null) {
             buckets.finish();
@@ -114,7 +124,94 @@ public final class DataParallelStrategy extends ShardingStrategy {
         }
     }
 
+    /** Every rank holds the whole summed gradients: the squares are this rank's, no communication. */
+    @Override
+    public double gradientSquares(ToDoubleFunction<String> weight) {
+        double squares = 0;
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            try (Tensor g = e.getValue().grad()) {
+                if (!g.defined()) {
+                    continue;
+                }
+                try (Tensor sq = g.pow(new Scalar(2.0)); Tensor s = sq.sum()) {
+                    squares += weight.applyAsDouble(e.getKey()) * s.item_double();
+                }
+            }
+        }
+        return squares;
+    }
+
+    @Override
+    public void scaleGradients(double coefficient) {
+        try (NoGradGuard ng = new NoGradGuard()) {
+            for (Tensor p : model.parameters().values()) {
+                try (Tensor g = p.grad()) {
+                    if (g.defined()) {
+                        g.mul_(new Scalar(coefficient));
+                    }
+                }
+            }
+        }
+    }
+
+    /** The first data-parallel rank writes the parameters it holds and the optimizer state; the others hold copies. */
+    @Override
+    public void saveState(Path dir, boolean includeOptimizer) throws IOException {
+        if (dataParallelRank() != 0) {
+            return;
+        }
+        Files.createDirectories(dir);
+        Map<String, Tensor> held = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            held.put(e.getKey(), e.getValue().detach());
+        }
+        try {
+            Safetensors.write(dir.resolve(STATE_MODEL), held, Map.of("format", "pt"));
+        } finally {
+            held.values().forEach(Tensor::close);
+        }
+        if (includeOptimizer) {
+            OptimizerFactory.save(optimizer, dir.resolve(STATE_OPTIMIZER));
+        }
+    }
+
+    @Override
+    public boolean canLoadState(Path dir) {
+        return Files.isRegularFile(dir.resolve(STATE_MODEL));
+    }
+
+    /**
+     * Refused: DDP's optimizer is libtorch's AdamW, whose moments the bindings do not expose, so they cannot be cut
+     * from another layout (a run that needs to move between meshes uses fsdp_config or deepspeed).
+     */
+    @Override
+    public void loadFrom(MeshCheckpoint checkpoint) {
+        throw new TrainingException("resume_from_checkpoint: the checkpoint was written by " + checkpoint.describe()
+                + "; data parallel (DDP) keeps libtorch's optimizer state and resumes only checkpoints of its own "
+                + "mesh: resume with the config that wrote it, or train with fsdp_config or deepspeed to move "
+                + "between meshes");
+    }
+
+    @Override
+    public void loadState(Path dir) throws IOException {
+        Path weights = dir.resolve(STATE_MODEL);
+        Path opt = dir.resolve(STATE_OPTIMIZER);
+        if (!Files.isRegularFile(weights) || !Files.isRegularFile(opt)) {
+            throw new TrainingException("rank " + rank() + ": " + weights + " or " + opt + " not found (saved with "
+                    + "save_only_model, or not on storage every node shares?); this checkpoint cannot be resumed");
+        }
+        Map<String, Tensor> saved = Safetensors.read(weights);
+        try {
+            SingleProcessStrategy.copyWeights(model, saved, weights.toString());
+        } finally {
+            saved.values().forEach(Tensor::close);
+        }
+        OptimizerFactory.load(optimizer, opt);
+        stepped = true;
+    }
+
     /** The model this rank trains (after {@link #setup}). */
+    @Override
     public LlamaModel model() {
         return model;
     }
@@ -152,7 +249,7 @@ public final class DataParallelStrategy extends ShardingStrategy {
     @Override
     public void streamFullWeights(WeightSink sink) throws IOException {
         verifyReplicas();
-        if (rank() == 0) {
+        if (dataParallelRank() == 0) { // rank 0, or under tensor parallel each slice's first replica
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                 sink.accept(e.getKey(), e.getValue());
             }

@@ -52,7 +52,7 @@ public final class PartitionCheckpoint {
             }
             Safetensors.write(z.resolve("rank" + rank + ".safetensors"), out, Map.of("format", "pt"));
         }
-        if (s.rank() == 0) {
+        if (s.dataParallelRank() == 0) { // rank 0, or the first data-parallel rank of each tensor-parallel slice
             Map<String, Object> meta = new LinkedHashMap<>();
             meta.put("strategy", s.name());
             meta.put("world", s.shardGroup().size());
@@ -107,6 +107,70 @@ public final class PartitionCheckpoint {
             }
         }
         s.optimizer().setSteps(meta.path("optimizer_steps").asLong());
+    }
+
+    /**
+     * Opens the partition files under {@code dir} (a checkpoint, or a tensor-parallel slice's directory in one) for
+     * reading whole tensors, whatever world size and layout wrote them.
+     *
+     * @throws TrainingException when {@code dir} holds no {@code zero/meta.json} or {@code fsdp/meta.json}
+     */
+    public static Reader open(Path dir) throws IOException {
+        Path z = partitionDir(dir);
+        if (z == null) {
+            throw new TrainingException(dir + ": not a sharded checkpoint (no zero/meta.json or fsdp/meta.json)");
+        }
+        return new Reader(z, JSON.readTree(z.resolve("meta.json").toFile()));
+    }
+
+    /** Whole tensors of one saved partition layout, assembled from every rank's file one tensor at a time. */
+    public static final class Reader {
+        private final Path dir;
+        private final JsonNode meta;
+        private final SavedPartitions saved;
+        private final Map<String, long[]> shapes = new LinkedHashMap<>();
+
+        Reader(Path dir, JsonNode meta) {
+            this.dir = dir;
+            this.meta = meta;
+            this.saved = new SavedPartitions(dir, meta);
+            for (JsonNode p : meta.get("params")) {
+                long[] shape = new long[p.get("shape").size()];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = p.get("shape").get(i).asLong();
+                }
+                shapes.put(p.get("name").asText(), shape);
+            }
+        }
+
+        /** The strategy that wrote the partitions ({@code fsdp2}, {@code zero3}, ...). */
+        public String strategy() {
+            return meta.path("strategy").asText("?");
+        }
+
+        /** Optimizer steps taken when the checkpoint was written. */
+        public long optimizerSteps() {
+            return meta.path("optimizer_steps").asLong();
+        }
+
+        /** False when the checkpoint was saved without optimizer state ({@code save_only_model}). */
+        public boolean hasOptimizer() {
+            return meta.path("has_optimizer").asBoolean(true);
+        }
+
+        /**
+         * The whole saved tensor {@code kind/name} ({@code kind}: {@code param}, {@code exp_avg}, {@code exp_avg_sq})
+         * in its saved shape; the caller closes it.
+         */
+        public Tensor readWhole(String kind, String name) throws IOException {
+            long[] shape = shapes.get(name);
+            if (shape == null) {
+                throw new TrainingException(dir + ": the checkpoint has no parameter '" + name + "' (meta.json)");
+            }
+            try (Tensor flat = saved.readWhole(kind + "/" + name)) {
+                return flat.view(shape); // the view keeps the storage alive after the flat handle is closed
+            }
+        }
     }
 
     /** Rebuilds the full fp32 model of a sharded checkpoint into {@code out} (HF safetensors + config.json). */

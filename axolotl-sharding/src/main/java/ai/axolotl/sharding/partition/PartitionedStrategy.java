@@ -5,6 +5,9 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.sharding.DataParallelLayer;
+import ai.axolotl.sharding.MeshCheckpoint;
+import ai.axolotl.train.TrainingException;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.UnitHooks;
@@ -20,13 +23,16 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The engine ZeRO and FSDP2 share: parameters partitioned over the shard group ({@link ShardedParameter}), an
@@ -39,7 +45,7 @@ import java.util.function.Consumer;
  * also summed across replicas. Gradients are summed (each rank's loss is already divided by the global token
  * count) and clipped by the global norm computed across partitions.
  */
-public abstract class PartitionedStrategy extends ShardingStrategy {
+public abstract class PartitionedStrategy extends ShardingStrategy implements DataParallelLayer {
     private final PartitionPlan plan;
     private final Collectives shardGroup;
     private final Collectives replicateGroup;
@@ -98,7 +104,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
                 communication.reduceType());
         long threshold = plan.persistenceThreshold().applyAsLong(model.config());
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
-            long[] shape = LlamaModel.parameterShape(model.config(), e.getKey());
+            long[] shape = model.localShape(e.getKey()); // this rank's slice under tensor parallel
             long numel = 1;
             for (long d : shape) {
                 numel *= d;
@@ -264,6 +270,18 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
 
     @Override
     public double reduceAndClipGradients(double maxNorm) {
+        finishGradientReduction();
+        double norm = Math.sqrt(gradientSquares(name -> 1.0));
+        double coef = GradientClipping.coefficient(norm, maxNorm);
+        if (coef < 1.0) {
+            scaleGradients(coef);
+        }
+        return norm;
+    }
+
+    /** Waits for every gradient bucket (and, with HSDP, sums the partitions across replicas). */
+    @Override
+    public void finishGradientReduction() {
         if (memoryProbe) {
             sampleModelState();
         }
@@ -273,20 +291,30 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
             sumAcrossReplicas();
         }
         exposedCommNanos += System.nanoTime() - t0;
+    }
+
+    /** Each rank squares its gradient partitions; the sum runs over the shard group. */
+    @Override
+    public double gradientSquares(ToDoubleFunction<String> weight) {
         double sumSq = 0;
         for (ShardedParameter p : sharded.values()) {
             try (Tensor sq = p.shardGrad().mul(p.shardGrad()).sum()) {
-                sumSq += sq.item_double();
+                sumSq += weight.applyAsDouble(p.name()) * sq.item_double();
             }
         }
-        double norm = Math.sqrt(shardGroup.allReduceSum(sumSq));
-        double coef = GradientClipping.coefficient(norm, maxNorm);
-        if (coef < 1.0) {
-            for (ShardedParameter p : sharded.values()) {
-                p.shardGrad().mul_(Tensors.scalar(coef));
-            }
+        return shardGroup.allReduceSum(sumSq);
+    }
+
+    @Override
+    public void scaleGradients(double coefficient) {
+        for (ShardedParameter p : sharded.values()) {
+            p.shardGrad().mul_(Tensors.scalar(coefficient));
         }
-        return norm;
+    }
+
+    @Override
+    public boolean reducesGradientsEveryMicroBatch() {
+        return plan.partitionGradients();
     }
 
     private void sumAcrossReplicas() {
@@ -341,15 +369,84 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
-        PartitionCheckpoint.save(dir, this, includeOptimizer);
+        saveState(dir, includeOptimizer);
         if (fullStateDict()) {
             writeFullModel(dir, model.config(), DType.F32);
         }
     }
 
+    /** This rank's partitions (the first replica's, under HSDP) in the plan's sub-directory of {@code dir}. */
+    @Override
+    public void saveState(Path dir, boolean includeOptimizer) throws IOException {
+        PartitionCheckpoint.save(dir, this, includeOptimizer);
+    }
+
+    /**
+     * Its own layout (at any world size) is read by byte range; a checkpoint of another mesh (tensor parallel) or of
+     * the other partitioned strategy (ZeRO / FSDP2) is cut from whole tensors ({@link MeshCheckpoint}).
+     */
     @Override
     public void loadCheckpoint(Path dir) throws IOException {
+        if (MeshCheckpoint.savedTensorParallel(dir) == 1 && canLoadState(dir)) {
+            loadState(dir);
+        } else {
+            loadFrom(MeshCheckpoint.open(dir, 0, 1));
+        }
+    }
+
+    @Override
+    public boolean canLoadState(Path dir) {
+        return Files.isRegularFile(dir.resolve(plan.checkpointDir()).resolve("meta.json"));
+    }
+
+    @Override
+    public void loadState(Path dir) throws IOException {
         PartitionCheckpoint.load(dir, this);
+        refreshKeptParameters();
+    }
+
+    @Override
+    public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
+        if (!checkpoint.hasOptimizer()) {
+            throw new TrainingException("resume_from_checkpoint: the checkpoint holds no optimizer state "
+                    + "(save_only_model); it cannot be resumed");
+        }
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (ShardedParameter p : sharded.values()) {
+                long[] global = LlamaModel.parameterShape(model.config(), p.name());
+                fillPartition(checkpoint, "param", p, global, p.shard());
+                if (optimizer.expAvg(p.name()) != null) {
+                    fillPartition(checkpoint, "exp_avg", p, global, optimizer.expAvg(p.name()));
+                    fillPartition(checkpoint, "exp_avg_sq", p, global, optimizer.expAvgSq(p.name()));
+                }
+            }
+        }
+        optimizer.setSteps(checkpoint.optimizerSteps());
+        refreshKeptParameters();
+    }
+
+    /** Copies this rank's partition of the saved tensor (as this rank's model holds it) into {@code into}. */
+    private void fillPartition(MeshCheckpoint checkpoint, String kind, ShardedParameter p, long[] global,
+                               Tensor into) throws IOException {
+        try (Tensor whole = checkpoint.read(kind, p.name(), global); Tensor flat = whole.reshape(-1);
+             Tensor dst = into.detach()) {
+            if (!Arrays.equals(whole.shape(), p.shape())) {
+                throw new TrainingException("resume_from_checkpoint: '" + p.name() + "' is "
+                        + Arrays.toString(whole.shape()) + " in the checkpoint (" + checkpoint.describe()
+                        + ") but " + Arrays.toString(p.shape()) + " on this rank: not the same model");
+            }
+            dst.zero_();
+            long start = Math.min(p.numel(), shardGroup.rank() * p.chunk());
+            long len = Math.min(p.numel(), start + p.chunk()) - start;
+            if (len > 0) {
+                try (Tensor part = flat.narrow(0, start, len); Tensor to = dst.narrow(0, 0, len)) {
+                    to.copy_(part);
+                }
+            }
+        }
+    }
+
+    private void refreshKeptParameters() {
         for (ShardedParameter p : sharded.values()) {
             if (p.keepsFull()) {
                 p.refreshFromShards(shardGroup);
@@ -368,6 +465,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
     }
 
     /** The model. */
+    @Override
     public LlamaModel model() {
         return model;
     }
@@ -387,7 +485,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy {
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
                 try (Tensor full = p.gatherCopy(shardGroup)) {
-                    if (isMain()) {
+                    // rank 0, or under tensor parallel the first data-parallel rank of every slice
+                    if (dataParallelRank() == 0) {
                         sink.accept(p.name(), full);
                     }
                 }

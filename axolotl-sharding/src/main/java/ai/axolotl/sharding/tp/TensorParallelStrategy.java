@@ -7,20 +7,16 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
-import ai.axolotl.model.Safetensors;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.sharding.DataParallelLayer;
+import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.ShardingStrategy;
-import ai.axolotl.sharding.ddp.DataParallelStrategy;
 import ai.axolotl.train.GradientClipping;
-import ai.axolotl.train.OptimizerFactory;
-import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
@@ -44,22 +40,23 @@ import java.util.function.Consumer;
  */
 public final class TensorParallelStrategy extends ShardingStrategy {
     /** The checkpoint sub-directory holding each tensor-parallel rank's slices. */
-    public static final String CHECKPOINT_DIR = "tensor_parallel";
+    public static final String CHECKPOINT_DIR = MeshCheckpoint.TENSOR_PARALLEL_DIR;
     private final Collectives tensorGroup;
-    private final DataParallelStrategy replicas;
+    private final DataParallelLayer replicas;
     private final boolean sequenceParallel;
     private TensorParallelRegions regions;
 
     /**
      * @param tensorGroup the tensor-parallel group of this rank
-     * @param replicas data parallel over this rank's data-parallel group (its slices' replicas)
+     * @param replicas the data-parallel layer over this rank's data-parallel group (DDP, ZeRO or FSDP2 over the
+     *     slices' replicas)
      * @param dataParallelGroup the same data-parallel group (loss and token sums)
      * @param mesh the mesh
      * @param rank global rank
      * @param sequenceParallel split activations between regions along the sequence
      * @param preflight the runtime's preflight check
      */
-    public TensorParallelStrategy(Collectives tensorGroup, DataParallelStrategy replicas,
+    public TensorParallelStrategy(Collectives tensorGroup, DataParallelLayer replicas,
                                   Collectives dataParallelGroup, DeviceMesh mesh, int rank, boolean sequenceParallel,
                                   Consumer<Map<String, String>> preflight) {
         super(dataParallelGroup, mesh, rank, preflight, () -> { });
@@ -70,7 +67,8 @@ public final class TensorParallelStrategy extends ShardingStrategy {
 
     @Override
     public String name() {
-        return mesh.dataParallelSize() > 1 ? "ddp+tp" : "tp";
+        String inner = replicas.name();
+        return inner.equals("ddp") && mesh.dataParallelSize() == 1 ? "tp" : inner + "+tp";
     }
 
     @Override
@@ -127,7 +125,8 @@ public final class TensorParallelStrategy extends ShardingStrategy {
 
             @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                if (sequenceParallel && lastMicroStep) {
+                // the layer beneath consumes the gradients when it reduces them: sum the norms' before that
+                if (sequenceParallel && (lastMicroStep || replicas.reducesGradientsEveryMicroBatch())) {
                     sumReplicatedGradients(unit);
                 }
                 inner.afterBackward(unit, lastMicroStep);
@@ -152,32 +151,14 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     @Override
     public double reduceAndClipGradients(double maxNorm) {
         replicas.finishGradientReduction();
-        double squares = 0;
         int tp = tensorGroup.size();
-        for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
-            try (Tensor g = e.getValue().grad()) {
-                if (!g.defined()) {
-                    continue;
-                }
-                try (Tensor sq = g.pow(new Scalar(2.0)); Tensor s = sq.sum()) {
-                    double v = s.item_double();
-                    // a replicated gradient is the same on every rank: counted once over the group
-                    squares += LlamaModel.tensorParallelStyle(e.getKey()).sharded() ? v : v / tp;
-                }
-            }
-        }
+        // a replicated gradient is the same on every tensor-parallel rank: counted once over the group
+        double squares = replicas.gradientSquares(
+                name -> LlamaModel.tensorParallelStyle(name).sharded() ? 1.0 : 1.0 / tp);
         double norm = Math.sqrt(tensorGroup.allReduceSum(squares));
         double coef = GradientClipping.coefficient(norm, maxNorm);
         if (coef < 1) {
-            try (NoGradGuard ng = new NoGradGuard()) {
-                for (Tensor p : model().parameters().values()) {
-                    try (Tensor g = p.grad()) {
-                        if (g.defined()) {
-                            g.mul_(new Scalar(coef));
-                        }
-                    }
-                }
-            }
+            replicas.scaleGradients(coef);
         }
         return norm;
     }
@@ -187,42 +168,19 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         replicas.step(lr);
     }
 
-    /** The file name of one tensor-parallel rank's slices in a checkpoint, named by its mesh coordinate. */
-    static String sliceFile(int tpRank, int tp) {
-        return "model-tp" + tpRank + "-of-" + tp + ".safetensors";
-    }
-
-    static String optimizerFile(int tpRank, int tp) {
-        return "optimizer-tp" + tpRank + "-of-" + tp + ".pt";
-    }
-
     /**
-     * Writes {@code tensor_parallel/}: each tensor-parallel rank's slices and optimizer state (written by the first
-     * replica of that slice only, so no two ranks write the same file) and {@code meta.json} (mesh, and per
-     * parameter its global shape and placement), then the whole model as HF safetensors beside it.
+     * Writes {@code tensor_parallel/}: each tensor-parallel coordinate's state in {@code tp<r>-of-<N>/}, written by
+     * the data-parallel layer (DDP: the first replica's slices and optimizer; ZeRO/FSDP2: one partition file per
+     * shard rank, so no two ranks write the same file), and {@code meta.json} (mesh, the data-parallel layer, and
+     * per parameter its global shape and placement), then the whole model as HF safetensors beside it.
      */
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
         Path sub = dir.resolve(CHECKPOINT_DIR);
-        int tp = tensorGroup.size();
-        int tpRank = tensorGroup.rank();
-        if (dataParallelRank() == 0) {
-            Files.createDirectories(sub);
-            Map<String, Tensor> slices = new LinkedHashMap<>();
-            for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
-                slices.put(e.getKey(), e.getValue().detach());
-            }
-            try {
-                Safetensors.write(sub.resolve(sliceFile(tpRank, tp)), slices, Map.of("format", "pt"));
-            } finally {
-                slices.values().forEach(Tensor::close);
-            }
-            if (includeOptimizer) {
-                OptimizerFactory.save(replicas.optimizer(), sub.resolve(optimizerFile(tpRank, tp)));
-            }
-            if (rank() == 0) {
-                writeMeta(sub.resolve("meta.json"));
-            }
+        replicas.saveState(sub.resolve(MeshCheckpoint.sliceDir(tensorGroup.rank(), tensorGroup.size())),
+                includeOptimizer);
+        if (rank() == 0) {
+            writeMeta(sub.resolve("meta.json"));
         }
         writeFullModel(dir, model().config(), DType.F32);
     }
@@ -237,62 +195,70 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         }
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("mesh", mesh());
+        meta.put("data_parallel", replicas.name());
         meta.put("sequence_parallel", sequenceParallel);
         meta.put("parameters", params);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), meta);
     }
 
+    /**
+     * A checkpoint of the same tensor-parallel degree and data-parallel layer is read by that layer from this
+     * coordinate's directory (ZeRO and FSDP2 reshard it to another dp size by byte range); any other sharded
+     * checkpoint (another tp degree, no tensor parallel, the other partitioned strategy) is cut to this rank's
+     * slices by {@link MeshCheckpoint}.
+     */
     @Override
-    @SuppressWarnings("unchecked")
     public void loadCheckpoint(Path dir) throws IOException {
-        Path sub = dir.resolve(CHECKPOINT_DIR);
-        Path metaFile = sub.resolve("meta.json");
-        if (!Files.isRegularFile(metaFile)) {
-            throw new TrainingException(dir + " has no " + CHECKPOINT_DIR + "/meta.json: it was not written by a "
-                    + "tensor-parallel run, and resuming a tensor-parallel run from another layout is not "
-                    + "supported yet");
-        }
-        Map<String, Object> meta = new ObjectMapper().readValue(metaFile.toFile(), Map.class);
-        Map<String, Object> saved = (Map<String, Object>) meta.get("mesh");
-        int savedTp = ((Number) saved.get("tp")).intValue();
         int tp = tensorGroup.size();
-        if (savedTp != tp) {
-            throw new TrainingException(dir + " was written with tensor_parallel_size " + savedTp + "; this run has "
-                    + tp + ": resuming on another tensor-parallel size is not supported yet");
+        Path mine = dir.resolve(CHECKPOINT_DIR).resolve(MeshCheckpoint.sliceDir(tensorGroup.rank(), tp));
+        if (MeshCheckpoint.savedTensorParallel(dir) == tp && replicas.canLoadState(mine)) {
+            replicas.loadState(mine);
+        } else {
+            replicas.loadFrom(MeshCheckpoint.open(dir, tensorGroup.rank(), tp));
         }
-        Path slices = sub.resolve(sliceFile(tensorGroup.rank(), tp));
-        Path opt = sub.resolve(optimizerFile(tensorGroup.rank(), tp));
-        if (!Files.isRegularFile(slices) || !Files.isRegularFile(opt)) {
-            throw new TrainingException("rank " + rank() + ": " + slices + " or " + opt + " not found (saved with "
-                    + "save_only_model, or not on storage every node shares?); this checkpoint cannot be resumed");
-        }
-        SingleProcessStrategy.copyWeights(model(), Safetensors.read(slices), slices.toString());
-        OptimizerFactory.load(replicas.optimizer(), opt);
     }
 
-    /** Gathers each sliced parameter over the tensor-parallel group, one at a time, for the main rank's sink. */
+    /**
+     * The data-parallel layer hands each parameter of this slice, whole over its group, to its first rank; the
+     * first ranks of every slice (one tensor-parallel group) gather the split ones along their split dimension for
+     * the main rank's sink, one parameter at a time.
+     */
     @Override
     public void streamFullWeights(WeightSink sink) throws IOException {
-        for (Map.Entry<String, Tensor> e : model().parameters().entrySet()) {
-            TensorParallelStyle style = LlamaModel.tensorParallelStyle(e.getKey());
+        replicas.streamFullWeights((name, slice) -> {
+            TensorParallelStyle style = LlamaModel.tensorParallelStyle(name);
             if (!style.sharded()) {
                 if (isMain()) {
-                    sink.accept(e.getKey(), e.getValue());
+                    sink.accept(name, slice);
                 }
-                continue;
+                return;
             }
-            try (Tensor d = e.getValue().detach();
-                 Tensor full = tensorGroup.allGatherAlong(d, style.shardDim())) {
+            try (Tensor d = slice.detach(); Tensor full = tensorGroup.allGatherAlong(d, style.shardDim())) {
                 if (isMain()) {
-                    sink.accept(e.getKey(), full);
+                    sink.accept(name, full);
                 }
             }
-        }
+        });
     }
 
     @Override
     public long modelStateBytes() {
         return replicas.modelStateBytes();
+    }
+
+    @Override
+    public void enableMemoryProbe() {
+        replicas.enableMemoryProbe();
+    }
+
+    @Override
+    public Map<String, Long> memoryPeaks() {
+        return replicas.memoryPeaks();
+    }
+
+    /** The data-parallel layer beneath (DDP, ZeRO or FSDP2 over this rank's slices). */
+    public DataParallelLayer dataParallelLayer() {
+        return replicas;
     }
 
     @Override

@@ -1,0 +1,153 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.TensorParallelStyle;
+import ai.axolotl.sharding.partition.PartitionCheckpoint;
+import ai.axolotl.train.TrainingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A sharded checkpoint read for a rank of another mesh: the saved state (parameters and AdamW moments) of any
+ * {@code dp_shard x tp} layout that FSDP2 or ZeRO wrote, with or without tensor parallel, handed out as the slice a
+ * rank at tensor-parallel coordinate {@code tpRank} of {@code tp} holds. A split parameter's slice is cut from the
+ * saved tensor-parallel slices that overlap it (only those are read); a replicated one is read from the first
+ * slice. Within a saved slice the partitions of every data-parallel rank are assembled one tensor at a time, so a
+ * rank holds at most one saved slice of one parameter beyond its own state.
+ *
+ * <p>Layouts: {@code <checkpoint>/fsdp|zero/} (no tensor parallel), or {@code <checkpoint>/tensor_parallel/meta.json}
+ * (mesh and placements) with each coordinate's partitions in {@code tensor_parallel/tp<r>-of-<N>/fsdp|zero/}.
+ * Checkpoints of data parallel (DDP) keep libtorch's optimizer format and are resumed on their own mesh only.
+ */
+public final class MeshCheckpoint {
+    /** The checkpoint sub-directory of a tensor-parallel run. */
+    public static final String TENSOR_PARALLEL_DIR = "tensor_parallel";
+    private final Path dir;
+    private final List<PartitionCheckpoint.Reader> slices;
+    private final int tpRank;
+    private final int tp;
+
+    private MeshCheckpoint(Path dir, List<PartitionCheckpoint.Reader> slices, int tpRank, int tp) {
+        this.dir = dir;
+        this.slices = slices;
+        this.tpRank = tpRank;
+        this.tp = tp;
+    }
+
+    /** The directory of one tensor-parallel coordinate's state in {@link #TENSOR_PARALLEL_DIR}. */
+    public static String sliceDir(int tpRank, int tp) {
+        return "tp" + tpRank + "-of-" + tp;
+    }
+
+    /** The tensor-parallel degree a checkpoint was written with (1 without {@code tensor_parallel/meta.json}). */
+    public static int savedTensorParallel(Path checkpoint) throws IOException {
+        Path meta = checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve("meta.json");
+        if (!Files.isRegularFile(meta)) {
+            return 1;
+        }
+        return new ObjectMapper().readTree(meta.toFile()).path("mesh").path("tp").asInt(1);
+    }
+
+    /**
+     * Opens {@code checkpoint} for the rank at tensor-parallel coordinate {@code tpRank} of {@code tp} (0 of 1
+     * without tensor parallel).
+     *
+     * @throws TrainingException naming the checkpoint when it holds no sharded state this reader can cut
+     */
+    public static MeshCheckpoint open(Path checkpoint, int tpRank, int tp) throws IOException {
+        Path tpDir = checkpoint.resolve(TENSOR_PARALLEL_DIR);
+        List<PartitionCheckpoint.Reader> slices = new ArrayList<>();
+        if (Files.isRegularFile(tpDir.resolve("meta.json"))) {
+            JsonNode meta = new ObjectMapper().readTree(tpDir.resolve("meta.json").toFile());
+            int saved = meta.path("mesh").path("tp").asInt(1);
+            for (int r = 0; r < saved; r++) {
+                Path slice = tpDir.resolve(sliceDir(r, saved));
+                if (PartitionCheckpoint.partitionDir(slice) == null) {
+                    throw new TrainingException("resume_from_checkpoint: " + checkpoint + " was written by "
+                            + meta.path("data_parallel").asText() + "+tp (tensor_parallel_size " + saved + "): data "
+                            + "parallel (DDP) keeps libtorch's optimizer state and resumes only checkpoints of its own "
+                            + "mesh; resume with the config that wrote it (runs with fsdp_config or deepspeed move "
+                            + "between meshes)");
+                }
+                slices.add(PartitionCheckpoint.open(slice));
+            }
+        } else if (PartitionCheckpoint.partitionDir(checkpoint) != null) {
+            slices.add(PartitionCheckpoint.open(checkpoint));
+        } else {
+            throw new TrainingException("resume_from_checkpoint: " + checkpoint + " holds no sharded state (fsdp/, "
+                    + "zero/ or tensor_parallel/ with fsdp or zero partitions): a checkpoint of data parallel (DDP) "
+                    + "or one process resumes only on its own mesh");
+        }
+        return new MeshCheckpoint(checkpoint, slices, tpRank, tp);
+    }
+
+    /** Optimizer steps taken when the checkpoint was written. */
+    public long optimizerSteps() {
+        return slices.get(0).optimizerSteps();
+    }
+
+    /** False when the checkpoint was saved without optimizer state. */
+    public boolean hasOptimizer() {
+        return slices.get(0).hasOptimizer();
+    }
+
+    /** What wrote the checkpoint, for messages: the data-parallel strategy and the tensor-parallel degree. */
+    public String describe() {
+        return slices.get(0).strategy() + (slices.size() > 1 ? " x tp " + slices.size() : "");
+    }
+
+    /**
+     * This rank's slice of saved tensor {@code kind/name} ({@code param}, {@code exp_avg}, {@code exp_avg_sq}), in
+     * the shape the rank's model holds it; the caller closes it.
+     *
+     * @param globalShape the parameter's shape in the whole model
+     */
+    public Tensor read(String kind, String name, long[] globalShape) throws IOException {
+        TensorParallelStyle style = LlamaModel.tensorParallelStyle(name);
+        int saved = slices.size();
+        if (!style.sharded() || (saved == 1 && tp == 1)) {
+            return slices.get(0).readWhole(kind, name);
+        }
+        int dim = style.shardDim();
+        long whole = globalShape[dim];
+        long want = whole / tp;
+        long wantFrom = tpRank * want;
+        long savedLen = whole / saved;
+        List<Tensor> parts = new ArrayList<>();
+        try {
+            for (int s = 0; s < saved; s++) {
+                long lo = Math.max(wantFrom, s * savedLen);
+                long hi = Math.min(wantFrom + want, (s + 1) * savedLen);
+                if (lo >= hi) {
+                    continue; // this saved slice holds nothing of ours: not read
+                }
+                try (Tensor slice = slices.get(s).readWhole(kind, name)) {
+                    if (slice.size(dim) != savedLen) {
+                        throw new TrainingException(dir + ": saved slice " + s + " of '" + name + "' has "
+                                + slice.size(dim) + " entries along dimension " + dim + ", expected " + savedLen);
+                    }
+                    try (Tensor part = slice.narrow(dim, lo - s * savedLen, hi - lo)) {
+                        parts.add(part.clone());
+                    }
+                }
+            }
+            if (parts.size() == 1) {
+                return parts.remove(0);
+            }
+            try (TensorVector v = new TensorVector(parts.toArray(new Tensor[0]))) {
+                return torch.cat(v, dim);
+            }
+        } finally {
+            parts.forEach(Tensor::close);
+        }
+    }
+}

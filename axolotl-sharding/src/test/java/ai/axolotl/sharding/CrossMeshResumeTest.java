@@ -1,0 +1,92 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.sharding.testkit.StrategyTestKit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Sharded checkpoints move between meshes: saved at step 5 on one mesh, resumed on another with the same global
+ * batch, the run continues with the losses of the uninterrupted run (fp32, 1e-5) and ends with its weights (1e-4).
+ * Covers adding and removing tensor parallel ([dp_shard 4] -> [dp_shard 2, tp 2] and back), tensor parallel to one
+ * process and back, and moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2).
+ */
+class CrossMeshResumeTest {
+    private static final String FSDP = ReshardTest.FSDP;
+    private static final String ZERO3 = ReshardTest.zero(3);
+
+    private static StrategyTestKit kit(String layer, int tp) {
+        return new StrategyTestKit(Strategies::create, layer.equals("zero3") ? ZERO3 : FSDP).tensorParallel(tp);
+    }
+
+    @ParameterizedTest(name = "{0} world {1} tp {2} -> {3} world {4} tp {5}")
+    @CsvSource({
+        "fsdp2, 4, 1, fsdp2, 4, 2",
+        "fsdp2, 4, 2, fsdp2, 4, 1",
+        "fsdp2, 2, 2, fsdp2, 1, 1",
+        "fsdp2, 1, 1, fsdp2, 2, 2",
+        "zero3, 4, 2, fsdp2, 2, 1",
+    })
+    void resumesOnAnotherMesh(String fromLayer, int fromWorld, int fromTp, String toLayer, int toWorld, int toTp,
+                              @TempDir Path dir) throws Exception {
+        StrategyTestKit from = kit(fromLayer, fromTp);
+        StrategyTestKit to = kit(toLayer, toTp);
+        StrategyTestKit.fixture(dir, false, 262); // a vocabulary both meshes split
+        Map<String, String> save = new LinkedHashMap<>();
+        save.put("save_strategy", "steps");
+        save.put("save_steps", "5");
+        List<Double> full = from.run(from.config(dir, fromWorld, dir.resolve("full"), save), fromWorld, -1).get(0);
+        Path out = dir.resolve("moved");
+        assertThatThrownBy(() -> from.run(from.config(dir, fromWorld, out, save), fromWorld, 6))
+                .isInstanceOf(StrategyTestKit.SimulatedCrash.class);
+        assertThat(out.resolve("checkpoint-5")).isDirectory();
+        if (fromTp > 1) {
+            assertThat(out.resolve("checkpoint-5/tensor_parallel/meta.json")).exists();
+        }
+        Map<String, String> resume = new LinkedHashMap<>(save);
+        resume.put("resume_from_checkpoint", "true");
+        List<List<Double>> resumed = to.run(to.config(dir, toWorld, out, resume), toWorld, -1);
+        String move = fromLayer + " world " + fromWorld + " tp " + fromTp + " -> " + toLayer + " world " + toWorld
+                + " tp " + toTp;
+        for (int r = 0; r < toWorld; r++) {
+            StrategyTestKit.assertClose(resumed.get(r), full.subList(5, StrategyTestKit.STEPS), move + " rank " + r);
+        }
+        StrategyTestKit.assertSameWeights(dir.resolve("full"), out, move);
+    }
+
+    /**
+     * Data parallel keeps libtorch's optimizer state, which cannot be cut for another mesh: resuming a ddp x tp
+     * checkpoint under FSDP2 fails naming what wrote it, and the checkpoint is left as it was.
+     */
+    @Test
+    void dataParallelCheckpointsResumeOnTheirOwnMeshOnly(@TempDir Path dir) throws Exception {
+        StrategyTestKit ddp = new StrategyTestKit(Strategies::create, "").tensorParallel(2);
+        StrategyTestKit fsdp = kit("fsdp2", 1);
+        StrategyTestKit.fixture(dir, false, 262);
+        Map<String, String> save = new LinkedHashMap<>();
+        save.put("save_strategy", "steps");
+        save.put("save_steps", "5");
+        save.put("max_steps", "5");
+        Path out = dir.resolve("out");
+        ddp.run(ddp.config(dir, 2, out, save), 2, -1);
+        Path meta = out.resolve("checkpoint-5/tensor_parallel/meta.json");
+        String before = Files.readString(meta);
+        Map<String, String> resume = new LinkedHashMap<>(save);
+        resume.put("resume_from_checkpoint", "true");
+        resume.put("max_steps", "10");
+        assertThatThrownBy(() -> fsdp.run(fsdp.config(dir, 2, out, resume), 2, -1))
+                .hasStackTraceContaining("written by ddp+tp (tensor_parallel_size 2)")
+                .hasStackTraceContaining("resumes only checkpoints of its own mesh");
+        assertThat(Files.readString(meta)).isEqualTo(before);
+    }
+}
