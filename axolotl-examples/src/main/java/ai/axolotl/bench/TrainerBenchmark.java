@@ -87,23 +87,12 @@ public final class TrainerBenchmark {
             config.write(dir.resolve("model/config.json"));
             List<int[]> rows = randomRows(config.vocabSize(), steps * microBatch * world, seqLen);
             writeRows(dir.resolve("data.jsonl"), rows);
-            boolean tensorParallel = strategyName.equals("tp") || strategyName.equals("ddp+tp");
+            boolean tensorParallel = strategyName.equals("tp") || strategyName.endsWith("+tp");
             // every strategy but data parallel itself is timed against data parallel at the same world
             boolean againstDdp = strategyName.startsWith("zero") || strategyName.equals("fsdp2") || tensorParallel;
             StepTimes bare = world == 1 && !againstDdp ? bareLoop(config, rows) : null;
             WorldRun baseline = world > 1 && !againstDdp ? trainAt(dir, 1, null) : null;
-            Map<String, Object> keys = null;
-            if (strategyName.startsWith("zero")) {
-                keys = Map.of("deepspeed", Map.of("zero_optimization",
-                        Map.of("stage", Integer.parseInt(strategyName.substring(4)), "overlap_comm", true)));
-            } else if (strategyName.equals("tp")) {
-                keys = Map.of("tensor_parallel_size", world);
-            } else if (strategyName.equals("ddp+tp")) {
-                keys = Map.of("tensor_parallel_size", 2);
-            } else if (strategyName.equals("fsdp2")) {
-                keys = Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
-                        "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
-            }
+            Map<String, Object> keys = strategyKeys(strategyName, world);
             // sharded strategies against data parallel: runs alternated ABAB, each run's warm-up dropped, pooled
             WorldRun run;
             WorldRun ddp = null;
@@ -186,6 +175,35 @@ public final class TrainerBenchmark {
         } finally {
             ai.axolotl.train.Checkpoints.deleteTree(dir);
         }
+    }
+
+    /**
+     * The config keys of a bench strategy: {@code zeroN}, {@code fsdp2}, {@code tp} (tensor parallel over the
+     * world), and {@code <layer>+tp} (tensor parallel 2 over the data-parallel layer {@code ddp}, {@code fsdp2} or
+     * {@code zeroN} across world/2); null for data parallel.
+     */
+    static Map<String, Object> strategyKeys(String name, int world) {
+        if (name.equals("tp")) {
+            return Map.of("tensor_parallel_size", world);
+        }
+        if (name.endsWith("+tp")) {
+            Map<String, Object> keys = new LinkedHashMap<>();
+            Map<String, Object> layer = strategyKeys(name.substring(0, name.length() - 3), world);
+            if (layer != null) {
+                keys.putAll(layer);
+            }
+            keys.put("tensor_parallel_size", 2);
+            return keys;
+        }
+        if (name.startsWith("zero")) {
+            return Map.of("deepspeed", Map.of("zero_optimization",
+                    Map.of("stage", Integer.parseInt(name.substring(4)), "overlap_comm", true)));
+        }
+        if (name.equals("fsdp2")) {
+            return Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
+                    "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
+        }
+        return null;
     }
 
     /** Alternated rounds of data parallel and a sharded strategy. */

@@ -23,8 +23,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--strategy", defaultValue = "single", description = "single (one process), ddp (data "
             + "parallel; ranks as threads of this JVM over Gloo, also timed at world 1 for the scaling efficiency), "
             + "zero1|zero2|zero3|fsdp2 (timed against ddp at the same world), tp (tensor parallel over the whole "
-            + "world) or ddp+tp (tensor parallel 2 x data parallel world/2), both timed against ddp at the same world "
-            + "with their activation collectives per step next to the layout's count")
+            + "world), ddp+tp|fsdp2+tp|zero1+tp|zero2+tp|zero3+tp (tensor parallel 2 over that data-parallel "
+            + "layer across world/2), all timed against ddp at the same world with their activation collectives per "
+            + "step next to the layout's count")
     String strategy;
 
     @Option(names = "--world", defaultValue = "1", description = "ranks")
@@ -62,18 +63,19 @@ final class BenchCommand implements Callable<Integer> {
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }
-        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3", "fsdp2", "tp", "ddp+tp")
-                .contains(strategy)) {
+        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3", "fsdp2", "tp", "ddp+tp", "fsdp2+tp",
+                "zero1+tp", "zero2+tp", "zero3+tp").contains(strategy)) {
             throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single, ddp, "
-                    + "zero1, zero2, zero3, fsdp2, tp and ddp+tp in this build");
+                    + "zero1, zero2, zero3, fsdp2, tp, ddp+tp, fsdp2+tp and zero1+tp .. zero3+tp in this build");
         }
         if (strategy.equals("tp") && world < 2) {
             throw new IllegalArgumentException("--strategy tp splits the model over the world: give --world 2 or "
                     + "more");
         }
-        if (strategy.equals("ddp+tp") && (world < 4 || world % 2 != 0)) {
-            throw new IllegalArgumentException("--strategy ddp+tp is tensor parallel 2 x data parallel world/2: "
-                    + "give an even --world of 4 or more");
+        if (strategy.endsWith("+tp") && (world < 4 || world % 2 != 0)) {
+            throw new IllegalArgumentException("--strategy " + strategy + " is tensor parallel 2 x "
+                    + strategy.substring(0, strategy.length() - 3) + " over world/2: give an even --world of 4 or "
+                    + "more");
         }
         if (strategy.equals("single") && world != 1) {
             throw new IllegalArgumentException("--strategy single runs one process; use --strategy ddp --world "

@@ -164,9 +164,9 @@ class CliTest {
         Run r = run("bench", "--strategy", "cp", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).startsWith("error: --strategy cp: available strategies are single, ddp, zero1")
-                .contains("tp and ddp+tp");
-        Run odd = run("bench", "--strategy", "ddp+tp", "--world", "3");
+                .contains("tp, ddp+tp, fsdp2+tp and zero1+tp .. zero3+tp");
+        Run odd = run("bench", "--strategy", "fsdp2+tp", "--world", "3");
         assertThat(odd.exit()).isEqualTo(2);
-        assertThat(odd.err()).startsWith("error: --strategy ddp+tp is tensor parallel 2 x data parallel");
+        assertThat(odd.err()).startsWith("error: --strategy fsdp2+tp is tensor parallel 2 x fsdp2 over world/2");
     }
 }
