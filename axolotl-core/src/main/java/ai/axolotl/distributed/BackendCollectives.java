@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.AllreduceOptions;
 import org.bytedeco.pytorch.Backend;
 import org.bytedeco.pytorch.BarrierOptions;
 import org.bytedeco.pytorch.BroadcastOptions;
+import org.bytedeco.pytorch.LongVector;
 import org.bytedeco.pytorch.ReduceOp;
 import org.bytedeco.pytorch.ReduceScatterOptions;
 import org.bytedeco.pytorch.Tensor;
@@ -15,6 +16,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.Work;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.function.Supplier;
 
 /**
@@ -102,6 +104,36 @@ public abstract class BackendCollectives implements Collectives {
         return start("broadcast", () -> {
             try (TensorVector v = new TensorVector(t); BroadcastOptions o = new BroadcastOptions()) {
                 return backend.broadcast(v, o.rootRank(root));
+            }
+        });
+    }
+
+    @Override
+    public CollectiveWork allToAll(Tensor out, Tensor in) {
+        if (in.size(0) % size != 0 || !Arrays.equals(in.shape(), out.shape())) {
+            throw new IllegalArgumentException("all-to-all needs equal shapes with dimension 0 divisible by " + size);
+        }
+        return start("alltoall", () -> {
+            try (LongVector even = new LongVector(); LongVector even2 = new LongVector()) {
+                return backend.alltoall_base(out, in, even, even2); // empty split lists: equal blocks
+            }
+        });
+    }
+
+    @Override
+    public CollectiveWork send(Tensor t, int peer) {
+        return start("send to " + peer, () -> {
+            try (TensorVector v = new TensorVector(t)) {
+                return backend.send(v, peer, 0);
+            }
+        });
+    }
+
+    @Override
+    public CollectiveWork recv(Tensor t, int peer) {
+        return start("recv from " + peer, () -> {
+            try (TensorVector v = new TensorVector(t)) {
+                return backend.recv(v, peer, 0);
             }
         });
     }

@@ -26,6 +26,19 @@ public interface Collectives extends AutoCloseable {
     /** Starts broadcasting {@code t} from {@code root} to every rank (in place). */
     CollectiveWork broadcast(Tensor t, int root);
 
+    /**
+     * All-to-all with equal blocks along dimension 0: block {@code r} of {@code in} goes to rank {@code r}, and
+     * block {@code r} of {@code out} arrives from rank {@code r} ({@code in} and {@code out} contiguous, same shape,
+     * dimension 0 divisible by the group size). Context parallel's head/sequence exchange (Ulysses) runs on it.
+     */
+    CollectiveWork allToAll(Tensor out, Tensor in);
+
+    /** Sends {@code t} (contiguous) to group rank {@code peer}; pairs with that rank's {@link #recv}. */
+    CollectiveWork send(Tensor t, int peer);
+
+    /** Receives into {@code t} (contiguous, the sent shape) from group rank {@code peer}. Ring attention's step. */
+    CollectiveWork recv(Tensor t, int peer);
+
     /** Blocks until every rank arrives. */
     void barrier();
 

@@ -22,6 +22,51 @@ class GlooCollectivesTest {
         return new ThreadLauncher(world, Duration.ofSeconds(timeoutSeconds), (c, g) -> new SingleProcessStrategy());
     }
 
+    /**
+     * Context parallel's exchanges on a real group of 3: all-to-all moves block r of every rank to rank r, and a
+     * ring of send/recv (each rank sends to the next and receives from the previous, both in flight) delivers
+     * each neighbour's tensor.
+     */
+    @Test
+    void allToAllAndRingSendRecvMoveBlocksBetweenRanks() {
+        List<float[]> results = launcher(3, 60).run(g -> {
+            Collectives c = g.world();
+            int r = c.rank();
+            float[] v = new float[3 * 2];
+            for (int b = 0; b < 3; b++) {
+                for (int k = 0; k < 2; k++) {
+                    v[b * 2 + k] = 100 * r + 10 * b + k;
+                }
+            }
+            float[] got = new float[6 + 2];
+            try (Tensor in = Tensors.floats(v, 6); Tensor out = Tensors.zeros(6)) {
+                c.allToAll(out, in).await();
+                System.arraycopy(Tensors.toFloatArray(out), 0, got, 0, 6);
+            }
+            try (Tensor mine = Tensors.floats(new float[] {1000 * r, 1000 * r + 1}, 2);
+                 Tensor previous = Tensors.zeros(2)) {
+                var sent = c.send(mine, (r + 1) % 3);
+                var received = c.recv(previous, (r + 2) % 3);
+                sent.await();
+                received.await();
+                System.arraycopy(Tensors.toFloatArray(previous), 0, got, 6, 2);
+            }
+            return got;
+        });
+        for (int r = 0; r < 3; r++) {
+            float[] got = results.get(r);
+            for (int from = 0; from < 3; from++) {
+                for (int k = 0; k < 2; k++) {
+                    assertThat(got[from * 2 + k]).as("rank " + r + " block from rank " + from)
+                            .isEqualTo(100 * from + 10 * r + k);
+                }
+            }
+            int previous = (r + 2) % 3;
+            assertThat(got[6]).as("rank " + r + " received from " + previous).isEqualTo(1000 * previous);
+            assertThat(got[7]).isEqualTo(1000 * previous + 1);
+        }
+    }
+
     /** Sequence parallelism's collectives: along dimension 1 of [B, T, H], equal to cat / sum-then-narrow. */
     @Test
     void dimensionAwareCollectivesSplitAndJoinAlongADimension() {
