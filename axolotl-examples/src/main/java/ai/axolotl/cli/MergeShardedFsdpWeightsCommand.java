@@ -1,7 +1,7 @@
 package ai.axolotl.cli;
 
 import ai.axolotl.runtime.Natives;
-import ai.axolotl.sharding.partition.PartitionCheckpoint;
+import ai.axolotl.sharding.MeshCheckpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,7 +23,7 @@ final class MergeShardedFsdpWeightsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Natives.load();
         Path out = output != null ? output : checkpoint.toAbsolutePath().getParent().resolve("merged");
-        PartitionCheckpoint.consolidate(checkpoint, out);
+        MeshCheckpoint.consolidate(checkpoint, out);
         System.err.println("ok: wrote " + out.resolve("model.safetensors") + " and config.json");
         return 0;
     }

@@ -1,7 +1,7 @@
 package ai.axolotl.cli;
 
 import ai.axolotl.runtime.Natives;
-import ai.axolotl.sharding.partition.PartitionCheckpoint;
+import ai.axolotl.sharding.MeshCheckpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -21,7 +21,7 @@ final class ZeroToFp32Command implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Natives.load();
-        PartitionCheckpoint.consolidate(checkpoint, output);
+        MeshCheckpoint.consolidate(checkpoint, output);
         System.err.println("ok: wrote " + output.resolve("model.safetensors") + " and config.json");
         return 0;
     }

@@ -1,5 +1,9 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.HfModelWriter;
+import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.sharding.partition.PartitionCheckpoint;
@@ -14,7 +18,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A sharded checkpoint read for a rank of another mesh: the saved state (parameters and AdamW moments) of any
@@ -148,6 +154,31 @@ public final class MeshCheckpoint {
             }
         } finally {
             parts.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * Rebuilds the full fp32 model of a sharded checkpoint of any mesh (FSDP2 or ZeRO, with or without tensor
+     * parallel) into {@code out} as HF safetensors + config.json, without a process group: one whole parameter at a
+     * time is assembled from the saved slices and partitions, written and released.
+     */
+    public static void consolidate(Path checkpoint, Path out) throws IOException {
+        Path json = checkpoint.resolve(HfCheckpoint.CONFIG);
+        if (!Files.isRegularFile(json)) {
+            throw new TrainingException(checkpoint + ": no " + HfCheckpoint.CONFIG + "; not a checkpoint directory");
+        }
+        LlamaConfig config = LlamaConfig.read(json);
+        MeshCheckpoint saved = open(checkpoint, 0, 1);
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : LlamaModel.parameterNames(config)) {
+            shapes.put(name, LlamaModel.parameterShape(config, name));
+        }
+        try (HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
+            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+                try (Tensor full = saved.read("param", e.getKey(), e.getValue())) {
+                    w.accept(e.getKey(), full);
+                }
+            }
         }
     }
 }

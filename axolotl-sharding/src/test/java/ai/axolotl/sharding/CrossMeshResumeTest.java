@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Sharded checkpoints move between meshes: saved at step 5 on one mesh, resumed on another with the same global
  * batch, the run continues with the losses of the uninterrupted run (fp32, 1e-5) and ends with its weights (1e-4).
  * Covers adding and removing tensor parallel ([dp_shard 4] -> [dp_shard 2, tp 2] and back), tensor parallel to one
- * process and back, and moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2).
+ * process and back, and moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2). A
+ * tensor-parallel checkpoint consolidates without a process group into exactly the model the run gathered.
  */
 class CrossMeshResumeTest {
     private static final String FSDP = ReshardTest.FSDP;
@@ -52,6 +53,10 @@ class CrossMeshResumeTest {
         assertThat(out.resolve("checkpoint-5")).isDirectory();
         if (fromTp > 1) {
             assertThat(out.resolve("checkpoint-5/tensor_parallel/meta.json")).exists();
+            // merge-sharded-fsdp-weights / zero-to-fp32 without a process group: the model the run gathered
+            MeshCheckpoint.consolidate(out.resolve("checkpoint-5"), dir.resolve("merged"));
+            ReshardTest.assertIdentical(dir.resolve("merged"), out.resolve("checkpoint-5"),
+                    "consolidated tp checkpoint vs the one gathered by the run");
         }
         Map<String, String> resume = new LinkedHashMap<>(save);
         resume.put("resume_from_checkpoint", "true");

@@ -1,7 +1,6 @@
 package ai.axolotl.sharding;
 
 import ai.axolotl.config.AxolotlConfig;
-import ai.axolotl.sharding.partition.PartitionCheckpoint;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
@@ -50,7 +49,7 @@ class ReshardTest {
         assertThat(ckpt.resolve("model.safetensors")).exists();
         assertThat(ckpt.resolve("fsdp/meta.json")).as("still resumable").exists();
         // an independent consolidation: read back from the partition files, no process group
-        PartitionCheckpoint.consolidate(ckpt, dir.resolve("merged"));
+        MeshCheckpoint.consolidate(ckpt, dir.resolve("merged"));
         assertIdentical(dir.resolve("merged"), ckpt, "FULL_STATE_DICT checkpoint vs merged partitions");
         assertIdentical(dir.resolve("merged"), dir.resolve("out"), "export vs merged partitions of the last step");
     }
@@ -125,7 +124,7 @@ class ReshardTest {
             StrategyTestKit.assertClose(resumed, full.subList(5, StrategyTestKit.STEPS),
                     "resumed " + move[0] + " -> " + move[1]);
             StrategyTestKit.assertSameWeights(dir.resolve("full"), out, "resumed " + move[0] + " -> " + move[1]);
-            PartitionCheckpoint.consolidate(out.resolve("checkpoint-5"), out.resolve("merged"));
+            MeshCheckpoint.consolidate(out.resolve("checkpoint-5"), out.resolve("merged"));
             assertThat(out.resolve("merged/model.safetensors")).exists();
         }
     }

@@ -6,7 +6,6 @@ import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
-import ai.axolotl.sharding.partition.PartitionCheckpoint;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +46,7 @@ class ZeroCheckpointTest {
         assertThat(ckpt.resolve("zero/rank1.safetensors")).exists();
         assertThat(ckpt.resolve("zero/meta.json")).exists();
         assertThat(ckpt.resolve("model.safetensors")).as("no gathering into the checkpoint").doesNotExist();
-        PartitionCheckpoint.consolidate(ckpt, dir.resolve("fp32"));
+        MeshCheckpoint.consolidate(ckpt, dir.resolve("fp32"));
         try (LlamaModel a = HfCheckpoint.load(dir.resolve("fp32")); LlamaModel e = HfCheckpoint.load(dir.resolve("out"))) {
             for (String n : a.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(a.parameters().get(n), e.parameters().get(n))).as(n).isEqualTo(0.0);

@@ -1,9 +1,6 @@
 package ai.axolotl.sharding.partition;
 
-import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.HfModelWriter;
-import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.train.TrainingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -27,8 +24,8 @@ import java.util.Map;
  * partitioning, each tensor's global shape and chunk, optimizer steps) and the model's {@code config.json}.
  * Loading reads, for every tensor, only the byte ranges of the saved partitions that overlap the rank's partition
  * at the current world size and layout (reshard on load: at the same world size that is its own file), so a rank
- * holds its partitions and nothing more. {@link #consolidate} writes the full fp32 model as HF safetensors without
- * a process group, one parameter at a time.
+ * holds its partitions and nothing more. {@link #open} reads whole tensors of any saved layout (for resuming on another
+ * mesh and for consolidation, see {@code MeshCheckpoint}).
  */
 public final class PartitionCheckpoint {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -169,34 +166,6 @@ public final class PartitionCheckpoint {
             }
             try (Tensor flat = saved.readWhole(kind + "/" + name)) {
                 return flat.view(shape); // the view keeps the storage alive after the flat handle is closed
-            }
-        }
-    }
-
-    /** Rebuilds the full fp32 model of a sharded checkpoint into {@code out} (HF safetensors + config.json). */
-    public static void consolidate(Path checkpoint, Path out) throws IOException {
-        Path z = partitionDir(checkpoint);
-        if (z == null) {
-            throw new TrainingException(checkpoint + ": not a sharded checkpoint (no zero/meta.json or fsdp/meta.json)");
-        }
-        JsonNode meta = JSON.readTree(z.resolve("meta.json").toFile());
-        SavedPartitions saved = new SavedPartitions(z, meta);
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (JsonNode p : meta.get("params")) {
-            long[] shape = new long[p.get("shape").size()];
-            for (int i = 0; i < shape.length; i++) {
-                shape[i] = p.get("shape").get(i).asLong();
-            }
-            shapes.put(p.get("name").asText(), shape);
-        }
-        LlamaConfig config = LlamaConfig.read(checkpoint.resolve(HfCheckpoint.CONFIG));
-        // one full parameter at a time: read from every partition file, written, released
-        try (HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
-            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-                try (Tensor full = saved.readWhole("param/" + e.getKey());
-                     Tensor view = full.view(e.getValue())) {
-                    w.accept(e.getKey(), view);
-                }
             }
         }
     }
