@@ -23,6 +23,9 @@ run tiny-ddp --shape llama-tiny --strategy ddp --world 2
 for s in zero1 zero2 zero3 fsdp2 tp; do
   run "tiny-$s" --shape llama-tiny --strategy "$s" --world 2
 done
+for s in fsdp2+tp ddp+tp; do
+  run "tiny-$s" --shape llama-tiny --strategy "$s" --world 4
+done
 if [ "${1:-all}" != quick ]; then
   run small-single --shape llama-small --steps 10
   run small-ddp --shape llama-small --strategy ddp --world 2 --steps 8
