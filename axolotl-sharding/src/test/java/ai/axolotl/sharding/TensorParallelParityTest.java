@@ -52,15 +52,25 @@ class TensorParallelParityTest {
      */
     @Test
     void bf16TracksOneProcess(@TempDir Path dir) throws Exception {
-        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "bf16: true\n").tensorParallel(2);
+        assertBf16Tracks(dir, "", 2);
+    }
+
+    /** bf16 over FSDP2 x tp 2 (world 4): gathers in bf16, fp32 masters and reductions, the same curve. */
+    @Test
+    void bf16ComposedWithFsdp2TracksOneProcess(@TempDir Path dir) throws Exception {
+        assertBf16Tracks(dir, Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), 4);
+    }
+
+    private static void assertBf16Tracks(Path dir, String yaml, int world) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "bf16: true\n" + yaml).tensorParallel(2);
         StrategyTestKit.fixture(dir, false, 262);
         List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), Map.of()), 0, -1).get(0);
-        List<Double> two = kit.run(kit.config(dir, 2, dir.resolve("two"), Map.of()), 2, -1).get(0);
-        assertThat(two).hasSize(one.size());
+        List<Double> many = kit.run(kit.config(dir, world, dir.resolve("many"), Map.of()), world, -1).get(0);
+        assertThat(many).hasSize(one.size());
         for (int i = 0; i < one.size(); i++) {
-            assertThat(two.get(i)).as("step " + (i + 1)).isCloseTo(one.get(i), within(2e-2));
+            assertThat(many.get(i)).as("step " + (i + 1)).isCloseTo(one.get(i), within(2e-2));
         }
-        assertThat(two.get(two.size() - 1)).isLessThan(two.get(0) - 0.1);
+        assertThat(many.get(many.size() - 1)).isLessThan(many.get(0) - 0.1);
     }
 
     @Test
@@ -111,12 +121,8 @@ class TensorParallelParityTest {
     @ParameterizedTest(name = "ZeRO stage {0} x tp 2")
     @ValueSource(ints = {1, 2, 3})
     void composedWithZeroMatchesOneProcess(int stage, @TempDir Path dir) throws Exception {
-        String ds = "deepspeed:\n  zero_optimization:\n    stage: " + stage + "\n    overlap_comm: true\n"
-                + "    stage3_param_persistence_threshold: 40\n"
-                + "  gradient_accumulation_steps: auto\n  train_micro_batch_size_per_gpu: auto\n"
-                + "  gradient_clipping: auto\n";
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(ds, built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        recording(ZeroParityTest.deepspeed(stage), built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
         assertThat(built).contains("zero" + stage + "+tp@4");
     }
 }
