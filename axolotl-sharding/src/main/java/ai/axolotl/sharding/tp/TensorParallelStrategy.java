@@ -13,30 +13,29 @@ import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.GradientClipping;
-import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Tensor parallel (Megatron layout, sequence parallel by default) composed with data parallel over the rest of the
- * mesh. Applied in the plan's order: {@link #parallelize} slices the model's parameters by their declared
- * {@link TensorParallelStyle} and builds layers that communicate through {@link TensorParallelRegions} on the
- * tensor-parallel group; the data-parallel strategy it wraps then replicates that rank's slices over the
- * data-parallel group (dp_replicate x dp_shard), which may be a single rank.
+ * Tensor parallel (Megatron layout, sequence parallel by default) composed with a data-parallel layer over the
+ * rest of the mesh. Applied in the plan's order: {@link #parallelize} slices the model's parameters by their
+ * declared {@link TensorParallelStyle} and builds layers that communicate through {@link TensorParallelRegions} on
+ * the tensor-parallel group; the {@link DataParallelLayer} it wraps (DDP, ZeRO 1-3 or FSDP2/HSDP) then replicates
+ * or shards that rank's slices over the data-parallel group (dp_replicate x dp_shard), which may be a single rank.
  *
  * <p>Gradients: the sliced parameters' gradients are complete on each rank after backward (the regions' conjugate
  * collectives saw to that); with sequence parallelism the norm weights saw only this rank's part of the sequence,
- * so their gradients are summed over the tensor-parallel group (fp32) before the data-parallel reduction. The
- * global norm for clipping adds each slice's squares over the group and counts replicated parameters once.
+ * so their gradients are summed over the tensor-parallel group (fp32) before the layer beneath reduces them (every
+ * micro-batch when it reduce-scatters every micro-batch). The global norm for clipping adds each layer's squares
+ * over the tensor-parallel group, counting replicated parameters once.
  */
 public final class TensorParallelStrategy extends ShardingStrategy {
     /** The checkpoint sub-directory holding each tensor-parallel rank's slices. */
