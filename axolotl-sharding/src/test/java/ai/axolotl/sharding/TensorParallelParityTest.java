@@ -25,11 +25,7 @@ class TensorParallelParityTest {
     @Test
     void tensorParallelMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        new StrategyTestKit((c, g) -> {
-            var s = Strategies.create(c, g);
-            built.add(s.name() + "@" + g.spec().worldSize());
-            return s;
-        }, "").tensorParallel(2).assertParity(dir, 2);
+        recording("", built).tensorParallel(2).assertParity(dir, 2);
         assertThat(built).contains("tp@2");
     }
 
@@ -76,11 +72,7 @@ class TensorParallelParityTest {
     @Test
     void composedWithReplicasMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        new StrategyTestKit((c, g) -> {
-            var s = Strategies.create(c, g);
-            built.add(s.name() + "@" + g.spec().worldSize());
-            return s;
-        }, "dp_replicate_size: 2\n").tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        recording("dp_replicate_size: 2\n", built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
         assertThat(built).contains("ddp+tp@4");
     }
 
