@@ -56,11 +56,14 @@ public final class MeshCheckpoint {
 
     /** The tensor-parallel degree a checkpoint was written with (1 without {@code tensor_parallel/meta.json}). */
     public static int savedTensorParallel(Path checkpoint) throws IOException {
+        JsonNode meta = tensorParallelMeta(checkpoint);
+        return meta == null ? 1 : meta.path("mesh").path("tp").asInt(1);
+    }
+
+    /** {@code tensor_parallel/meta.json} of a checkpoint, or null when it was not written by a tp run. */
+    private static JsonNode tensorParallelMeta(Path checkpoint) throws IOException {
         Path meta = checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve("meta.json");
-        if (!Files.isRegularFile(meta)) {
-            return 1;
-        }
-        return new ObjectMapper().readTree(meta.toFile()).path("mesh").path("tp").asInt(1);
+        return Files.isRegularFile(meta) ? new ObjectMapper().readTree(meta.toFile()) : null;
     }
 
     /**
@@ -70,13 +73,12 @@ public final class MeshCheckpoint {
      * @throws TrainingException naming the checkpoint when it holds no sharded state this reader can cut
      */
     public static MeshCheckpoint open(Path checkpoint, int tpRank, int tp) throws IOException {
-        Path tpDir = checkpoint.resolve(TENSOR_PARALLEL_DIR);
         List<PartitionCheckpoint.Reader> slices = new ArrayList<>();
-        if (Files.isRegularFile(tpDir.resolve("meta.json"))) {
-            JsonNode meta = new ObjectMapper().readTree(tpDir.resolve("meta.json").toFile());
+        JsonNode meta = tensorParallelMeta(checkpoint);
+        if (meta != null) {
             int saved = meta.path("mesh").path("tp").asInt(1);
             for (int r = 0; r < saved; r++) {
-                Path slice = tpDir.resolve(sliceDir(r, saved));
+                Path slice = checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve(sliceDir(r, saved));
                 if (PartitionCheckpoint.partitionDir(slice) == null) {
                     throw new TrainingException("resume_from_checkpoint: " + checkpoint + " was written by "
                             + meta.path("data_parallel").asText() + "+tp (tensor_parallel_size " + saved + "): data "
@@ -141,9 +143,8 @@ public final class MeshCheckpoint {
                         throw new TrainingException(dir + ": saved slice " + s + " of '" + name + "' has "
                                 + slice.size(dim) + " entries along dimension " + dim + ", expected " + savedLen);
                     }
-                    try (Tensor part = slice.narrow(dim, lo - s * savedLen, hi - lo)) {
-                        parts.add(part.clone());
-                    }
+                    // a view: it keeps the saved slice's storage until the parts are joined (or handed out)
+                    parts.add(slice.narrow(dim, lo - s * savedLen, hi - lo));
                 }
             }
             if (parts.size() == 1) {
