@@ -29,6 +29,7 @@ public abstract class BackendCollectives implements Collectives {
     private final int rank;
     private final int size;
     private final Duration timeout;
+    private volatile boolean failed;
 
     /**
      * @param backend the c10d process group (owned; closed with this object)
@@ -51,18 +52,31 @@ public abstract class BackendCollectives implements Collectives {
     /** The exception for a failed or timed-out operation. */
     protected abstract CollectiveException failure(String op, RuntimeException cause);
 
+    /**
+     * Whether an operation on this group has failed or timed out. After that the group's connections are in an
+     * unknown state (peers may be gone or blocked in the operation that failed): a closing barrier is pointless.
+     */
+    public boolean failed() {
+        return failed;
+    }
+
+    private CollectiveException failed(String op, RuntimeException e) {
+        failed = true;
+        return failure(op, e);
+    }
+
     private CollectiveWork start(String op, Supplier<Work> launch) {
         Work w;
         try {
             w = Tensors.unscoped(launch.get()); // closed by await, even when awaited after the maker's scope
         } catch (RuntimeException e) {
-            throw failure(op, e);
+            throw failed(op, e);
         }
         return () -> {
             try (w) {
                 w._wait(new Milliseconds(timeout.toMillis()));
             } catch (RuntimeException e) {
-                throw failure(op, e);
+                throw failed(op, e);
             }
         };
     }
@@ -142,6 +156,24 @@ public abstract class BackendCollectives implements Collectives {
     public void barrier() {
         start("barrier", () -> backend.barrier(new BarrierOptions().timeout(new Milliseconds(timeout.toMillis()))))
                 .await();
+    }
+
+    /**
+     * A barrier for shutting down: waits at most the timeout for the other ranks and reports whether they all
+     * arrived, without raising or diagnosing (a rank leaving after a failure elsewhere is not a new fault).
+     */
+    public boolean barrierBeforeClose() {
+        if (failed) {
+            return false;
+        }
+        Milliseconds bound = new Milliseconds(timeout.toMillis());
+        try (Work w = Tensors.unscoped(backend.barrier(new BarrierOptions().timeout(bound)))) {
+            w._wait(bound);
+            return true;
+        } catch (RuntimeException e) {
+            failed = true;
+            return false;
+        }
     }
 
     @Override

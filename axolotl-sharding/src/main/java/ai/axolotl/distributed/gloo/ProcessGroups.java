@@ -83,10 +83,11 @@ public final class ProcessGroups implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            world.barrier();
-        } catch (RuntimeException e) {
-            // peers are gone; nothing to wait for
+        // keeps rank 0's store up until every rank is done with it; skipped when a group already failed (the
+        // peers are gone or stuck in the failed operation, and waiting for them only delays the error)
+        boolean anyFailed = world.failed() || groups.values().stream().anyMatch(GlooCollectives::failed);
+        if (!anyFailed) {
+            world.barrierBeforeClose();
         }
         groups.values().forEach(GlooCollectives::close);
         world.close();
