@@ -1,6 +1,7 @@
 package ai.axolotl.config;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +45,7 @@ public final class ConfigBinder {
         if (v instanceof String s) {
             return !s.isBlank() && !s.equalsIgnoreCase("none");
         }
-        if (v instanceof java.util.Collection<?> c) {
+        if (v instanceof Collection<?> c) {
             return !c.isEmpty();
         }
         if (v instanceof Map<?, ?> m) {

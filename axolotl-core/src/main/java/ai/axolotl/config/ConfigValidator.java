@@ -9,6 +9,7 @@ import org.hibernate.validator.messageinterpolation.ParameterMessageInterpolator
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -46,7 +47,7 @@ public final class ConfigValidator {
                 continue; // the binder already reported this key (e.g. a wrong type)
             }
             Object bad = v.getInvalidValue();
-            String got = bad == null || bad instanceof java.util.Collection<?> ? "" : ", got " + bad;
+            String got = bad == null || bad instanceof Collection<?> ? "" : ", got " + bad;
             constraintErrors.add(new ConfigError(key, v.getMessage() + got));
         }
         constraintErrors.sort(Comparator.comparing(ConfigError::key));

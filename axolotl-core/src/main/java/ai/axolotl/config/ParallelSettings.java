@@ -2,8 +2,10 @@ package ai.axolotl.config;
 
 import jakarta.validation.constraints.Positive;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Distributed-training keys, parsed and validated here and acted on by the sharding strategies.
@@ -46,7 +48,7 @@ public record ParallelSettings(
     public ParallelSettings {
         deepspeedInline = deepspeedInline == null ? null : Map.copyOf(deepspeedInline);
         fsdp = fsdp == null ? null : List.copyOf(fsdp);
-        fsdpConfig = fsdpConfig == null ? null : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(fsdpConfig));
+        fsdpConfig = fsdpConfig == null ? null : Collections.unmodifiableMap(new TreeMap<>(fsdpConfig));
     }
 
     /** The same settings with the DeepSpeed JSON read. */

@@ -1,7 +1,6 @@
 package ai.axolotl.distributed;
 
 import ai.axolotl.runtime.Tensors;
-
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllgatherOptions;
 import org.bytedeco.pytorch.AllreduceOptions;

@@ -1,5 +1,6 @@
 package ai.axolotl.model;
 
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -14,7 +15,7 @@ public final class DenseProjection implements Projection {
 
     @Override
     public Tensor apply(Tensor x) {
-        if (ai.axolotl.runtime.Tensors.sameType(x.scalar_type(), weight.scalar_type())) {
+        if (Tensors.sameType(x.scalar_type(), weight.scalar_type())) {
             return torch.linear(x, weight);
         }
         try (Tensor w = weight.to(x.scalar_type())) {

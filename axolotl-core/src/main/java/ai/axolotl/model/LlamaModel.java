@@ -2,10 +2,12 @@ package ai.axolotl.model;
 
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -208,9 +210,9 @@ public final class LlamaModel implements AutoCloseable {
             long[] shape = parameterShape(config, name);
             Tensor t;
             if (shape.length == 1) {
-                t = torch.ones(shape, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float));
+                t = torch.ones(shape, new TensorOptions(ScalarType.Float));
             } else {
-                t = torch.empty(shape, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float), null);
+                t = torch.empty(shape, new TensorOptions(ScalarType.Float), null);
                 t.normal_(0.0, 0.02, new GeneratorOptional());
             }
             t.requires_grad_(true);
@@ -238,9 +240,9 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException(source + ": missing tensor '" + name + "'");
             }
             long[] shape = parameterShape(config, name);
-            if (!java.util.Arrays.equals(shape, w.shape())) {
+            if (!Arrays.equals(shape, w.shape())) {
                 throw new IllegalArgumentException(source + ": tensor '" + name + "' has shape "
-                        + java.util.Arrays.toString(w.shape()) + ", expected " + java.util.Arrays.toString(shape));
+                        + Arrays.toString(w.shape()) + ", expected " + Arrays.toString(shape));
             }
             Tensor p = w.detach().to(paramType).clone();
             p.requires_grad_(true);
@@ -262,7 +264,7 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel placeholder(LlamaConfig config) {
         Map<String, Tensor> params = new LinkedHashMap<>();
         for (String name : parameterNames(config)) {
-            Tensor t = torch.empty(new long[] {0}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float), null);
+            Tensor t = torch.empty(new long[] {0}, new TensorOptions(ScalarType.Float), null);
             t.requires_grad_(true);
             params.put(name, t);
         }

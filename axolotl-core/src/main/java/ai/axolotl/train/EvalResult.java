@@ -1,5 +1,7 @@
 package ai.axolotl.train;
 
+import java.util.Locale;
+
 /**
  * Token-weighted mean loss over every label token of an evaluation set.
  *
@@ -14,7 +16,7 @@ public record EvalResult(double loss, long tokens) {
 
     /** The JSON line {@code axolotl evaluate} prints. */
     public String toJson() {
-        return String.format(java.util.Locale.ROOT, "{\"loss\": %.6f, \"tokens\": %d, \"perplexity\": %.4f}", loss,
+        return String.format(Locale.ROOT, "{\"loss\": %.6f, \"tokens\": %d, \"perplexity\": %.4f}", loss,
                 tokens, perplexity());
     }
 }

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -29,8 +30,8 @@ public final class OptimizerFactory {
 
     /** Builds the optimizer; {@code params} are the tensors this rank updates, by name. */
     public static Optimizer create(OptimizerSettings s, Map<String, Tensor> params) {
-        Map<String, Tensor> decay = new java.util.LinkedHashMap<>();
-        Map<String, Tensor> noDecay = new java.util.LinkedHashMap<>();
+        Map<String, Tensor> decay = new LinkedHashMap<>();
+        Map<String, Tensor> noDecay = new LinkedHashMap<>();
         params.forEach((name, t) -> (decays(name, t) ? decay : noDecay).put(name, t));
         return create(s, decay, noDecay);
     }

@@ -12,6 +12,7 @@ import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.runtime.LibraryVersion;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.runtime.Provenance;
@@ -120,12 +121,12 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** What every rank must agree on before step 1. */
-    private java.util.Map<String, String> preflightFacts() {
-        java.util.Map<String, String> f = new java.util.LinkedHashMap<>();
+    private Map<String, String> preflightFacts() {
+        Map<String, String> f = new LinkedHashMap<>();
         String yaml = ConfigLoader.toYaml(config);
         f.put("config", yaml);
-        f.put("library version", ai.axolotl.runtime.LibraryVersion.version() + " (commit "
-                + ai.axolotl.runtime.LibraryVersion.commit() + ")");
+        f.put("library version", LibraryVersion.version() + " (commit "
+                + LibraryVersion.commit() + ")");
         f.put("dataset fingerprint", dataset.fingerprint());
         f.put("tokenizer", tokenizer.identity());
         return f;

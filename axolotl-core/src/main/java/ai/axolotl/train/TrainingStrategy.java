@@ -135,7 +135,7 @@ public interface TrainingStrategy extends AutoCloseable {
      * library version, dataset fingerprint, view of the world) must equal rank 0's, else every rank fails
      * naming the ranks and the differing items. Single process: nothing to check.
      */
-    default void preflight(java.util.Map<String, String> facts) {}
+    default void preflight(Map<String, String> facts) {}
 
     @Override
     void close();

@@ -1,6 +1,7 @@
 package ai.axolotl.config;
 
 import ai.axolotl.testing.SharedFiles;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,7 +83,7 @@ class DeepSpeedConfigTest {
                 + "  train_batch_size: 16\n"), Map.of()).config();
         DeepSpeedConfig ds = DeepSpeedConfig.read(c.parallel(), c, new ArrayList<>(), new ArrayList<>());
         ds.checkWorld(c, 2);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ds.checkWorld(c, 4))
+        Assertions.assertThatThrownBy(() -> ds.checkWorld(c, 4))
                 .hasMessageContaining("micro_batch_size (4) x gradient_accumulation_steps (2) x data-parallel ranks (4)");
     }
 }

@@ -1,9 +1,12 @@
 package ai.axolotl.config;
 
+import ai.axolotl.distributed.Timeouts;
+import ai.axolotl.model.LlamaConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -106,9 +109,9 @@ class KeyClassificationTest {
     @Test
     void tensorParallelDegreeMustDivideWhatItSplitsInBaseModel(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("model");
-        java.nio.file.Files.createDirectories(model);
+        Files.createDirectories(model);
         // 4 heads, 2 key/value heads, intermediate 48, vocabulary 262
-        new ai.axolotl.model.LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32")
+        new LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32")
                 .write(model.resolve("config.json"));
         Map<String, String> base = Map.of("base_model", model.toString());
         assertThat(ConfigLoader.load(ConfigLoaderTest.write(dir, BASE + "tensor_parallel_size: 2\n"), base)
@@ -184,12 +187,12 @@ class KeyClassificationTest {
     @Test
     void ddpTimeoutBoundsTheRunAheadOfTheEnvironment(@TempDir Path dir) throws Exception {
         ParallelSettings p = load(dir, "ddp_timeout: 20\n").config().parallel();
-        assertThat(ai.axolotl.distributed.Timeouts.forRun(p, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
+        assertThat(Timeouts.forRun(p, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
                 .isEqualTo(20);
         ParallelSettings unset = load(dir, "").config().parallel();
-        assertThat(ai.axolotl.distributed.Timeouts.forRun(unset, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
+        assertThat(Timeouts.forRun(unset, Map.of("AXOLOTL_NCCL_TIMEOUT", "99")).toSeconds())
                 .isEqualTo(99);
-        assertThat(ai.axolotl.distributed.Timeouts.forRun(unset, Map.of()).toSeconds()).isEqualTo(1800);
+        assertThat(Timeouts.forRun(unset, Map.of()).toSeconds()).isEqualTo(1800);
     }
 
     /**
@@ -224,7 +227,7 @@ class KeyClassificationTest {
             String component = c.substring(c.indexOf("-> ") + 3);
             String method = component.substring(component.indexOf('.') + 1);
             Class<?> type = Class.forName("ai.axolotl.config." + component.substring(0, component.indexOf('.')));
-            assertThat(Stream.of(type.getMethods()).map(java.lang.reflect.Method::getName)).as(c).contains(method);
+            assertThat(Stream.of(type.getMethods()).map(Method::getName)).as(c).contains(method);
             if (!Pattern.compile("\\." + method + "\\(").matcher(mainCode).find()) {
                 unread.add(c);
             }

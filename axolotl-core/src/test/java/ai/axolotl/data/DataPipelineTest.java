@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,7 +45,7 @@ class DataPipelineTest {
         var row = JSON.createObjectNode().put("instruction", "Add").put("input", "2 and 3").put("output", "5");
         Example e = new AlpacaFormat(false).tokenize(row, "t", tok, 1024).get(0);
         String prompt = String.format(AlpacaFormat.WITH_INPUT, "Add", "2 and 3");
-        int promptLen = 1 + prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        int promptLen = 1 + prompt.getBytes(StandardCharsets.UTF_8).length;
         assertThat(e.inputIds()[0]).isEqualTo(ByteTokenizer.BOS);
         assertThat(Arrays.copyOfRange(e.labels(), 0, promptLen)).containsOnly(-100);
         assertThat(Arrays.copyOfRange(e.labels(), promptLen, e.length())).containsExactly('5', ByteTokenizer.EOS);

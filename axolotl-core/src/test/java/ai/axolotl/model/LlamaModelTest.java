@@ -4,8 +4,10 @@ import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.train.UnitHooks;
 import ai.axolotl.train.UnitRunner;
+import org.assertj.core.data.Offset;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.BeforeAll;
@@ -15,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -31,7 +34,7 @@ class LlamaModelTest {
     }
 
     static long[] tokens(int n, long seed) {
-        java.util.Random r = new java.util.Random(seed);
+        Random r = new Random(seed);
         long[] out = new long[n];
         for (int i = 0; i < n; i++) {
             out[i] = r.nextInt(TINY.vocabSize());
@@ -75,16 +78,16 @@ class LlamaModelTest {
                     double plus;
                     double minus;
                     try (NoGradGuard ng = new NoGradGuard()) {
-                        flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig + eps));
+                        flat.narrow(0, idx, 1).fill_(new Scalar(orig + eps));
                         plus = UnitRunner.evalLossSum(m, UnitHooks.NONE, in, labels, ctx);
-                        flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig - eps));
+                        flat.narrow(0, idx, 1).fill_(new Scalar(orig - eps));
                         minus = UnitRunner.evalLossSum(m, UnitHooks.NONE, in, labels, ctx);
-                        flat.narrow(0, idx, 1).fill_(new org.bytedeco.pytorch.Scalar(orig));
+                        flat.narrow(0, idx, 1).fill_(new Scalar(orig));
                     }
                     double numeric = (plus - minus) / (2 * eps);
                     double analytic = g.narrow(0, idx, 1).item_double();
                     assertThat(analytic).as(name + "[" + idx + "]").isCloseTo(numeric,
-                            org.assertj.core.data.Offset.offset(1e-6 + 1e-4 * Math.abs(numeric)));
+                            Offset.offset(1e-6 + 1e-4 * Math.abs(numeric)));
                 }
             }
         }

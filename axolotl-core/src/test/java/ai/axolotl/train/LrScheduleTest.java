@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import ai.axolotl.config.SchedulerSettings;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -23,11 +24,11 @@ class LrScheduleTest {
 
     @Test
     void defaultWarmupIsAxolotls() {
-        var s = new ai.axolotl.config.SchedulerSettings("cosine", null, null, 0);
+        var s = new SchedulerSettings("cosine", null, null, 0);
         assertThat(LrSchedule.of(s, 1000).warmupSteps()).isEqualTo(30);
         assertThat(LrSchedule.of(s, 10000).warmupSteps()).isEqualTo(100);
         assertThat(LrSchedule.of(s, 40).warmupSteps()).isEqualTo(2);
-        var r = new ai.axolotl.config.SchedulerSettings("cosine", null, 0.1, 0);
+        var r = new SchedulerSettings("cosine", null, 0.1, 0);
         assertThat(LrSchedule.of(r, 55).warmupSteps()).isEqualTo(6);
     }
 }

@@ -1,5 +1,6 @@
 package ai.axolotl.bench;
 
+import ai.axolotl.cli.AxolotlCli;
 import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.ThreadLauncher;
@@ -141,7 +142,7 @@ public final class MemoryBenchmark {
         List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         int status = new LocalLauncher(topology, args, quiet, Map.of(MemoryReport.ENV, reports.toString()))
-                .run("ai.axolotl.cli.AxolotlCli");
+                .run("AxolotlCli");
         if (status != 0) {
             throw new IllegalStateException(name + ": a rank exited with status " + status + " (run the config "
                     + yml + " with axolotl train --launcher local to see why)");

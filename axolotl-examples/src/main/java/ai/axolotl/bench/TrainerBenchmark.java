@@ -1,16 +1,23 @@
 package ai.axolotl.bench;
 
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.data.MicroBatch;
 import ai.axolotl.data.PackedRow;
+import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.CausalLmLoss;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
+import ai.axolotl.sharding.partition.PartitionedStrategy;
 import ai.axolotl.sharding.tp.TensorParallelStrategy;
+import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
+import ai.axolotl.train.RankLauncher;
+import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
@@ -20,6 +27,7 @@ import ai.axolotl.train.TrainingStrategy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -27,11 +35,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 /**
@@ -50,7 +60,7 @@ public final class TrainerBenchmark {
     private final String strategyName;
     private final Supplier<TrainingStrategy> strategy;
     private final int world;
-    private final java.util.function.IntFunction<ai.axolotl.train.RankLauncher> launcher;
+    private final IntFunction<RankLauncher> launcher;
 
     /**
      * @param shape llama-tiny or llama-small
@@ -65,7 +75,7 @@ public final class TrainerBenchmark {
      */
     public TrainerBenchmark(String shape, int steps, int threads, int seqLen, int microBatch, String strategyName,
                             Supplier<TrainingStrategy> strategy, int world,
-                            java.util.function.IntFunction<ai.axolotl.train.RankLauncher> launcher) {
+                            IntFunction<RankLauncher> launcher) {
         this.shape = shape;
         this.steps = steps;
         this.threads = threads;
@@ -173,7 +183,7 @@ public final class TrainerBenchmark {
             out.put("losses", rounded);
             return new ObjectMapper().writeValueAsString(out);
         } finally {
-            ai.axolotl.train.Checkpoints.deleteTree(dir);
+            Checkpoints.deleteTree(dir);
         }
     }
 
@@ -266,7 +276,7 @@ public final class TrainerBenchmark {
         if (extraKeys != null) {
             extraKeys.forEach(b::set);
         }
-        ai.axolotl.config.AxolotlConfig cfg = b.buildConfig();
+        AxolotlConfig cfg = b.buildConfig();
         TrainingListener timer = new TrainingListener() {
             @Override
             public void onStep(StepMetrics m) {
@@ -289,7 +299,7 @@ public final class TrainerBenchmark {
                 TrainResult r = t.fit();
                 if (s.rank() == 0) {
                     bytes[0] = s.modelStateBytes();
-                    if (s instanceof ai.axolotl.sharding.partition.PartitionedStrategy p) {
+                    if (s instanceof PartitionedStrategy p) {
                         p.exposedCommMillisPerStep().forEach(exposed::add);
                     }
                     if (s instanceof TensorParallelStrategy tp) {
@@ -305,10 +315,10 @@ public final class TrainerBenchmark {
 
     /** {@code ranks} single-process trainings at once, as threads, without any communication between them. */
     private WorldRun trainIndependently(Path dir, int ranks) {
-        ai.axolotl.train.RankLauncher l = new ai.axolotl.distributed.launch.ThreadLauncher(ranks,
-                java.time.Duration.ofSeconds(600), (c, g) -> new ai.axolotl.train.SingleProcessStrategy());
+        RankLauncher l = new ThreadLauncher(ranks,
+                Duration.ofSeconds(600), (c, g) -> new SingleProcessStrategy());
         List<Double> losses = new ArrayList<>();
-        ai.axolotl.config.AxolotlConfig cfg = runConfig(dir, "out-independent").buildConfig();
+        AxolotlConfig cfg = runConfig(dir, "out-independent").buildConfig();
         List<StepTimes> perRank = new ArrayList<>();
         for (int r = 0; r < ranks; r++) {
             perRank.add(new StepTimes(WARMUP)); // each rank's own warm-up steps are dropped
@@ -361,7 +371,7 @@ public final class TrainerBenchmark {
     private StepTimes bareLoop(LlamaConfig config, List<int[]> rows) {
         StepTimes times = new StepTimes(WARMUP);
         try (LlamaModel model = LlamaModel.initialise(config, 42)) {
-            ai.axolotl.config.OptimizerSettings s = new ai.axolotl.config.OptimizerSettings("adamw", 3e-4, 0.01, 0.9,
+            OptimizerSettings s = new OptimizerSettings("adamw", 3e-4, 0.01, 0.9,
                     0.95, 1e-8, 1.0);
             Optimizer opt = OptimizerFactory.create(s, model.parameters());
             TensorVector params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
@@ -384,7 +394,7 @@ public final class TrainerBenchmark {
                             ScalarType.Float);
                     Tensor logits = model.logits(mb.inputIds(), ctx);
                     Tensor loss = CausalLmLoss.sum(logits, mb.labels()).div(
-                            new org.bytedeco.pytorch.Scalar((double) mb.labelTokens()));
+                            new Scalar((double) mb.labelTokens()));
                     loss.backward();
                     GradientClipping.clip(params, 1.0);
                     opt.step();

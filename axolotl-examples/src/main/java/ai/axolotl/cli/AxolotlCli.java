@@ -3,12 +3,14 @@ package ai.axolotl.cli;
 import ai.axolotl.config.ConfigError;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.data.DataException;
+import ai.axolotl.distributed.CollectiveException;
 import ai.axolotl.train.TrainingException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.util.Arrays;
 
 /**
  * The {@code axolotl} command line: {@code train}, {@code validate}, {@code evaluate}, {@code bench}.
@@ -58,7 +60,7 @@ public final class AxolotlCli implements Runnable {
     /** Runs the command line and returns the exit status (for tests and embedding). */
     public static int execute(String[] args, PrintStream err) {
         System.setProperty("org.jboss.logging.provider", "slf4j");
-        boolean debug = java.util.Arrays.asList(args).contains("--debug");
+        boolean debug = Arrays.asList(args).contains("--debug");
         CommandLine cl = new CommandLine(new AxolotlCli());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> report(ex, err, debug));
         cl.setParameterExceptionHandler((ex, a) -> {
@@ -80,7 +82,7 @@ public final class AxolotlCli implements Runnable {
             }
             return EXIT_BAD_INPUT;
         }
-        if (ex instanceof ai.axolotl.distributed.CollectiveException) {
+        if (ex instanceof CollectiveException) {
             err.println("error: " + ex.getMessage());
             return EXIT_FAILURE;
         }

@@ -7,6 +7,7 @@ import ai.axolotl.train.SingleProcessStrategy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code axolotl bench --shape llama-tiny|llama-small --steps N}: one JSON line of measurements. */
@@ -47,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--accumulation", split = ",", defaultValue = "1,8",
             description = "gradient accumulation steps compared by --memory (default 1,8)")
-    java.util.List<Integer> accumulation;
+    List<Integer> accumulation;
 
     @Override
     public Integer call() throws Exception {
@@ -63,7 +64,7 @@ final class BenchCommand implements Callable<Integer> {
         if (steps <= 3) {
             throw new IllegalArgumentException("--steps must be more than 3 (the first 3 steps are not timed)");
         }
-        if (!java.util.List.of("single", "ddp", "zero1", "zero2", "zero3", "fsdp2", "tp", "ddp+tp", "fsdp2+tp",
+        if (!List.of("single", "ddp", "zero1", "zero2", "zero3", "fsdp2", "tp", "ddp+tp", "fsdp2+tp",
                 "zero1+tp", "zero2+tp", "zero3+tp").contains(strategy)) {
             throw new IllegalArgumentException("--strategy " + strategy + ": available strategies are single, ddp, "
                     + "zero1, zero2, zero3, fsdp2, tp, ddp+tp, fsdp2+tp and zero1+tp .. zero3+tp in this build");

@@ -9,6 +9,8 @@ import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.nccl.NcclEnvironment;
+import ai.axolotl.runtime.Natives;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainResult;
@@ -135,9 +137,9 @@ final class TrainCommand implements Callable<Integer> {
         LOG.info("launching {} rank(s) on node {} of {} (world {}), rendezvous {}:{}", topology.procsPerNode(),
                 topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
                 topology.masterPort());
-        int gpus = ai.axolotl.runtime.Natives.cudaAvailable() ? Math.max(1, topology.procsPerNode()) : 0;
-        var nccl = ai.axolotl.nccl.NcclEnvironment.decide(System.getenv(),
-                ai.axolotl.nccl.NcclEnvironment.probePeerAccess(gpus), gpus);
+        int gpus = Natives.cudaAvailable() ? Math.max(1, topology.procsPerNode()) : 0;
+        var nccl = NcclEnvironment.decide(System.getenv(),
+                NcclEnvironment.probePeerAccess(gpus), gpus);
         nccl.notes().forEach(n -> LOG.info("NCCL: {}", n));
         return new LocalLauncher(topology, args, System.out, nccl.variables()).run(AxolotlCli.class.getName());
     }

@@ -1,7 +1,9 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.config.ConfigLoader;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,7 +12,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -102,7 +106,7 @@ class CliTest {
         assertThat(j.get("loss").asDouble()).isBetween(1.0, 7.0);
         assertThat(j.get("tokens").asLong()).isGreaterThan(100_000);
         assertThat(j.get("perplexity").asDouble()).isCloseTo(Math.exp(j.get("loss").asDouble()),
-                org.assertj.core.data.Offset.offset(0.01));
+                Offset.offset(0.01));
     }
 
     /**
@@ -136,7 +140,7 @@ class CliTest {
     }
 
     private static String[] concat(String[] a, String[] b) {
-        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        String[] all = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);
         return all;
     }
@@ -151,7 +155,7 @@ class CliTest {
         Run r = run("migrate-config", in.toString(), "-o", out.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("reshard_after_forward: false").contains("dropped fsdp_use_orig_params");
-        var migrated = ai.axolotl.config.ConfigLoader.load(out, java.util.Map.of());
+        var migrated = ConfigLoader.load(out, Map.of());
         assertThat(migrated.config().parallel().fsdpVersion()).isEqualTo(2);
         assertThat(migrated.config().parallel().fsdp()).isNull();
         assertThat(migrated.config().parallel().fsdpConfig()).containsEntry("reshard_after_forward", false)

@@ -1,16 +1,18 @@
 package ai.axolotl.distributed;
 
+import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -49,10 +51,10 @@ class MultiProcessTest {
 
     /** Two rank JVMs of a long run, 20 s collective timeout from the environment or from ddp_timeout. */
     private static Process[] startTwoRanks(Path dir, String timeoutFrom) throws Exception {
-        int port = ai.axolotl.distributed.launch.ThreadLauncher.freePort();
+        int port = ThreadLauncher.freePort();
         Process[] ranks = new Process[2];
         for (int r = 0; r < 2; r++) {
-            Map<String, String> env = new java.util.HashMap<>();
+            Map<String, String> env = new HashMap<>();
             if (timeoutFrom.equals("AXOLOTL_NCCL_TIMEOUT")) {
                 env.put("AXOLOTL_NCCL_TIMEOUT", "20");
             }
@@ -111,10 +113,10 @@ class MultiProcessTest {
 
     @Test
     void ranksWithDifferentConfigsBothAbortNamingTheKey(@TempDir Path dir) throws Exception {
-        int port = ai.axolotl.distributed.launch.ThreadLauncher.freePort();
+        int port = ThreadLauncher.freePort();
         Process[] ranks = new Process[2];
         for (int r = 0; r < 2; r++) {
-            Map<String, String> env = new java.util.HashMap<>(FAST_TIMEOUT);
+            Map<String, String> env = new HashMap<>(FAST_TIMEOUT);
             env.putAll(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port));
             List<String> args = r == 1 ? RankProcesses.shortRun(dir, 3, "--learning_rate", "0.5")
                     : RankProcesses.shortRun(dir, 3);

@@ -1,9 +1,14 @@
 package ai.axolotl.nccl;
 
 import ai.axolotl.distributed.CollectiveException;
+import ai.axolotl.distributed.Rendezvous;
+import ai.axolotl.distributed.WorldSpec;
+import ai.axolotl.runtime.Tensors;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.Map;
 
@@ -49,18 +54,18 @@ class NcclEnvironmentTest {
         Assumptions.assumeTrue(NcclCollectives.available(), "no CUDA device in this build/machine: NCCL test "
                 + "skipped (build with -Pgpu on a GPU machine to run it)");
         int port;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+        try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new AssertionError(e);
         }
-        try (var rv = ai.axolotl.distributed.Rendezvous.join(new ai.axolotl.distributed.WorldSpec(0, 1, 0, 1,
+        try (var rv = Rendezvous.join(new WorldSpec(0, 1, 0, 1,
                 "127.0.0.1", port), Duration.ofSeconds(60), "nccl");
              NcclCollectives c = NcclCollectives.create(rv.store(), "nccl", 0, 1, Duration.ofSeconds(60));
-             var cpu = ai.axolotl.runtime.Tensors.floats(new float[] {1, 2, 3}, 3);
+             var cpu = Tensors.floats(new float[] {1, 2, 3}, 3);
              var gpu = cpu.cuda()) {
             c.allReduceSum(gpu).await();
-            assertThat(ai.axolotl.runtime.Tensors.toFloatArray(gpu.cpu())).containsExactly(1, 2, 3);
+            assertThat(Tensors.toFloatArray(gpu.cpu())).containsExactly(1, 2, 3);
         }
     }
 }

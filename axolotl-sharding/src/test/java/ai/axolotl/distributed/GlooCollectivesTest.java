@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -231,15 +232,15 @@ class GlooCollectivesTest {
 
     @Test
     void worldComesFromTorchrunOrSlurmVariables() {
-        WorldSpec t = WorldSpec.fromEnvironment(java.util.Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
+        WorldSpec t = WorldSpec.fromEnvironment(Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
                 "LOCAL_WORLD_SIZE", "2", "MASTER_ADDR", "10.0.0.1", "MASTER_PORT", "1234"));
         assertThat(t).isEqualTo(new WorldSpec(3, 4, 1, 2, "10.0.0.1", 1234));
         assertThat(t.nodeRank()).isEqualTo(1);
-        WorldSpec s = WorldSpec.fromEnvironment(java.util.Map.of("SLURM_PROCID", "5", "SLURM_NTASKS", "8",
+        WorldSpec s = WorldSpec.fromEnvironment(Map.of("SLURM_PROCID", "5", "SLURM_NTASKS", "8",
                 "SLURM_LOCALID", "1", "SLURM_NTASKS_PER_NODE", "4", "SLURM_NODELIST", "gpu[07-08],cpu1"));
         assertThat(s).isEqualTo(new WorldSpec(5, 8, 1, 4, "gpu07", 29500));
-        assertThat(WorldSpec.fromEnvironment(java.util.Map.of())).isNull();
-        assertThatThrownBy(() -> WorldSpec.fromEnvironment(java.util.Map.of("RANK", "0", "WORLD_SIZE", "3",
+        assertThat(WorldSpec.fromEnvironment(Map.of())).isNull();
+        assertThatThrownBy(() -> WorldSpec.fromEnvironment(Map.of("RANK", "0", "WORLD_SIZE", "3",
                 "LOCAL_WORLD_SIZE", "2"))).hasMessageContaining("not a multiple of LOCAL_WORLD_SIZE");
     }
 }

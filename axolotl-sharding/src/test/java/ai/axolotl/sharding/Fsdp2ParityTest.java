@@ -1,10 +1,17 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.sharding.partition.PartitionedStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
+import ai.axolotl.train.Trainer;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /** FSDP2 passes the strategy test kit with and without resharding after forward, with activation checkpointing, and as HSDP. */
 class Fsdp2ParityTest {
@@ -37,25 +44,25 @@ class Fsdp2ParityTest {
         StrategyTestKit kit = new StrategyTestKit(Strategies::create, block);
         Path d = dir.resolve("weights");
         StrategyTestKit.fixture(d, false);
-        var init = kit.config(d, 2, d.resolve("init"), java.util.Map.of("max_steps", "1"));
+        var init = kit.config(d, 2, d.resolve("init"), Map.of("max_steps", "1"));
         kit.run(init, 2, -1);
-        java.util.Map<String, String> fromDisk = java.util.Map.of("base_model", d.resolve("init").toString(),
+        Map<String, String> fromDisk = Map.of("base_model", d.resolve("init").toString(),
                 "reinit_weights", "false");
         var one = kit.run(kit.config(d, 1, d.resolve("one"), fromDisk), 0, -1).get(0);
         boolean[] received = new boolean[2];
         var cfg = kit.config(d, 2, d.resolve("two"), fromDisk);
-        new ai.axolotl.distributed.launch.ThreadLauncher(2, java.time.Duration.ofSeconds(120), Strategies::create)
+        new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create)
                 .launch(cfg, s -> {
-                    try (ai.axolotl.train.Trainer t = new ai.axolotl.train.Trainer(cfg, s, java.util.List.of(), 1)) {
+                    try (Trainer t = new Trainer(cfg, s, List.of(), 1)) {
                         var r = t.fit();
-                        received[s.rank()] = ((ai.axolotl.sharding.partition.PartitionedStrategy) s)
+                        received[s.rank()] = ((PartitionedStrategy) s)
                                 .receivedPartitionsFromRankZero();
                         return r;
                     }
                 });
-        org.assertj.core.api.Assertions.assertThat(received).containsExactly(false, true);
+        Assertions.assertThat(received).containsExactly(false, true);
         StrategyTestKit.assertSameWeights(d.resolve("one"), d.resolve("two"), "rank-0 loading");
-        org.assertj.core.api.Assertions.assertThat(one).isNotEmpty();
+        Assertions.assertThat(one).isNotEmpty();
     }
 
     @Test

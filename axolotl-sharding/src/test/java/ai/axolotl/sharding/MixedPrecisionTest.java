@@ -2,9 +2,9 @@ package ai.axolotl.sharding;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
 import ai.axolotl.sharding.partition.ShardedParameter;
-import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.Trainer;

@@ -1,17 +1,17 @@
 package ai.axolotl.sharding;
 
 import ai.axolotl.config.AxolotlConfig;
-import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.Trainer;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;

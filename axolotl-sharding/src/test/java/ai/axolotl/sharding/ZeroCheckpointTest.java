@@ -6,6 +6,7 @@ import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +24,7 @@ class ZeroCheckpointTest {
     @Test
     void shardedCheckpointConsolidatesToTheExportedModel(@TempDir Path dir) throws Exception {
         Files.createDirectories(dir.resolve("model"));
-        ai.axolotl.sharding.testkit.StrategyTestKit.model(false).write(dir.resolve("model/config.json"));
+        StrategyTestKit.model(false).write(dir.resolve("model/config.json"));
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 40; i++) {
             b.append("{\"text\": \"zero checkpoint row ").append(i).append("\"}\n");

@@ -4,6 +4,7 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.LlamaModel;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
@@ -71,8 +72,8 @@ class ZeroMemoryTest {
                 return r;
             }
         });
-        try (var m = ai.axolotl.model.LlamaModel.placeholder(
-                ai.axolotl.model.LlamaConfig.read(modelDir.resolve("config.json")))) {
+        try (var m = LlamaModel.placeholder(
+                LlamaConfig.read(modelDir.resolve("config.json")))) {
             return new Measured(measured[0], measured[1], m.parameterCount());
         }
     }

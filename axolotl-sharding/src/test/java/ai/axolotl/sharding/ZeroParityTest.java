@@ -1,9 +1,9 @@
 package ai.axolotl.sharding;
 
 import ai.axolotl.sharding.testkit.StrategyTestKit;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 

@@ -1,33 +1,36 @@
 package ai.axolotl.sharding.ddp;
 
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.distributed.CollectiveException;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.LlamaModel;
-import ai.axolotl.model.WeightSink;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.model.Safetensors;
+import ai.axolotl.model.WeightSink;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.ShardingStrategy;
-import ai.axolotl.model.Safetensors;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.ToDoubleFunction;
 import java.util.function.Consumer;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Data parallel without sharding (DDP): every rank holds the whole model and optimizer, sees its own slice of
@@ -265,7 +268,7 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
         double[] local = new double[2 * n];
         int i = 0;
         for (Tensor p : model.parameters().values()) {
-            try (Tensor d = p.detach().to(org.bytedeco.pytorch.global.torch.ScalarType.Double);
+            try (Tensor d = p.detach().to(ScalarType.Double);
                  Tensor s = d.sum(); Tensor sq = d.mul(d).sum()) {
                 local[i++] = s.item_double();
                 local[i++] = sq.item_double();
@@ -281,13 +284,13 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
                 for (int k = 0; k < local.length; k++) {
                     if (Double.compare(all[r * local.length + k], all[k]) != 0) {
                         String name = model.parameters().keySet().toArray(new String[0])[k / 2];
-                        throw new ai.axolotl.distributed.CollectiveException("data-parallel rank " + r
+                        throw new CollectiveException("data-parallel rank " + r
                                 + "'s weights diverged from rank 0's (first at " + name + ")");
                     }
                 }
             }
         }
-        org.slf4j.LoggerFactory.getLogger(DataParallelStrategy.class)
+        LoggerFactory.getLogger(DataParallelStrategy.class)
                 .info("all {} data-parallel ranks hold identical weights", world);
     }
 

@@ -1,6 +1,7 @@
 package ai.axolotl.sharding.partition;
 
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -30,8 +31,8 @@ public final class ShardedOptimizer implements AutoCloseable {
         this.params = List.copyOf(params);
         if (isAdamW()) {
             for (ShardedParameter p : params) {
-                expAvg.put(p.name(), ai.axolotl.runtime.Tensors.zeros(p.chunk()));
-                expAvgSq.put(p.name(), ai.axolotl.runtime.Tensors.zeros(p.chunk()));
+                expAvg.put(p.name(), Tensors.zeros(p.chunk()));
+                expAvgSq.put(p.name(), Tensors.zeros(p.chunk()));
             }
         }
     }
