@@ -51,10 +51,6 @@ final class ConfigRules {
         }
         if (c.precision().fp16() && c.precision().bf16Enabled()) {
             warnings.add("fp16 is ignored because bf16 is on");
-        } else if (c.precision().fp16()) {
-            errors.add(new ConfigError("fp16", "fp16 training needs dynamic loss scaling, which is not available in "
-                    + "this build yet (fp16 would silently compute in fp32); use bf16: true, or leave both unset for "
-                    + "float32"));
         }
         checkParallel(c, errors, warnings);
     }

@@ -32,10 +32,12 @@ import java.util.Set;
  * @param trainBatchSize explicit train_batch_size, or null for "auto" (checked against the world at run time)
  * @param communicationDataType the dtype gradients are reduced in: {@code float32} (default: the fp32 masters'
  *     own precision) or {@code bfloat16}
+ * @param lossScale the {@code fp16} block's loss scaling, or null without one (used when fp16 is on)
  */
 public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketSize, Long prefetchBucketSize,
                               Long paramPersistenceThreshold, long maxLiveParameters, boolean offloadOptimizer,
-                              boolean offloadParam, Integer trainBatchSize, String communicationDataType) {
+                              boolean offloadParam, Integer trainBatchSize, String communicationDataType,
+                              LossScaleSettings lossScale) {
 
     /** DeepSpeed's {@code stage3_max_live_parameters} when the config does not set it. */
     public static final long DEFAULT_MAX_LIVE_PARAMETERS = 1_000_000_000L;
@@ -55,7 +57,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
         ConfigKeys.Kind none = ConfigKeys.Kind.NO_EFFECT;
         top("zero_optimization", on, "DeepSpeedConfig.stage");
         top("bf16", on, "checked against bf16");
-        top("fp16", on, "checked against fp16");
+        top("fp16", on, "enabled checked against fp16; the loss-scale keys drive LossScaleSettings");
         top("gradient_accumulation_steps", on, "checked against gradient_accumulation_steps");
         top("gradient_clipping", on, "checked against max_grad_norm");
         top("train_batch_size", on, "DeepSpeedConfig.checkWorld");
@@ -205,6 +207,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
         DeepSpeedBlocks.checkOptimizer(root.path("optimizer"), a, mine);
         DeepSpeedBlocks.checkScheduler(root.path("scheduler"), a, mine);
         String commType = DeepSpeedBlocks.communicationDataType(root.path("communication_data_type"), mine);
+        LossScaleSettings lossScale = LossScaleSettings.fromDeepSpeed(root.path("fp16"), mine, warnings);
         errors.addAll(mine);
         if (!mine.isEmpty()) {
             return null;
@@ -213,7 +216,7 @@ public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketS
                 : z.path("stage3_max_live_parameters").asLong(DEFAULT_MAX_LIVE_PARAMETERS);
         return new DeepSpeedConfig(stage, z.path("overlap_comm").asBoolean(stage >= 2),
                 autoLong(z, "reduce_bucket_size"), autoLong(z, "stage3_prefetch_bucket_size"),
-                autoLong(z, "stage3_param_persistence_threshold"), maxLive, offOpt, offParam, tbs, commType);
+                autoLong(z, "stage3_param_persistence_threshold"), maxLive, offOpt, offParam, tbs, commType, lossScale);
     }
 
     /** False for a value that turns its option off (false, 0, null, {"enabled": false}): no warning is owed. */

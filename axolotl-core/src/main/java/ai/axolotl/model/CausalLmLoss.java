@@ -3,6 +3,7 @@ package ai.axolotl.model;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Next-token cross entropy: {@code logits[:, :-1]} against {@code labels[:, 1:]}, ignoring label -100. */
 public final class CausalLmLoss {
@@ -19,9 +20,18 @@ public final class CausalLmLoss {
         }
     }
 
-    /** The logits that predict a next token, {@code logits[:, :-1]} as [B * (T - 1), vocab (or a slice of it)]. */
+    /**
+     * The logits that predict a next token, {@code logits[:, :-1]} as [B * (T - 1), vocab (or a slice of it)]. fp16
+     * logits are upcast to fp32 (as Hugging Face's loss does): a summed loss over a few thousand tokens, or a
+     * softmax denominator over a large vocabulary, exceeds fp16's 65504.
+     */
     public static Tensor predictions(Tensor logits) {
         try (Tensor l = logits.narrow(1, 0, logits.size(1) - 1)) {
+            if (logits.scalar_type().value == ScalarType.Half.value) {
+                try (Tensor r = l.reshape(-1, logits.size(2))) {
+                    return r.to(ScalarType.Float);
+                }
+            }
             return l.reshape(-1, logits.size(2));
         }
     }

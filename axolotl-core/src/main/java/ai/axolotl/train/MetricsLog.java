@@ -53,6 +53,15 @@ public final class MetricsLog implements AutoCloseable {
 
     /** Logs a window of steps: mean loss, last lr and grad norm, tokens per second over the window. */
     public void logSteps(int step, double meanLoss, double lr, double gradNorm, double tokensPerS, double epoch) {
+        logSteps(step, meanLoss, lr, gradNorm, tokensPerS, epoch, Map.of());
+    }
+
+    /**
+     * Logs a window of steps with run-specific fields after the standard ones ({@code loss_scale} and
+     * {@code skipped_steps} under fp16), in the JSON line and the log line.
+     */
+    public void logSteps(int step, double meanLoss, double lr, double gradNorm, double tokensPerS, double epoch,
+                         Map<String, Object> extras) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("step", step);
         m.put("loss", round(meanLoss));
@@ -60,10 +69,13 @@ public final class MetricsLog implements AutoCloseable {
         m.put("grad_norm", round(gradNorm));
         m.put("tokens_per_s", Math.round(tokensPerS * 10) / 10.0);
         m.put("epoch", Math.round(epoch * 10000) / 10000.0);
+        m.putAll(extras);
         write(m);
         clearBar();
+        StringBuilder more = new StringBuilder();
+        extras.forEach((k, v) -> more.append("  ").append(k).append(' ').append(v));
         LOG.info(String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  grad_norm %.3f  tokens/s %.0f  "
-                + "epoch %.3f", step, totalSteps, meanLoss, lr, gradNorm, tokensPerS, epoch));
+                + "epoch %.3f%s", step, totalSteps, meanLoss, lr, gradNorm, tokensPerS, epoch, more));
     }
 
     /** Logs an evaluation. */

@@ -70,14 +70,19 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     @Override
-    public double reduceAndClipGradients(double maxNorm) {
-        return GradientClipping.clip(params, maxNorm);
+    public double reduceAndClipGradients(double maxNorm, double gradScale) {
+        return GradientClipping.clip(params, maxNorm, gradScale);
     }
 
     @Override
     public void step(double lr) {
         OptimizerFactory.stepAndClear(optimizer, lr);
         stepped = true;
+    }
+
+    @Override
+    public void skipStep() {
+        optimizer.zero_grad(true);
     }
 
     @Override

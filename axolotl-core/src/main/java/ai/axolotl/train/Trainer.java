@@ -2,6 +2,7 @@ package ai.axolotl.train;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
+import ai.axolotl.config.LossScaleSettings;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
 import ai.axolotl.data.PackedRow;
@@ -56,6 +57,7 @@ public final class Trainer implements AutoCloseable {
     private TokenizedDataset dataset;
     private TrainingData data;
     private UnitRunner runner;
+    private LossScaler scaler;
 
     /**
      * @param config the validated configuration
@@ -85,9 +87,30 @@ public final class Trainer implements AutoCloseable {
         return computeType(config);
     }
 
-    /** Element type of activations a config asks for (fp16 is refused when the config is validated). */
+    /** Element type of activations a config asks for: bf16, else fp16, else fp32 (bf16 wins when both are on). */
     static ScalarType computeType(AxolotlConfig config) {
-        return config.precision().bf16Enabled() ? ScalarType.BFloat16 : ScalarType.Float;
+        if (config.precision().bf16Enabled()) {
+            return ScalarType.BFloat16;
+        }
+        return config.precision().fp16() ? ScalarType.Half : ScalarType.Float;
+    }
+
+    /** {@code loss_scale} and {@code skipped_steps} for metrics.jsonl under fp16; nothing otherwise. */
+    private Map<String, Object> scalerFields() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (scaler != null) {
+            m.put("loss_scale", scaler.scale());
+            m.put("skipped_steps", scaler.skippedSteps());
+        }
+        return m;
+    }
+
+    /** The dtype the exported model is written in: the compute precision's. */
+    private DType exportType() {
+        if (config.precision().bf16Enabled()) {
+            return DType.BF16;
+        }
+        return config.precision().fp16() ? DType.F16 : DType.F32;
     }
 
     private void prepare() {
@@ -157,6 +180,11 @@ public final class Trainer implements AutoCloseable {
         int total = data.totalSteps();
         LrSchedule schedule = LrSchedule.of(config.scheduler(), total);
         List<Double> losses = new ArrayList<>();
+        scaler = compute == ScalarType.Half ? new LossScaler(LossScaleSettings.forConfig(config)) : null;
+        if (scaler != null && !Natives.cudaAvailable()) {
+            LOG.warn("fp16 on the CPU: half-precision kernels run slower than fp32 on most CPUs; fp16 with loss "
+                    + "scaling is meant for GPUs (bf16: true is the faster reduced precision here)");
+        }
         int startStep = resume(outputDir, losses);
         int spe = data.stepsPerEpoch();
         int logEvery = config.training().loggingSteps() != null ? config.training().loggingSteps()
@@ -198,6 +226,7 @@ public final class Trainer implements AutoCloseable {
                         localLabels += MicroBatch.labelTokens(rows);
                     }
                     stepTokens = Math.max(1.0, strategy.allReduceSum(localLabels));
+                    double gradScale = scaler == null ? 1.0 : scaler.scale();
                     for (int m = 0; m < accumulation; m++) {
                         // a scope per micro-batch: nothing it makes (activations, boundary tensors) outlives it
                         try (PointerScope microScope = new PointerScope();
@@ -205,13 +234,20 @@ public final class Trainer implements AutoCloseable {
                                      model.parallelism().sequenceMultiple());
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
                                      model.config(), compute)) {
-                            lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx, stepTokens,
-                                    m == accumulation - 1);
+                            // loss scaling: the backward runs on loss x scale (the normalizer divided by it)
+                            lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx,
+                                    stepTokens / gradScale, m == accumulation - 1);
                             tokens += mb.realTokens();
                         }
                     }
-                    gradNorm = strategy.reduceAndClipGradients(config.optimizer().maxGradNorm());
-                    strategy.step(lr);
+                    gradNorm = strategy.reduceAndClipGradients(config.optimizer().maxGradNorm(), gradScale);
+                    if (scaler == null || scaler.update(gradNorm, step + 1)) {
+                        strategy.step(lr);
+                    } else {
+                        strategy.skipStep();
+                        LOG.warn("step {}: fp16 gradients overflowed at loss scale {}; step skipped, scale now {}",
+                                step + 1, gradScale, scaler.scale());
+                    }
                 }
                 double loss = strategy.allReduceSum(lossSum) / stepTokens;
                 step++;
@@ -228,7 +264,7 @@ public final class Trainer implements AutoCloseable {
                 if (step % logEvery == 0 || step == total) {
                     double secs = (System.nanoTime() - windowStart) / 1e9;
                     metrics.logSteps(step, windowLoss / windowSteps, lr, gradNorm, windowTokens / secs,
-                            data.epochAt(step));
+                            data.epochAt(step), scalerFields());
                     windowLoss = 0;
                     windowTokens = 0;
                     windowSteps = 0;
@@ -337,6 +373,13 @@ public final class Trainer implements AutoCloseable {
                         + "fingerprint " + state.datasetFingerprint() + ", but this run's is " + dataset.fingerprint());
             }
             strategy.loadCheckpoint(dir);
+            if (scaler != null && state.lossScaler() != null) {
+                scaler.restore(state.lossScaler());
+                LOG.info("fp16 loss scale {} restored from {}", scaler.scale(), dir);
+            } else if (scaler != null) {
+                LOG.warn("{} has no loss_scaler state (written without fp16); the loss scale starts at {}", dir,
+                        scaler.scale());
+            }
             losses.addAll(state.losses());
             LOG.info("resumed from {} at step {}", dir, state.globalStep());
             return state.globalStep();
@@ -354,7 +397,8 @@ public final class Trainer implements AutoCloseable {
         if (strategy.isMain()) {
             new TrainerState(step, data.epochAt(step), data.totalSteps(), config.training().seed(),
                     dataset.fingerprint(), strategy.worldSize(), strategy.name(), List.copyOf(losses),
-                    strategy.mesh(), Provenance.describe(), ConfigLoader.toYaml(config)).write(tmp);
+                    strategy.mesh(), Provenance.describe(), ConfigLoader.toYaml(config),
+                    scaler == null ? null : scaler.state()).write(tmp);
             tokenizer.save(tmp);
             Path done = Checkpoints.commit(tmp, outputDir, step);
             Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit());
@@ -368,7 +412,7 @@ public final class Trainer implements AutoCloseable {
 
     /** Streams the full weights from the strategy into the HF model files on the main rank. */
     private void exportModel(Path outputDir) throws IOException {
-        DType dtype = config.precision().bf16Enabled() ? DType.BF16 : DType.F32;
+        DType dtype = exportType();
         strategy.writeFullModel(outputDir, model.config(), dtype);
         if (strategy.isMain()) {
             tokenizer.save(outputDir);

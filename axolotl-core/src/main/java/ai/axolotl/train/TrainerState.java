@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -25,6 +26,7 @@ import java.util.Map;
  * @param mesh the device mesh's axes and sizes ({@code dp_replicate}, {@code dp_shard}, {@code cp}, {@code tp})
  * @param provenance library version and commit, libtorch bindings, Java, OS ({@code Provenance})
  * @param config the resolved configuration (YAML) the run trained with
+ * @param lossScaler the fp16 loss scaler's state; null when the run does not scale its loss
  */
 public record TrainerState(
         @JsonProperty("global_step") int globalStep,
@@ -37,7 +39,8 @@ public record TrainerState(
         @JsonProperty("losses") List<Double> losses,
         @JsonProperty("mesh") Map<String, Integer> mesh,
         @JsonProperty("provenance") Map<String, Object> provenance,
-        @JsonProperty("config") String config) {
+        @JsonProperty("config") String config,
+        @JsonProperty("loss_scaler") @JsonInclude(JsonInclude.Include.NON_NULL) LossScaler.State lossScaler) {
 
     /** File name inside a checkpoint. */
     public static final String FILE = "trainer_state.json";

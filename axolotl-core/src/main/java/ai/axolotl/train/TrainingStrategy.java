@@ -71,10 +71,31 @@ public interface TrainingStrategy extends AutoCloseable {
      * @param maxNorm clip threshold; 0 means no clipping
      * @return the global gradient norm before clipping
      */
-    double reduceAndClipGradients(double maxNorm);
+    default double reduceAndClipGradients(double maxNorm) {
+        return reduceAndClipGradients(maxNorm, 1.0);
+    }
+
+    /**
+     * Completes gradient reduction after the last micro-batch of a loss-scaled step (the gradients hold
+     * {@code gradScale} times the true gradients), then unscales and clips in one multiplication: the gradients
+     * become the true gradients clipped to {@code maxNorm}. When the global norm is not finite (an fp16
+     * overflow on some rank), the gradients are left as they are and the caller skips the step
+     * ({@link #skipStep}); every rank sees the same norm, so every rank skips.
+     *
+     * @param maxNorm clip threshold; 0 means no clipping
+     * @param gradScale the loss scale the backward ran with; 1 without loss scaling
+     * @return the global norm of the true (unscaled) gradients before clipping; infinite or NaN on overflow
+     */
+    double reduceAndClipGradients(double maxNorm, double gradScale);
 
     /** Applies one optimizer step with learning rate {@code lr} and clears gradients. */
     void step(double lr);
+
+    /**
+     * Discards this step's gradients without touching weights or optimizer state (a loss-scaled step whose
+     * gradients overflowed): leaves everything as {@link #step} leaves it, minus the update.
+     */
+    void skipStep();
 
     /** Writes this rank's model and optimizer state into a checkpoint directory. */
     void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException;

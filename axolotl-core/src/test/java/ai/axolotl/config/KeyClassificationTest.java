@@ -137,12 +137,28 @@ class KeyClassificationTest {
     }
 
     @Test
-    void fp16IsRefusedUntilLossScalingExists(@TempDir Path dir) throws Exception {
-        assertThat(errors(dir, "fp16: true\n")).singleElement().satisfies(e -> {
-            assertThat(e.key()).isEqualTo("fp16");
-            assertThat(e.message()).contains("loss scaling");
-        });
+    void fp16TrainsWithLossScalingFromTorchDefaultsOrTheDeepSpeedBlock(@TempDir Path dir) throws Exception {
+        var plain = load(dir, "fp16: true\n").config();
+        assertThat(plain.precision().fp16()).isTrue();
+        assertThat(LossScaleSettings.forConfig(plain)).isEqualTo(LossScaleSettings.TORCH_DEFAULTS);
         assertThat(load(dir, "fp16: true\nbf16: true\n").warnings()).anyMatch(w -> w.contains("fp16 is ignored"));
+
+        var ds = load(dir, "fp16: true\ndeepspeed:\n  zero_optimization:\n    stage: 2\n  fp16:\n"
+                + "    enabled: auto\n    loss_scale: 0\n    initial_scale_power: 32\n    loss_scale_window: 1000\n"
+                + "    hysteresis: 2\n    min_loss_scale: 1\n    auto_cast: true\n");
+        assertThat(LossScaleSettings.forConfig(ds.config()))
+                .isEqualTo(new LossScaleSettings(Math.pow(2, 32), 1000, 2, false, 1, true));
+        assertThat(ds.warnings()).anyMatch(w -> w.contains("deepspeed.fp16.auto_cast"));
+        var fixed = load(dir, "fp16: true\ndeepspeed:\n  fp16:\n    loss_scale: 128\n").config();
+        assertThat(LossScaleSettings.forConfig(fixed).dynamic()).isFalse();
+        assertThat(LossScaleSettings.forConfig(fixed).initialScale()).isEqualTo(128);
+
+        assertThat(errors(dir, "fp16: true\ndeepspeed:\n  fp16:\n    loss_scale_windw: 10\n"))
+                .anyMatch(e -> e.key().equals("deepspeed.fp16.loss_scale_windw") && e.message().contains("unknown"));
+        assertThat(errors(dir, "fp16: true\ndeepspeed:\n  fp16:\n    hysteresis: 0\n"))
+                .anyMatch(e -> e.key().equals("deepspeed.fp16.hysteresis"));
+        assertThat(errors(dir, "fp16: true\ndeepspeed:\n  fp16:\n    enabled: false\n"))
+                .anyMatch(e -> e.key().equals("deepspeed.fp16.enabled"));
     }
 
     @Test

@@ -112,9 +112,9 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     }
 
     @Override
-    public double reduceAndClipGradients(double maxNorm) {
+    public double reduceAndClipGradients(double maxNorm, double gradScale) {
         finishGradientReduction();
-        return GradientClipping.clip(params, maxNorm);
+        return GradientClipping.clip(params, maxNorm, gradScale);
     }
 
     /** Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping. */
@@ -228,6 +228,12 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     public void step(double lr) {
         OptimizerFactory.stepAndClear(optimizer, lr);
         stepped = true;
+        stepDone();
+    }
+
+    @Override
+    public void skipStep() {
+        optimizer.zero_grad(true);
         stepDone();
     }
 

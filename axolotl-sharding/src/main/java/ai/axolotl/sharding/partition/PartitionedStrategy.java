@@ -269,12 +269,15 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
     }
 
     @Override
-    public double reduceAndClipGradients(double maxNorm) {
+    public double reduceAndClipGradients(double maxNorm, double gradScale) {
         finishGradientReduction();
-        double norm = Math.sqrt(gradientSquares(name -> 1.0));
-        double coef = GradientClipping.coefficient(norm, maxNorm);
-        if (coef < 1.0) {
-            scaleGradients(coef);
+        double norm = Math.sqrt(gradientSquares(name -> 1.0)) / gradScale;
+        if (!Double.isFinite(norm)) {
+            return norm;
+        }
+        double factor = GradientClipping.unscaleCoefficient(norm, maxNorm, gradScale);
+        if (factor != 1.0) {
+            scaleGradients(factor);
         }
         return norm;
     }
@@ -338,6 +341,16 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
     @Override
     public void step(double lr) {
         optimizer.step(lr);
+        clearGradients();
+    }
+
+    @Override
+    public void skipStep() {
+        clearGradients();
+    }
+
+    /** Zeroes the gradient partitions and refreshes or frees the gathered copies: the end of every step. */
+    private void clearGradients() {
         long t0 = System.nanoTime();
         for (ShardedParameter p : sharded.values()) {
             p.shardGrad().zero_();

@@ -148,16 +148,19 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     }
 
     @Override
-    public double reduceAndClipGradients(double maxNorm) {
+    public double reduceAndClipGradients(double maxNorm, double gradScale) {
         replicas.finishGradientReduction();
         int tp = tensorGroup.size();
         // a replicated gradient is the same on every tensor-parallel rank: counted once over the group
         double squares = replicas.gradientSquares(
                 name -> LlamaModel.tensorParallelStyle(name).sharded() ? 1.0 : 1.0 / tp);
-        double norm = Math.sqrt(tensorGroup.allReduceSum(squares));
-        double coef = GradientClipping.coefficient(norm, maxNorm);
-        if (coef < 1) {
-            replicas.scaleGradients(coef);
+        double norm = Math.sqrt(tensorGroup.allReduceSum(squares)) / gradScale;
+        if (!Double.isFinite(norm)) {
+            return norm;
+        }
+        double factor = GradientClipping.unscaleCoefficient(norm, maxNorm, gradScale);
+        if (factor != 1.0) {
+            replicas.scaleGradients(factor);
         }
         return norm;
     }
@@ -165,6 +168,11 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     @Override
     public void step(double lr) {
         replicas.step(lr);
+    }
+
+    @Override
+    public void skipStep() {
+        replicas.skipStep();
     }
 
     /**
