@@ -142,7 +142,7 @@ public final class MemoryBenchmark {
         List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         int status = new LocalLauncher(topology, args, quiet, Map.of(MemoryReport.ENV, reports.toString()))
-                .run("AxolotlCli");
+                .run(AxolotlCli.class.getName());
         if (status != 0) {
             throw new IllegalStateException(name + ": a rank exited with status " + status + " (run the config "
                     + yml + " with axolotl train --launcher local to see why)");
