@@ -1,6 +1,7 @@
 package ai.axolotl.nccl;
 
 import ai.axolotl.distributed.CollectiveException;
+import ai.axolotl.distributed.CollectivesProvider;
 import ai.axolotl.distributed.Rendezvous;
 import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.runtime.Tensors;
@@ -47,6 +48,23 @@ class NcclEnvironmentTest {
         Assumptions.assumeFalse(NcclCollectives.available(), "a GPU is present; the CUDA path is tested on it");
         assertThatThrownBy(() -> NcclCollectives.create(null, "x", 0, 1, Duration.ofSeconds(1)))
                 .isInstanceOf(CollectiveException.class).hasMessageContaining("needs a CUDA build");
+    }
+
+    @Test
+    void cudaTensorsAreCarriedByTheNcclProviderWhichSaysWhyItCannotRunHere() {
+        Assumptions.assumeFalse(NcclCollectives.available(), "a GPU is present; the CUDA path is tested on it");
+        assertThat(CollectivesProvider.all()).extracting(CollectivesProvider::backend).contains("nccl");
+        assertThatThrownBy(() -> CollectivesProvider.forDevice("cuda")).isInstanceOf(CollectiveException.class)
+                .hasMessageContaining("no usable collectives backend for cuda tensors")
+                .hasMessageContaining("nccl: this build or machine has no CUDA device");
+    }
+
+    @Test
+    void ncclFailuresCarryTheHintForTheirCause() {
+        assertThat(NcclCollectives.hint("NCCL error in: ProcessGroupNCCL.cpp:1234, unhandled cuda error"))
+                .contains("NCCL_P2P_DISABLE=1");
+        assertThat(NcclCollectives.hint("Watchdog caught collective operation timeout")).contains("ddp_timeout");
+        assertThat(NcclCollectives.hint("invalid argument")).isEmpty();
     }
 
     @Test

@@ -210,6 +210,19 @@ class GlooCollectivesTest {
     }
 
     @Test
+    void groupsComeFromTheProviderForTheirDeviceGlooForCpu() {
+        assertThat(CollectivesProvider.forDevice("cpu").backend()).isEqualTo("gloo");
+        // this module's class path has no NCCL provider (axolotl-nccl depends on it, not the other way round)
+        assertThatThrownBy(() -> CollectivesProvider.forDevice("cuda")).isInstanceOf(CollectiveException.class)
+                .hasMessageContaining("no collectives backend for cuda tensors on the class path (add axolotl-nccl)");
+        List<String> backends = launcher(2, 20).run(g -> {
+            DeviceMesh mesh = new DeviceMesh(1, 2, 1, 1);
+            return g.backend() + "/" + g.group(mesh, DeviceMesh.Dim.DP_SHARD).getClass().getSimpleName();
+        });
+        assertThat(backends).containsOnly("gloo/GlooCollectives");
+    }
+
+    @Test
     void aRankClaimedTwiceFailsEveryRankNamingIt() throws Exception {
         int port = ThreadLauncher.freePort();
         ExecutorService pool = Executors.newFixedThreadPool(2);

@@ -1,6 +1,9 @@
 package ai.axolotl.distributed.gloo;
 
+import ai.axolotl.distributed.BackendCollectives;
 import ai.axolotl.distributed.Collectives;
+import ai.axolotl.distributed.CollectivesProvider;
+import ai.axolotl.distributed.CollectivesProvider.GroupRequest;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.Rendezvous;
 import ai.axolotl.distributed.WorldSpec;
@@ -12,32 +15,44 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * This rank's view of a distributed run over Gloo: the rendezvous, the peer monitor, the world group and the
- * sub-groups of a device mesh (created in the same order on every rank, each over its own store prefix).
+ * This rank's view of a distributed run: the rendezvous, the peer monitor, the world group and the sub-groups of
+ * a device mesh (created in the same order on every rank, each over its own store prefix), all through one
+ * {@link CollectivesProvider}: Gloo for CPU tensors unless told otherwise, NCCL for CUDA tensors.
  */
 public final class ProcessGroups implements AutoCloseable {
     private final Rendezvous rendezvous;
     private final PeerMonitor monitor;
-    private final GlooCollectives world;
+    private final CollectivesProvider provider;
+    private final BackendCollectives world;
     private final String host;
-    private final Map<String, GlooCollectives> groups = new LinkedHashMap<>();
+    private final Map<String, BackendCollectives> groups = new LinkedHashMap<>();
 
-    private ProcessGroups(Rendezvous rendezvous, PeerMonitor monitor, GlooCollectives world, String host) {
+    private ProcessGroups(Rendezvous rendezvous, PeerMonitor monitor, CollectivesProvider provider,
+                          BackendCollectives world, String host) {
         this.rendezvous = rendezvous;
         this.monitor = monitor;
+        this.provider = provider;
         this.world = world;
         this.host = host;
     }
 
-    /** Joins the rendezvous and connects the world group; bounded by {@code timeout}. */
+    /** Joins the rendezvous and connects the world group over CPU collectives; bounded by {@code timeout}. */
     public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId) {
+        return start(spec, timeout, runId, CollectivesProvider.forDevice("cpu"));
+    }
+
+    /**
+     * Joins the rendezvous and connects the world group through {@code provider} (every later mesh group uses it
+     * too); bounded by {@code timeout}.
+     */
+    public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId, CollectivesProvider provider) {
         Rendezvous rv = Rendezvous.join(spec, timeout, runId);
         PeerMonitor monitor = new PeerMonitor(rv);
         String host = GlooCollectives.localAddressFor(spec.masterAddr(), spec.masterPort());
         try {
-            GlooCollectives world = GlooCollectives.create(rv.store(), "axolotl/" + runId + "/pg/world",
-                    spec.rank(), spec.worldSize(), timeout, host, monitor::diagnose);
-            return new ProcessGroups(rv, monitor, world, host);
+            BackendCollectives world = provider.create(new GroupRequest(rv.store(), "axolotl/" + runId + "/pg/world",
+                    spec.rank(), spec.worldSize(), timeout, host, monitor::diagnose));
+            return new ProcessGroups(rv, monitor, provider, world, host);
         } catch (RuntimeException e) {
             monitor.close();
             rv.close();
@@ -53,6 +68,11 @@ public final class ProcessGroups implements AutoCloseable {
     /** The peer monitor. */
     public PeerMonitor monitor() {
         return monitor;
+    }
+
+    /** The backend every group of this run uses ({@code gloo}, {@code nccl}). */
+    public String backend() {
+        return provider.backend();
     }
 
     /** The world. */
@@ -76,20 +96,20 @@ public final class ProcessGroups implements AutoCloseable {
             return world;
         }
         String key = members.stream().map(String::valueOf).collect(Collectors.joining(","));
-        return groups.computeIfAbsent(key, k -> GlooCollectives.create(rendezvous.store(),
+        return groups.computeIfAbsent(key, k -> provider.create(new GroupRequest(rendezvous.store(),
                 "axolotl/" + rendezvous.runId() + "/pg/" + k, members.indexOf(rank), members.size(),
-                rendezvous.timeout(), host, monitor::diagnose));
+                rendezvous.timeout(), host, monitor::diagnose)));
     }
 
     @Override
     public void close() {
         // keeps rank 0's store up until every rank is done with it; skipped when a group already failed (the
         // peers are gone or stuck in the failed operation, and waiting for them only delays the error)
-        boolean anyFailed = world.failed() || groups.values().stream().anyMatch(GlooCollectives::failed);
+        boolean anyFailed = world.failed() || groups.values().stream().anyMatch(BackendCollectives::failed);
         if (!anyFailed) {
             world.barrierBeforeClose();
         }
-        groups.values().forEach(GlooCollectives::close);
+        groups.values().forEach(BackendCollectives::close);
         world.close();
         monitor.close();
         rendezvous.close();
