@@ -51,6 +51,20 @@ public abstract class BackendCollectives implements Collectives {
     /** The exception for a failed or timed-out operation. */
     protected abstract CollectiveException failure(String op, RuntimeException cause);
 
+    /** The first line of a native error message, trimmed ("" for none): c10d appends its C++ stack below it. */
+    protected static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("").trim();
+    }
+
+    /** {@code "; " + diagnosis} when the diagnosis (ranks at fault) has something to say, else "". */
+    protected static String diagnosisSuffix(Supplier<String> diagnosis) {
+        if (diagnosis == null) {
+            return "";
+        }
+        String d = diagnosis.get();
+        return d == null || d.isEmpty() ? "" : "; " + d;
+    }
+
     /**
      * Whether an operation on this group has failed or timed out. After that the group's connections are in an
      * unknown state (peers may be gone or blocked in the operation that failed): a closing barrier is pointless.

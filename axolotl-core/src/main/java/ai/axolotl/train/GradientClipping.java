@@ -5,6 +5,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
+import java.util.function.DoubleConsumer;
+
 /** Global L2 gradient-norm clipping through libtorch. */
 public final class GradientClipping {
     private GradientClipping() {}
@@ -20,10 +22,9 @@ public final class GradientClipping {
     }
 
     /**
-     * Unscales and clips loss-scaled gradients ({@code gradScale} times the true ones) of {@code params}: the
-     * global norm is measured on what the gradients hold, divided by {@code gradScale}, and the gradients are
-     * multiplied once by {@link #unscaleCoefficient}. With a scale of 1 this is {@link #clip(TensorVector,
-     * double)}. A non-finite norm leaves the gradients untouched.
+     * Unscales and clips loss-scaled gradients ({@code gradScale} times the true ones) of {@code params}, with the
+     * norm measured by libtorch ({@link #unscaleAndClip}). With a scale of 1 this is
+     * {@link #clip(TensorVector, double)}.
      *
      * @return the norm of the true gradients before clipping (not finite on overflow)
      */
@@ -31,29 +32,38 @@ public final class GradientClipping {
         if (gradScale == 1.0) {
             return clip(params, maxNorm);
         }
-        double norm = torch.clip_grad_norm_(params, Double.POSITIVE_INFINITY, 2.0, false) / gradScale;
-        if (!Double.isFinite(norm)) {
-            return norm;
-        }
-        double factor = unscaleCoefficient(norm, maxNorm, gradScale);
-        for (long i = 0; i < params.size(); i++) {
-            try (Tensor g = params.get(i).grad()) {
-                if (g.defined()) {
-                    g.mul_(Tensors.scalar(factor));
+        double held = torch.clip_grad_norm_(params, Double.POSITIVE_INFINITY, 2.0, false);
+        return unscaleAndClip(held, maxNorm, gradScale, factor -> {
+            for (long i = 0; i < params.size(); i++) {
+                try (Tensor g = params.get(i).grad()) {
+                    if (g.defined()) {
+                        g.mul_(Tensors.scalar(factor));
+                    }
                 }
             }
-        }
-        return norm;
+        });
     }
 
     /**
-     * What loss-scaled gradients are multiplied by to become the true gradients clipped to {@code maxNorm}:
-     * {@link #coefficient} of the true norm, divided by the scale.
+     * Unscales and clips loss-scaled gradients in one multiplication, for every strategy: the true norm is
+     * {@code heldNorm / gradScale}; when it is finite the gradients are multiplied once by {@link #coefficient} of
+     * it divided by the scale (nothing when that is 1); a non-finite norm (overflow) leaves them untouched.
      *
-     * @param trueNorm the global norm of the unscaled gradients
+     * @param heldNorm the global L2 norm of what the gradients hold (scaled by {@code gradScale})
+     * @param multiplyGradients multiplies every gradient this rank holds by the factor given
+     * @return the norm of the true gradients before clipping (not finite on overflow)
      */
-    public static double unscaleCoefficient(double trueNorm, double maxNorm, double gradScale) {
-        return coefficient(trueNorm, maxNorm) / gradScale;
+    public static double unscaleAndClip(double heldNorm, double maxNorm, double gradScale,
+                                        DoubleConsumer multiplyGradients) {
+        double norm = heldNorm / gradScale;
+        if (!Double.isFinite(norm)) {
+            return norm;
+        }
+        double factor = coefficient(norm, maxNorm) / gradScale;
+        if (factor != 1.0) {
+            multiplyGradients.accept(factor);
+        }
+        return norm;
     }
 
     /**

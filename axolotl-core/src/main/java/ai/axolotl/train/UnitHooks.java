@@ -2,6 +2,8 @@ package ai.axolotl.train;
 
 import ai.axolotl.model.ModelUnit;
 
+import java.util.function.BiConsumer;
+
 /**
  * Points around each unit's forward and backward where a sharding strategy acts: gather parameters before a
  * unit runs, free them after, reduce its gradients once its backward is done.
@@ -38,4 +40,40 @@ public interface UnitHooks {
      * @param lastMicroStep true on the last micro-batch of an optimizer step (when gradients should be reduced)
      */
     default void afterBackward(ModelUnit unit, boolean lastMicroStep) {}
+
+    /**
+     * {@code inner}'s hooks with {@code action} run just before its {@link #afterBackward}: for a layer that must
+     * act on a unit's gradients before the strategy beneath reduces (and may free) them.
+     *
+     * @param action receives the unit and whether this is the step's last micro-batch
+     */
+    static UnitHooks beforeGradientReduction(UnitHooks inner, BiConsumer<ModelUnit, Boolean> action) {
+        return new UnitHooks() {
+            @Override
+            public void beforeForward(ModelUnit unit) {
+                inner.beforeForward(unit);
+            }
+
+            @Override
+            public void afterForward(ModelUnit unit) {
+                inner.afterForward(unit);
+            }
+
+            @Override
+            public void beforeBackward(ModelUnit unit) {
+                inner.beforeBackward(unit);
+            }
+
+            @Override
+            public void afterEvaluationForward(ModelUnit unit) {
+                inner.afterEvaluationForward(unit);
+            }
+
+            @Override
+            public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
+                action.accept(unit, lastMicroStep);
+                inner.afterBackward(unit, lastMicroStep);
+            }
+        };
+    }
 }

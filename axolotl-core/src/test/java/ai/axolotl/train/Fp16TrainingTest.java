@@ -82,7 +82,7 @@ class Fp16TrainingTest {
     void aResumedRunContinuesWithTheCheckpointsScale(@TempDir Path dir) throws Exception {
         TinyRun.write(dir, 200);
         String[] base = {"max_steps=8", "save_steps=4", "fp16=true"};
-        try (Trainer t = new Trainer(TrainerTest.config(dir, concat(base, "output_dir=" + dir.resolve("full"))),
+        try (Trainer t = new Trainer(TrainerTest.config(dir, TrainerTest.concat(base, "output_dir=" + dir.resolve("full"))),
                 new Overflowing(Set.of(2)), List.of(), 1)) {
             t.fit();
         }
@@ -95,7 +95,7 @@ class Fp16TrainingTest {
                 }
             }
         };
-        AxolotlConfig split = TrainerTest.config(dir, concat(base, "output_dir=" + dir.resolve("split")));
+        AxolotlConfig split = TrainerTest.config(dir, TrainerTest.concat(base, "output_dir=" + dir.resolve("split")));
         try (Trainer t = new Trainer(split, new Overflowing(Set.of(2)), List.of(stopAtFour), 1)) {
             running[0] = t;
             t.fit();
@@ -103,7 +103,7 @@ class Fp16TrainingTest {
         JsonNode state = JSON.readTree(dir.resolve("split/checkpoint-4/trainer_state.json").toFile());
         assertThat(state.get("loss_scaler").get("scale").asDouble()).isEqualTo(32768.0);
         assertThat(state.get("loss_scaler").get("skipped_steps").asLong()).isEqualTo(1);
-        TrainerTest.train(TrainerTest.config(dir, concat(base, "output_dir=" + dir.resolve("split"),
+        TrainerTest.train(TrainerTest.config(dir, TrainerTest.concat(base, "output_dir=" + dir.resolve("split"),
                 "resume_from_checkpoint=true")));
         List<JsonNode> lines = stepLines(dir.resolve("split"));
         assertThat(lines.get(lines.size() - 1).get("loss_scale").asDouble()).isEqualTo(32768.0);
@@ -114,13 +114,6 @@ class Fp16TrainingTest {
                 assertThat(Tensors.maxAbsDiff(a.parameters().get(n), b.parameters().get(n))).as(n).isZero();
             }
         }
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        String[] all = new String[a.length + b.length];
-        System.arraycopy(a, 0, all, 0, a.length);
-        System.arraycopy(b, 0, all, a.length, b.length);
-        return all;
     }
 
     private static List<JsonNode> stepLines(Path out) throws IOException {

@@ -54,10 +54,9 @@ public final class NcclCollectives extends BackendCollectives {
 
     @Override
     protected CollectiveException failure(String op, RuntimeException e) {
-        String msg = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("").trim();
-        String d = diagnosis == null ? "" : diagnosis.get();
+        String msg = firstLine(e.getMessage());
         return new CollectiveException(op + " on rank " + rank() + " of " + size() + " failed: " + msg
-                + (d == null || d.isEmpty() ? "" : "; " + d) + hint(msg), e);
+                + diagnosisSuffix(diagnosis) + hint(msg), e);
     }
 
     /** What usually causes an NCCL error with this message. */

@@ -1,6 +1,5 @@
 package ai.axolotl.sharding;
 
-import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
@@ -75,25 +74,14 @@ class Fp16ParityTest {
 
         @Override
         public UnitHooks hooks() {
-            UnitHooks h = inner.hooks();
-            return new UnitHooks() {
-                @Override public void beforeForward(ModelUnit u) { h.beforeForward(u); }
-                @Override public void afterForward(ModelUnit u) { h.afterForward(u); }
-                @Override public void beforeBackward(ModelUnit u) { h.beforeBackward(u); }
-                @Override public void afterEvaluationForward(ModelUnit u) { h.afterEvaluationForward(u); }
-
-                @Override
-                public void afterBackward(ModelUnit u, boolean last) {
-                    Tensor norm = u.parameters().get("model.norm.weight");
-                    if (last && norm != null && rank() == worldSize() - 1
-                            && completed + 1 == OVERFLOW_STEP) {
-                        try (Tensor g = norm.grad()) {
-                            g.fill_(Tensors.scalar(Double.POSITIVE_INFINITY));
-                        }
+            return UnitHooks.beforeGradientReduction(inner.hooks(), (u, last) -> {
+                Tensor norm = u.parameters().get("model.norm.weight");
+                if (last && norm != null && rank() == worldSize() - 1 && completed + 1 == OVERFLOW_STEP) {
+                    try (Tensor g = norm.grad()) {
+                        g.fill_(Tensors.scalar(Double.POSITIVE_INFINITY));
                     }
-                    h.afterBackward(u, last);
                 }
-            };
+            });
         }
 
         @Override

@@ -60,7 +60,7 @@ public final class GlooCollectives extends BackendCollectives {
         } catch (RuntimeException e) {
             throw new CollectiveException("rank " + rank + ": cannot connect the Gloo group '" + prefix + "' of "
                     + size + " ranks within " + timeout.toSeconds() + " s: " + firstLine(e.getMessage())
-                    + suffix(diagnosis), e);
+                    + diagnosisSuffix(diagnosis), e);
         }
     }
 
@@ -85,18 +85,6 @@ public final class GlooCollectives extends BackendCollectives {
         }
     }
 
-    static String firstLine(String s) {
-        return s == null ? "" : s.lines().findFirst().orElse("").trim();
-    }
-
-    private static String suffix(Supplier<String> diagnosis) {
-        if (diagnosis == null) {
-            return "";
-        }
-        String d = diagnosis.get();
-        return d == null || d.isEmpty() ? "" : "; " + d;
-    }
-
     @Override
     protected CollectiveException failure(String op, RuntimeException e) {
         String msg = firstLine(e.getMessage()).replaceAll("\\[/[^\\]]*\\] ", "");
@@ -106,7 +94,7 @@ public final class GlooCollectives extends BackendCollectives {
             sleepQuietly(PeerMonitor.STALE_MS + 1000);
         }
         String kind = timedOut ? "timed out after " + timeout().toSeconds() + " s" : "failed (" + msg + ")";
-        return new CollectiveException(op + " on rank " + rank() + " of " + size() + " " + kind + suffix(diagnosis), e);
+        return new CollectiveException(op + " on rank " + rank() + " of " + size() + " " + kind + diagnosisSuffix(diagnosis), e);
     }
 
     private static void sleepQuietly(long ms) {

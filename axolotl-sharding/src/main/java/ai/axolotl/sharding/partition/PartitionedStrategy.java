@@ -271,15 +271,8 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
     @Override
     public double reduceAndClipGradients(double maxNorm, double gradScale) {
         finishGradientReduction();
-        double norm = Math.sqrt(gradientSquares(name -> 1.0)) / gradScale;
-        if (!Double.isFinite(norm)) {
-            return norm;
-        }
-        double factor = GradientClipping.unscaleCoefficient(norm, maxNorm, gradScale);
-        if (factor != 1.0) {
-            scaleGradients(factor);
-        }
-        return norm;
+        return GradientClipping.unscaleAndClip(Math.sqrt(gradientSquares(name -> 1.0)), maxNorm, gradScale,
+                this::scaleGradients);
     }
 
     /** Waits for every gradient bucket (and, with HSDP, sums the partitions across replicas). */

@@ -100,37 +100,12 @@ public final class TensorParallelStrategy extends ShardingStrategy {
 
     @Override
     public UnitHooks hooks() {
-        UnitHooks inner = replicas.hooks();
-        return new UnitHooks() {
-            @Override
-            public void beforeForward(ModelUnit unit) {
-                inner.beforeForward(unit);
+        // the layer beneath consumes the gradients when it reduces them: sum the norms' before that
+        return UnitHooks.beforeGradientReduction(replicas.hooks(), (unit, lastMicroStep) -> {
+            if (sequenceParallel && (lastMicroStep || replicas.reducesGradientsEveryMicroBatch())) {
+                sumReplicatedGradients(unit);
             }
-
-            @Override
-            public void afterForward(ModelUnit unit) {
-                inner.afterForward(unit);
-            }
-
-            @Override
-            public void beforeBackward(ModelUnit unit) {
-                inner.beforeBackward(unit);
-            }
-
-            @Override
-            public void afterEvaluationForward(ModelUnit unit) {
-                inner.afterEvaluationForward(unit);
-            }
-
-            @Override
-            public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                // the layer beneath consumes the gradients when it reduces them: sum the norms' before that
-                if (sequenceParallel && (lastMicroStep || replicas.reducesGradientsEveryMicroBatch())) {
-                    sumReplicatedGradients(unit);
-                }
-                inner.afterBackward(unit, lastMicroStep);
-            }
-        };
+        });
     }
 
     /** Sums the unit's replicated (norm) gradients over the tensor-parallel group, in place, in fp32. */
@@ -154,15 +129,8 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         // a replicated gradient is the same on every tensor-parallel rank: counted once over the group
         double squares = replicas.gradientSquares(
                 name -> LlamaModel.tensorParallelStyle(name).sharded() ? 1.0 : 1.0 / tp);
-        double norm = Math.sqrt(tensorGroup.allReduceSum(squares)) / gradScale;
-        if (!Double.isFinite(norm)) {
-            return norm;
-        }
-        double factor = GradientClipping.unscaleCoefficient(norm, maxNorm, gradScale);
-        if (factor != 1.0) {
-            replicas.scaleGradients(factor);
-        }
-        return norm;
+        return GradientClipping.unscaleAndClip(Math.sqrt(tensorGroup.allReduceSum(squares)), maxNorm, gradScale,
+                replicas::scaleGradients);
     }
 
     @Override
