@@ -4,6 +4,7 @@ import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotEmpty;
 import jakarta.validation.constraints.NotNull;
 
+import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -29,7 +30,7 @@ public record AxolotlConfig(
         @NotNull @Valid SchedulerSettings scheduler,
         @NotNull @Valid CheckpointSettings checkpoint,
         @NotNull @Valid PrecisionSettings precision,
-        @NotNull @Valid ParallelSettings parallel) {
+        @NotNull @Valid ParallelSettings parallel) implements Serializable {
 
     /** Copies the dataset list so the record stays immutable. */
     public AxolotlConfig {

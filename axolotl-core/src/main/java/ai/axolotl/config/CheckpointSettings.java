@@ -4,6 +4,8 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Positive;
 import jakarta.validation.constraints.PositiveOrZero;
 
+import java.io.Serializable;
+
 /**
  * Where results go and when checkpoints are written.
  *
@@ -23,4 +25,4 @@ public record CheckpointSettings(
         @PositiveOrZero int saveTotalLimit,
         String saveStrategy,
         boolean saveOnlyModel,
-        String resumeFromCheckpoint) {}
+        String resumeFromCheckpoint) implements Serializable {}

@@ -3,6 +3,8 @@ package ai.axolotl.config;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.PositiveOrZero;
 
+import java.io.Serializable;
+
 /**
  * How rows are made from the datasets.
  *
@@ -21,4 +23,4 @@ public record DataSettings(
         boolean samplePacking,
         boolean padToSequenceLen,
         boolean trainOnInputs,
-        @PositiveOrZero int minSampleLen) {}
+        @PositiveOrZero int minSampleLen) implements Serializable {}

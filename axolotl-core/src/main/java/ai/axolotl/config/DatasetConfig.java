@@ -3,6 +3,7 @@ package ai.axolotl.config;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Pattern;
 
+import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -20,7 +21,7 @@ public record DatasetConfig(
                 + "pretokenized (or absent for rows with input_ids)") String type,
         String field,
         @Pattern(regexp = "json|jsonl", message = "must be json (JSON array or JSON lines)") String dsType,
-        List<String> dataFiles) {
+        List<String> dataFiles) implements Serializable {
 
     /** Normalises defaults. */
     public DatasetConfig {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
+import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,7 +38,7 @@ import java.util.Set;
 public record DeepSpeedConfig(int stage, boolean overlapComm, Long reduceBucketSize, Long prefetchBucketSize,
                               Long paramPersistenceThreshold, long maxLiveParameters, boolean offloadOptimizer,
                               boolean offloadParam, Integer trainBatchSize, String communicationDataType,
-                              LossScaleSettings lossScale) {
+                              LossScaleSettings lossScale) implements Serializable {
 
     /** DeepSpeed's {@code stage3_max_live_parameters} when the config does not set it. */
     public static final long DEFAULT_MAX_LIVE_PARAMETERS = 1_000_000_000L;

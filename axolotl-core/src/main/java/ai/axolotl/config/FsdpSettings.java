@@ -1,5 +1,6 @@
 package ai.axolotl.config;
 
+import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -17,7 +18,7 @@ import java.util.List;
  */
 public record FsdpSettings(boolean reshardAfterForward, boolean activationCheckpointing,
                            List<String> transformerLayerClsToWrap, boolean fullStateDict,
-                           boolean cpuRamEfficientLoading, String paramDtype, String reduceDtype) {
+                           boolean cpuRamEfficientLoading, String paramDtype, String reduceDtype) implements Serializable {
     /** Copies the list so the record stays immutable. */
     public FsdpSettings {
         transformerLayerClsToWrap = List.copyOf(transformerLayerClsToWrap);

@@ -2,6 +2,7 @@ package ai.axolotl.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -23,7 +24,7 @@ import java.util.Set;
  *     scale never changes
  */
 public record LossScaleSettings(double initialScale, int growthInterval, int hysteresis,
-                                boolean consecutiveHysteresis, double minScale, boolean dynamic) {
+                                boolean consecutiveHysteresis, double minScale, boolean dynamic) implements Serializable {
     /** PyTorch {@code torch.amp.GradScaler}'s defaults: 2^16, doubling every 2000 good steps, halving on overflow. */
     public static final LossScaleSettings TORCH_DEFAULTS = new LossScaleSettings(65536, 2000, 1, false, 0, true);
 

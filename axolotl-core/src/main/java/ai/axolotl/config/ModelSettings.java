@@ -2,6 +2,8 @@ package ai.axolotl.config;
 
 import jakarta.validation.constraints.NotBlank;
 
+import java.io.Serializable;
+
 /**
  * Which model to train and how to hold it.
  *
@@ -16,4 +18,4 @@ public record ModelSettings(
         @NotBlank(message = "is required (a local Hugging Face model directory)") String baseModel,
         boolean reinitWeights,
         String tokenizerConfig,
-        boolean gradientCheckpointing) {}
+        boolean gradientCheckpointing) implements Serializable {}

@@ -4,6 +4,8 @@ import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.Positive;
 import jakarta.validation.constraints.PositiveOrZero;
 
+import java.io.Serializable;
+
 /**
  * The optimizer.
  *
@@ -22,4 +24,4 @@ public record OptimizerSettings(
         @PositiveOrZero @DecimalMax(value = "1.0", inclusive = false) double adamBeta1,
         @PositiveOrZero @DecimalMax(value = "1.0", inclusive = false) double adamBeta2,
         @Positive double adamEpsilon,
-        @PositiveOrZero double maxGradNorm) {}
+        @PositiveOrZero double maxGradNorm) implements Serializable {}

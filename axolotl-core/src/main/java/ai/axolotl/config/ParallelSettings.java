@@ -2,6 +2,7 @@ package ai.axolotl.config;
 
 import jakarta.validation.constraints.Positive;
 
+import java.io.Serializable;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ public record ParallelSettings(
         @Positive int dpReplicateSize,
         @Positive Integer ddpTimeout,
         @Positive Integer ddpBucketCapMb,
-        boolean tensorParallelSequenceParallel) {
+        boolean tensorParallelSequenceParallel) implements Serializable {
 
     /** Copies collections so the record stays immutable. */
     public ParallelSettings {

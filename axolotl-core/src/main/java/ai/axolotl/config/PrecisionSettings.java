@@ -1,5 +1,7 @@
 package ai.axolotl.config;
 
+import java.io.Serializable;
+
 /**
  * Numeric precision as Axolotl configures it.
  *
@@ -7,7 +9,7 @@ package ai.axolotl.config;
  * @param fp16 half precision with loss scaling (CUDA builds only)
  * @param tf32 {@code auto}, {@code true} or {@code false}; no effect on CPU
  */
-public record PrecisionSettings(String bf16, boolean fp16, String tf32) {
+public record PrecisionSettings(String bf16, boolean fp16, String tf32) implements Serializable {
     /** True when bf16 compute was asked for explicitly ({@code bf16: true}). */
     public boolean bf16Enabled() {
         return "true".equals(bf16);

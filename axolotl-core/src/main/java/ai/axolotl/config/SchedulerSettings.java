@@ -3,6 +3,8 @@ package ai.axolotl.config;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.PositiveOrZero;
 
+import java.io.Serializable;
+
 /**
  * The learning-rate schedule (Hugging Face semantics).
  *
@@ -15,4 +17,4 @@ public record SchedulerSettings(
         String lrScheduler,
         @PositiveOrZero Integer warmupSteps,
         @PositiveOrZero @DecimalMax("1.0") Double warmupRatio,
-        @PositiveOrZero @DecimalMax("1.0") double cosineMinLrRatio) {}
+        @PositiveOrZero @DecimalMax("1.0") double cosineMinLrRatio) implements Serializable {}

@@ -3,6 +3,8 @@ package ai.axolotl.config;
 import jakarta.validation.constraints.Positive;
 import jakarta.validation.constraints.PositiveOrZero;
 
+import java.io.Serializable;
+
 /**
  * Batch, length and cadence of the run.
  *
@@ -29,4 +31,4 @@ public record TrainingSettings(
         @Positive Integer evalSteps,
         @PositiveOrZero Integer evalsPerEpoch,
         @Positive Double lossWatchdogThreshold,
-        @Positive int lossWatchdogPatience) {}
+        @Positive int lossWatchdogPatience) implements Serializable {}

@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import java.io.Serializable;
 import java.util.Locale;
 
 /**
@@ -8,7 +9,7 @@ import java.util.Locale;
  * @param loss mean loss
  * @param tokens label tokens counted
  */
-public record EvalResult(double loss, long tokens) {
+public record EvalResult(double loss, long tokens) implements Serializable {
     /** {@code exp(loss)}. */
     public double perplexity() {
         return Math.exp(loss);

@@ -1,5 +1,7 @@
 package ai.axolotl.train;
 
+import java.io.Serializable;
+
 /**
  * What one optimizer step did.
  *
@@ -12,4 +14,4 @@ package ai.axolotl.train;
  * @param epoch fractional epoch after the step
  */
 public record StepMetrics(int step, double loss, double lr, double gradNorm, long tokens, double stepMillis,
-                          double epoch) {}
+                          double epoch) implements Serializable {}

@@ -4,6 +4,10 @@ import ai.axolotl.train.TrainerBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -61,6 +65,27 @@ class ConfigLoaderTest {
         assertThat(fromYaml.data().padToSequenceLen()).as("packing implies padding, as in Axolotl").isTrue();
         assertThat(fromYaml.precision().bf16()).isEqualTo("auto");
         assertThat(fromYaml.optimizer().maxGradNorm()).isEqualTo(1.0);
+    }
+
+    @Test
+    void aConfigSurvivesJavaSerializationSoSparkCanShipItToTasks(@TempDir Path dir) throws Exception {
+        String yaml = GOOD + """
+                fp16: true
+                deepspeed:
+                  zero_optimization: {stage: 3, overlap_comm: true}
+                  fp16: {enabled: true, initial_scale_power: 12}
+                """;
+        AxolotlConfig c = ConfigLoader.load(write(dir, yaml), Map.of()).config();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(c);
+        }
+        Object back;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            back = in.readObject();
+        }
+        assertThat(back).isEqualTo(c);
+        assertThat(((AxolotlConfig) back).parallel().deepSpeedSettings().lossScale().initialScale()).isEqualTo(4096);
     }
 
     @Test
