@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -57,15 +58,29 @@ public final class DatasetFiles {
         return files;
     }
 
+    /** True when the file holds a JSON array (its first non-blank character is '['); false for JSON lines. */
+    public static boolean isJsonArray(Path file) {
+        try (BufferedReader r = Files.newBufferedReader(file)) {
+            return firstNonBlank(r) == '[';
+        } catch (IOException e) {
+            throw new DataException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int firstNonBlank(Reader r) throws IOException {
+        int c;
+        do {
+            c = r.read();
+        } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xFEFF);
+        return c;
+    }
+
     /** Reads rows: a JSON array of objects, or one JSON object per line. */
     public static List<Row> read(Path file) {
         List<Row> rows = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file)) {
             r.mark(1 << 16);
-            int c;
-            do {
-                c = r.read();
-            } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xFEFF);
+            int c = firstNonBlank(r);
             r.reset();
             if (c == '[') {
                 JsonNode arr = JSON.readTree(r);
