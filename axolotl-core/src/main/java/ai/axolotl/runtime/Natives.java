@@ -3,6 +3,8 @@ package ai.axolotl.runtime;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
 
+import java.nio.file.Path;
+
 /**
  * Loads the libtorch natives once per JVM and sets libtorch's thread count.
  *
@@ -10,15 +12,38 @@ import org.bytedeco.pytorch.global.torch;
  * spawning ranks avoids two JVMs extracting at the same time (seen to crash the loader).
  */
 public final class Natives {
+    /** JavaCPP's cache directory property. */
+    public static final String CACHE_DIR_PROPERTY = "org.bytedeco.javacpp.cachedir";
     private static volatile boolean loaded;
 
     private Natives() {}
+
+    /**
+     * Keeps JavaCPP's native cache per libtorch bindings version ({@code ~/.javacpp/cache/pytorch-<version>}) unless
+     * the user set {@value #CACHE_DIR_PROPERTY}. JavaCPP files what it extracts under the name of the jar the natives
+     * came from and reuses those files as they are: after {@code axolotl.jar} is rebuilt or upgraded to another
+     * libtorch (same file name), the old {@code libtorch_cpu.so} was loaded next to the new {@code libc10.so} and the
+     * JVM aborted in libtorch's static initialisation (seen moving from 2.10 to 2.13). Must run before the first
+     * JavaCPP class loads natives: the CLI calls it first thing; {@link #load} calls it too.
+     */
+    public static void useCachePerLibtorchVersion() {
+        if (System.getProperty(CACHE_DIR_PROPERTY) != null) {
+            return;
+        }
+        String version = Provenance.bindingsVersion();
+        if (version.startsWith("unknown")) {
+            return;
+        }
+        System.setProperty(CACHE_DIR_PROPERTY, Path.of(System.getProperty("user.home"), ".javacpp", "cache",
+                "pytorch-" + version).toString());
+    }
 
     /** Loads the natives if this JVM has not yet. Cheap after the first call. */
     public static void load() {
         if (!loaded) {
             synchronized (Natives.class) {
                 if (!loaded) {
+                    useCachePerLibtorchVersion();
                     Loader.load(torch.class);
                     loaded = true;
                 }

@@ -4,6 +4,7 @@ import ai.axolotl.config.ConfigError;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.data.DataException;
 import ai.axolotl.distributed.CollectiveException;
+import ai.axolotl.runtime.Natives;
 import ai.axolotl.train.TrainingException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,6 +40,7 @@ public final class AxolotlCli implements Runnable {
 
     /** Entry point of the jar. */
     public static void main(String[] args) {
+        Natives.useCachePerLibtorchVersion();
         standalone = true;
         System.exit(execute(args, System.err));
     }

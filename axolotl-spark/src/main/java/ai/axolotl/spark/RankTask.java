@@ -6,6 +6,7 @@ import ai.axolotl.distributed.Timeouts;
 import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.runtime.Natives;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.StepMetrics;
@@ -68,6 +69,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Spark
 
     @Override
     public Iterator<SparkTrainResult> apply(Iterator<Integer> partition) {
+        Natives.load();
         BarrierTaskContext ctx = BarrierTaskContext.get();
         int rank = ctx.partitionId();
         int attempt = ctx.stageAttemptNumber();
