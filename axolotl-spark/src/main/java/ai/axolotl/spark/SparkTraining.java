@@ -2,7 +2,9 @@ package ai.axolotl.spark;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.CheckpointSettings;
+import ai.axolotl.config.DataSettings;
 import ai.axolotl.config.DatasetConfig;
+import ai.axolotl.config.ModelSettings;
 import ai.axolotl.train.EvalResult;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.TrainingListener;
@@ -19,6 +21,7 @@ import org.slf4j.LoggerFactory;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -160,15 +163,30 @@ public final class SparkTraining {
         }
     }
 
-    /** The config the ranks run: its dataset is the written input; the path is absolute. */
+    /**
+     * The config the ranks run: its dataset is the written input, and the paths it names are absolute as the driver
+     * resolves them ({@code output_dir}, {@code dataset_prepared_path}, and {@code base_model} /
+     * {@code tokenizer_config} when they exist here), since an executor's working directory is not the driver's.
+     */
     static AxolotlConfig withInput(AxolotlConfig c, InputManifest input, Path outputDir) {
         DatasetConfig d = c.datasets().get(0);
         DatasetConfig written = new DatasetConfig(input.dir(), d.type(), d.field(), "json", input.files());
+        ModelSettings m = c.model();
+        ModelSettings model = new ModelSettings(absoluteIfHere(m.baseModel()), m.reinitWeights(),
+                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing());
+        DataSettings t = c.data();
+        DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
+                : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),
+                t.samplePacking(), t.padToSequenceLen(), t.trainOnInputs(), t.minSampleLen());
         CheckpointSettings k = c.checkpoint();
-        return new AxolotlConfig(c.model(), List.of(written), c.data(), c.training(), c.optimizer(), c.scheduler(),
+        return new AxolotlConfig(model, List.of(written), data, c.training(), c.optimizer(), c.scheduler(),
                 new CheckpointSettings(outputDir.toString(), k.saveSteps(), k.savesPerEpoch(),
                         k.saveTotalLimit(), k.saveStrategy(), k.saveOnlyModel(), k.resumeFromCheckpoint()),
                 c.precision(), c.parallel());
+    }
+
+    private static String absoluteIfHere(String path) {
+        return path != null && Files.exists(Path.of(path)) ? Path.of(path).toAbsolutePath().toString() : path;
     }
 
     /** Spark's message for a failed job, trimmed to the first line of the deepest cause. */
