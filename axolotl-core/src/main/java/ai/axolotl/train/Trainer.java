@@ -13,13 +13,16 @@ import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.TrainingFlops;
 import ai.axolotl.runtime.LibraryVersion;
 import ai.axolotl.runtime.Natives;
+import ai.axolotl.runtime.PeakFlops;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.runtime.Provenance;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +61,8 @@ public final class Trainer implements AutoCloseable {
     private TrainingData data;
     private UnitRunner runner;
     private LossScaler scaler;
+    private double flopsPerToken;
+    private PeakFlops peakFlops;
 
     /**
      * @param config the validated configuration
@@ -96,8 +101,10 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** {@code loss_scale} and {@code skipped_steps} for metrics.jsonl under fp16; nothing otherwise. */
-    private Map<String, Object> scalerFields() {
+    /** The fields a metrics line adds to the basic ones: MFU of the window, the fp16 scaler's state. */
+    private Map<String, Object> extraFields(double tokensPerSecond) {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("mfu", Math.round(tokensPerSecond * flopsPerToken / peakFlops.flopsPerSecond() * 1e4) / 1e4);
         if (scaler != null) {
             m.put("loss_scale", scaler.scale());
             m.put("skipped_steps", scaler.skippedSteps());
@@ -195,6 +202,11 @@ public final class Trainer implements AutoCloseable {
                         + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
                 data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
                 schedule.warmupSteps(), compute);
+        flopsPerToken = TrainingFlops.perToken(model.config(), config.data().sequenceLen())
+                / config.parallel().tensorParallelSize();
+        peakFlops = PeakFlops.forCpu(compute, torch.get_num_threads());
+        LOG.info("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
+                + "{}", String.format("%.4f", flopsPerToken / 1e9), peakFlops.source());
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
                 && fsdp.activationCheckpointing());
@@ -264,7 +276,7 @@ public final class Trainer implements AutoCloseable {
                 if (step % logEvery == 0 || step == total) {
                     double secs = (System.nanoTime() - windowStart) / 1e9;
                     metrics.logSteps(step, windowLoss / windowSteps, lr, gradNorm, windowTokens / secs,
-                            data.epochAt(step), scalerFields());
+                            data.epochAt(step), extraFields(windowTokens / secs));
                     windowLoss = 0;
                     windowTokens = 0;
                     windowSteps = 0;

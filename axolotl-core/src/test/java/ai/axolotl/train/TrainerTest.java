@@ -53,9 +53,11 @@ class TrainerTest {
         Path out = dir.resolve("out");
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         JsonNode firstLine = new ObjectMapper().readTree(lines.get(0));
-        for (String f : new String[] {"step", "loss", "lr", "grad_norm", "tokens_per_s", "epoch"}) {
+        for (String f : new String[] {"step", "loss", "lr", "grad_norm", "tokens_per_s", "epoch", "mfu"}) {
             assertThat(firstLine.has(f)).as(f).isTrue();
         }
+        assertThat(firstLine.get("mfu").asDouble()).as("model FLOPs utilization against the measured CPU peak")
+                .isGreaterThan(0).isLessThanOrEqualTo(1.0);
         assertThat(lines.stream().filter(l -> l.contains("eval_loss"))).isNotEmpty();
         assertThat(Checkpoints.list(out)).extracting(p -> p.getFileName().toString())
                 .containsExactly("checkpoint-8", "checkpoint-12");
