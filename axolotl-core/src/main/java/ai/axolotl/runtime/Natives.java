@@ -59,6 +59,11 @@ public final class Natives {
         }
     }
 
+    /** CUDA devices libtorch can use (0 on CPU builds and machines without a GPU). */
+    public static int cudaDeviceCount() {
+        return cudaAvailable() ? torch.cuda_device_count() : 0;
+    }
+
     /**
      * True when this build of libtorch can use CUDA and a device is present (false on CPU builds). A GPU build whose
      * CUDA libraries cannot be loaded is an error saying why, not "no CUDA".

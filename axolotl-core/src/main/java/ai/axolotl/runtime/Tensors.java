@@ -55,18 +55,21 @@ public final class Tensors {
         return Tensor.create(values, shape);
     }
 
-    /** Copies a tensor's elements (any shape, converted to float32) into a Java array. */
+    /** Copies a tensor's elements (any shape and device, converted to float32) into a Java array. */
     public static float[] toFloatArray(Tensor t) {
-        try (Tensor c = t.detach().to(ScalarType.Float).contiguous()) {
+        try (Tensor host = t.detach().cpu(); Tensor c = host.to(ScalarType.Float).contiguous()) {
             float[] out = new float[(int) c.numel()];
             c.data_ptr_float().get(out);
             return out;
         }
     }
 
-    /** The raw bytes of a contiguous copy of {@code t}, little-endian as in memory. */
+    /**
+     * The raw bytes of a contiguous host copy of {@code t}, little-endian as in memory (a device tensor is copied to
+     * the host first, one tensor at a time: checkpoints and exports stream through this).
+     */
     public static byte[] toBytes(Tensor t) {
-        try (Tensor c = t.detach().contiguous()) {
+        try (Tensor host = t.detach().cpu(); Tensor c = host.contiguous()) {
             long n = c.nbytes();
             if (n > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("tensor too large for one byte array: " + n + " bytes");
@@ -77,7 +80,7 @@ public final class Tensors {
         }
     }
 
-    /** Wraps the contiguous memory of {@code t} as a read-only view (valid while {@code t} lives). */
+    /** Wraps the contiguous host memory of {@code t} (a CPU tensor) as a view (valid while {@code t} lives). */
     public static ByteBuffer view(Tensor t) {
         Pointer p = t.data_ptr();
         return new BytePointer(p).capacity(t.nbytes()).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);

@@ -14,6 +14,7 @@ import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.TrainingFlops;
+import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.LibraryVersion;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.PeakFlops;
@@ -122,6 +123,9 @@ public final class Trainer implements AutoCloseable {
 
     private void prepare() {
         Natives.setThreads(threads);
+        if (strategy.worldSize() == 1) {
+            Device.forRank(0, System.getenv()).log(LOG, "rank 0");
+        }
         List<String> unresolved = ConfigLoader.unresolvedReferences(config);
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));

@@ -7,6 +7,9 @@ import ai.axolotl.distributed.CollectivesProvider.GroupRequest;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.Rendezvous;
 import ai.axolotl.distributed.WorldSpec;
+import ai.axolotl.runtime.Device;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -20,39 +23,49 @@ import java.util.stream.Collectors;
  * {@link CollectivesProvider}: Gloo for CPU tensors unless told otherwise, NCCL for CUDA tensors.
  */
 public final class ProcessGroups implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProcessGroups.class);
     private final Rendezvous rendezvous;
     private final PeerMonitor monitor;
     private final CollectivesProvider provider;
+    private final Device device;
     private final BackendCollectives world;
     private final String host;
     private final Map<String, BackendCollectives> groups = new LinkedHashMap<>();
 
-    private ProcessGroups(Rendezvous rendezvous, PeerMonitor monitor, CollectivesProvider provider,
+    private ProcessGroups(Rendezvous rendezvous, PeerMonitor monitor, CollectivesProvider provider, Device device,
                           BackendCollectives world, String host) {
         this.rendezvous = rendezvous;
         this.monitor = monitor;
         this.provider = provider;
+        this.device = device;
         this.world = world;
         this.host = host;
     }
 
-    /** Joins the rendezvous and connects the world group over CPU collectives; bounded by {@code timeout}. */
+    /**
+     * Decides this rank's device ({@link Device#forRank}: {@code AXOLOTL_DEVICE}, else {@code cuda:LOCAL_RANK}
+     * when tensors can live there, else the CPU), joins the rendezvous and connects the world group through the
+     * collectives provider of that device's type; bounded by {@code timeout}.
+     */
     public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId) {
-        return start(spec, timeout, runId, CollectivesProvider.forDevice("cpu"));
+        Device device = Device.forRank(spec.localRank(), System.getenv());
+        device.log(LOG, "rank " + spec.rank());
+        return start(spec, timeout, runId, device, CollectivesProvider.forDevice(device.type()));
     }
 
     /**
      * Joins the rendezvous and connects the world group through {@code provider} (every later mesh group uses it
      * too); bounded by {@code timeout}.
      */
-    public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId, CollectivesProvider provider) {
+    public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId, Device device,
+                                      CollectivesProvider provider) {
         Rendezvous rv = Rendezvous.join(spec, timeout, runId);
         PeerMonitor monitor = new PeerMonitor(rv);
         String host = GlooCollectives.localAddressFor(spec.masterAddr(), spec.masterPort());
         try {
             BackendCollectives world = provider.create(new GroupRequest(rv.store(), "axolotl/" + runId + "/pg/world",
                     spec.rank(), spec.worldSize(), timeout, host, monitor::diagnose));
-            return new ProcessGroups(rv, monitor, provider, world, host);
+            return new ProcessGroups(rv, monitor, provider, device, world, host);
         } catch (RuntimeException e) {
             monitor.close();
             rv.close();
@@ -68,6 +81,11 @@ public final class ProcessGroups implements AutoCloseable {
     /** The peer monitor. */
     public PeerMonitor monitor() {
         return monitor;
+    }
+
+    /** This rank's device, with the reason it was chosen. */
+    public Device device() {
+        return device;
     }
 
     /** The backend every group of this run uses ({@code gloo}, {@code nccl}). */
