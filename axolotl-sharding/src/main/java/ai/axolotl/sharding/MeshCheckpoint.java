@@ -25,10 +25,10 @@ import java.util.Map;
 /**
  * A sharded checkpoint read for a rank of another mesh: the saved state (parameters and AdamW moments) of any
  * {@code dp_shard x tp} layout that FSDP2 or ZeRO wrote, with or without tensor parallel, handed out as the slice a
- * rank at tensor-parallel coordinate {@code tpRank} of {@code tp} holds. A split parameter's slice is cut from the
- * saved tensor-parallel slices that overlap it (only those are read); a replicated one is read from the first
- * slice. Within a saved slice the partitions of every data-parallel rank are assembled one tensor at a time, so a
- * rank holds at most one saved slice of one parameter beyond its own state.
+ * rank at tensor-parallel coordinate {@code tpRank} of {@code tp} holds. A split parameter's slice is read from the
+ * saved tensor-parallel slices that overlap it, and from each only the overlapping rows or columns, by byte range
+ * from the data-parallel partition files; a replicated one is read whole from the first slice. So a rank reads
+ * exactly the bytes it owns, one parameter at a time.
  *
  * <p>Layouts: {@code <checkpoint>/fsdp|zero/} (no tensor parallel), or {@code <checkpoint>/tensor_parallel/meta.json}
  * (mesh and placements) with each coordinate's partitions in {@code tensor_parallel/tp<r>-of-<N>/fsdp|zero/}.
@@ -98,6 +98,11 @@ public final class MeshCheckpoint {
         return new MeshCheckpoint(checkpoint, slices, tpRank, tp);
     }
 
+    /** Bytes read from the checkpoint's partition files so far (each rank reads only the slices it owns). */
+    public long bytesRead() {
+        return slices.stream().mapToLong(PartitionCheckpoint.Reader::bytesRead).sum();
+    }
+
     /** Optimizer steps taken when the checkpoint was written. */
     public long optimizerSteps() {
         return slices.get(0).optimizerSteps();
@@ -138,14 +143,14 @@ public final class MeshCheckpoint {
                 if (lo >= hi) {
                     continue; // this saved slice holds nothing of ours: not read
                 }
-                try (Tensor slice = slices.get(s).readWhole(kind, name)) {
-                    if (slice.size(dim) != savedLen) {
-                        throw new TrainingException(dir + ": saved slice " + s + " of '" + name + "' has "
-                                + slice.size(dim) + " entries along dimension " + dim + ", expected " + savedLen);
-                    }
-                    // a view: it keeps the saved slice's storage until the parts are joined (or handed out)
-                    parts.add(slice.narrow(dim, lo - s * savedLen, hi - lo));
+                PartitionCheckpoint.Reader reader = slices.get(s);
+                long[] savedShape = reader.shape(name);
+                if (savedShape[dim] != savedLen) {
+                    throw new TrainingException(dir + ": saved slice " + s + " of '" + name + "' has "
+                            + savedShape[dim] + " entries along dimension " + dim + ", expected " + savedLen);
                 }
+                // only the overlap is read from the saved slice's partition files
+                parts.add(reader.readSlice(kind, name, dim, lo - s * savedLen, hi - lo));
             }
             if (parts.size() == 1) {
                 return parts.remove(0);

@@ -160,13 +160,41 @@ public final class PartitionCheckpoint {
          * in its saved shape; the caller closes it.
          */
         public Tensor readWhole(String kind, String name) throws IOException {
+            long[] shape = shape(name);
+            try (Tensor flat = saved.readWhole(kind + "/" + name)) {
+                return flat.view(shape); // the view keeps the storage alive after the flat handle is closed
+            }
+        }
+
+        /**
+         * Entries {@code [from, from + len)} along dimension {@code dim} of saved tensor {@code kind/name}, in the
+         * saved shape with that dimension cut; only those bytes are read (the caller closes it).
+         */
+        public Tensor readSlice(String kind, String name, int dim, long from, long len) throws IOException {
+            long[] shape = shape(name);
+            if (dim >= shape.length || from < 0 || len < 0 || from + len > shape[dim]) {
+                throw new TrainingException(dir + ": '" + name + "' has " + (dim < shape.length ? shape[dim] : 0)
+                        + " entries along dimension " + dim + "; asked for [" + from + ", " + (from + len) + ")");
+            }
+            long[] cut = shape.clone();
+            cut[dim] = len;
+            try (Tensor flat = saved.readSlice(kind + "/" + name, shape, dim, from, len)) {
+                return flat.view(cut);
+            }
+        }
+
+        /** The saved shape of parameter {@code name}. */
+        public long[] shape(String name) {
             long[] shape = shapes.get(name);
             if (shape == null) {
                 throw new TrainingException(dir + ": the checkpoint has no parameter '" + name + "' (meta.json)");
             }
-            try (Tensor flat = saved.readWhole(kind + "/" + name)) {
-                return flat.view(shape); // the view keeps the storage alive after the flat handle is closed
-            }
+            return shape.clone();
+        }
+
+        /** Bytes this reader has read from the partition files. */
+        public long bytesRead() {
+            return saved.bytesRead();
         }
     }
 }

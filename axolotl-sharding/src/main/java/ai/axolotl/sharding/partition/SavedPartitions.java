@@ -25,6 +25,7 @@ final class SavedPartitions {
     private final Map<String, Long> chunks = new HashMap<>();
     private final Map<String, Long> numels = new HashMap<>();
     private final Map<Integer, Map<String, Safetensors.Entry>> headers = new HashMap<>();
+    private long bytesRead;
 
     SavedPartitions(Path dir, JsonNode meta) {
         this.dir = dir;
@@ -60,6 +61,37 @@ final class SavedPartitions {
         return full;
     }
 
+    /**
+     * Entries {@code [from, from + len)} along dimension {@code dim} of tensor {@code key} (saved shape
+     * {@code shape}), flat: {@code prod(shape[0..dim))} runs of {@code len x prod(shape(dim..])} elements, each read
+     * by byte range, so only the slice's bytes are read (the caller closes it).
+     */
+    Tensor readSlice(String key, long[] shape, int dim, long from, long len) throws IOException {
+        String name = key.substring(key.indexOf('/') + 1);
+        long outer = 1;
+        for (int i = 0; i < dim; i++) {
+            outer *= shape[i];
+        }
+        long inner = 1;
+        for (int i = dim + 1; i < shape.length; i++) {
+            inner *= shape[i];
+        }
+        long run = len * inner;
+        Tensor out = Tensors.zeros(outer * run);
+        for (long o = 0; o < outer; o++) {
+            long start = (o * shape[dim] + from) * inner;
+            try (Tensor dst = out.narrow(0, o * run, run)) {
+                readInto(key, name, start, start + run, dst, start);
+            }
+        }
+        return out;
+    }
+
+    /** Bytes read from the partition files so far. */
+    long bytesRead() {
+        return bytesRead;
+    }
+
     /** Reads global elements [start, end) of {@code key} into {@code into}, whose element 0 is global {@code base}. */
     private void readInto(String key, String name, long start, long end, Tensor into, long base) throws IOException {
         long saved = chunks.get(name);
@@ -75,6 +107,7 @@ final class SavedPartitions {
             }
             try (Tensor dst = into.narrow(0, lo - base, hi - lo)) {
                 Safetensors.readRange(file(r), entry, lo - r * saved, dst);
+                bytesRead += dst.nbytes();
             }
         }
     }
