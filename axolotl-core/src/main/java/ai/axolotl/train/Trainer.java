@@ -123,12 +123,12 @@ public final class Trainer implements AutoCloseable {
 
     private void prepare() {
         Natives.setThreads(threads);
-        if (strategy.worldSize() == 1) {
-            Device.forRank(0, System.getenv()).log(LOG, "rank 0");
-        }
         List<String> unresolved = ConfigLoader.unresolvedReferences(config);
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));
+        }
+        if (strategy.worldSize() == 1) { // after the input checks: bad input stays one line
+            Device.forRank(0, System.getenv()).log(LOG, "rank 0");
         }
         if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0) {
             model = ModelLoader.placeholder(config);
