@@ -1,6 +1,7 @@
 package ai.axolotl.spark;
 
 import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.EvalResult;
@@ -21,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
@@ -102,6 +104,38 @@ class SparkTrainingTest {
         assertThat(Files.list(dir.resolve("spark").resolve(DataFrameInput.DIR)).count())
                 .as("one file per partition").isEqualTo(rows.rdd().getNumPartitions());
         assertSameWeights(dir.resolve("threads"), dir.resolve("spark"), "spark vs thread launcher");
+    }
+
+    @Test
+    void preTokenizedRowsTrainAsTheLauncherTrainsThem(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = kit();
+        StrategyTestKit.fixture(dir, false);
+        Random random = new Random(5);
+        StringBuilder ids = new StringBuilder();
+        for (int i = 0; i < 120; i++) {
+            StringBuilder row = new StringBuilder("{\"input_ids\": [1");
+            for (int t = 0, n = 8 + random.nextInt(32); t < n; t++) {
+                row.append(", ").append(3 + random.nextInt(250));
+            }
+            ids.append(row).append("]}\n");
+        }
+        Path data = dir.resolve("ids.jsonl");
+        Files.writeString(data, ids.toString());
+        kit.config(dir, 2, dir.resolve("unused"), Map.of());
+        Path yml = dir.resolve("ids.yml");
+        Files.writeString(yml, Files.readString(dir.resolve("kit-2.yml"))
+                .replace(dir.resolve("data.jsonl").toString(), data.toString()).replace("    type: completion\n", ""));
+        AxolotlConfig threads = ConfigLoader.load(yml, Map.of("output_dir", dir.resolve("threads").toString()))
+                .config();
+        assertThat(threads.datasets().get(0).type()).as("pre-tokenized: no type").isNull();
+        List<Double> reference = kit.run(threads, 2, -1).get(0);
+
+        Dataset<Row> rows = spark.read().json(data.toString());
+        SparkTrainResult r = SparkTraining.fit(spark, rows, ConfigLoader.load(yml,
+                Map.of("output_dir", dir.resolve("spark").toString())).config(), 2);
+
+        assertClose(r.losses(), reference, "pre-tokenized rows: spark vs thread launcher");
+        assertSameWeights(dir.resolve("threads"), dir.resolve("spark"), "pre-tokenized rows");
     }
 
     @Test
