@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
@@ -46,6 +48,77 @@ public final class HfCheckpoint {
         } finally {
             weights.values().forEach(Tensor::close);
         }
+    }
+
+    /**
+     * The slices of a model directory's weights that rank {@code rank} of a tensor-parallel degree {@code tp}
+     * holds, as stored (dtype unchanged): split parameters cut along their {@link LlamaModel#tensorParallelStyle}
+     * dimension, replicated ones whole. Only those bytes are read from the safetensors files.
+     *
+     * @param tensors the slices by parameter name (the caller closes them)
+     * @param bytesRead bytes read from the files
+     */
+    public record Slices(Map<String, Tensor> tensors, long bytesRead) {}
+
+    /** Reads rank {@code rank}'s slices of every parameter of {@code config} (see {@link Slices}). */
+    public static Slices readSlices(Path dir, LlamaConfig config, int rank, int tp) throws IOException {
+        Map<String, Path> files = weightFiles(dir);
+        Map<Path, Map<String, Safetensors.Entry>> headers = new LinkedHashMap<>();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        long bytes = 0;
+        try {
+            for (String name : LlamaModel.parameterNames(config)) {
+                Path file = files.get(name);
+                Safetensors.Entry entry = file == null ? null
+                        : headers.computeIfAbsent(file, HfCheckpoint::entriesOf).get(name);
+                if (entry == null) {
+                    throw new IllegalArgumentException(dir + ": missing tensor '" + name + "'");
+                }
+                long[] shape = LlamaModel.parameterShape(config, name);
+                if (!Arrays.equals(shape, entry.shape())) {
+                    throw new IllegalArgumentException(dir + ": tensor '" + name + "' has shape "
+                            + Arrays.toString(entry.shape()) + ", expected " + Arrays.toString(shape));
+                }
+                int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+                Tensor t = dim < 0 || tp == 1 ? Safetensors.readSlice(file, entry, 0, 0, shape[0])
+                        : Safetensors.readSlice(file, entry, dim, rank * (shape[dim] / tp), shape[dim] / tp);
+                bytes += t.nbytes();
+                out.put(name, t);
+            }
+            return new Slices(out, bytes);
+        } catch (IOException | RuntimeException e) {
+            out.values().forEach(Tensor::close);
+            throw e;
+        }
+    }
+
+    private static Map<String, Safetensors.Entry> entriesOf(Path file) {
+        try {
+            return Safetensors.entries(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Which file holds each tensor: the single model.safetensors, or the index's weight_map. */
+    private static Map<String, Path> weightFiles(Path dir) throws IOException {
+        Map<String, Path> out = new LinkedHashMap<>();
+        if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
+            for (String name : Safetensors.entries(dir.resolve(WEIGHTS)).keySet()) {
+                out.put(name, dir.resolve(WEIGHTS));
+            }
+            return out;
+        }
+        Path index = dir.resolve(INDEX);
+        if (!Files.isRegularFile(index)) {
+            throw new IOException(dir + ": no " + WEIGHTS + " or " + INDEX);
+        }
+        JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+        if (map == null) {
+            throw new IOException(index + ": no weight_map");
+        }
+        map.fields().forEachRemaining(e -> out.put(e.getKey(), dir.resolve(e.getValue().asText())));
+        return out;
     }
 
     /** Reads every weight tensor of a model directory as stored (dtype unchanged). */

@@ -258,6 +258,39 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * A tensor-parallel rank's model over the slices it holds (any float type; converted to float32 leaves that
+     * require grad), read directly from the weights without the whole model: every slice must have the rank's
+     * {@link #localShape}.
+     */
+    public static LlamaModel fromSlices(LlamaConfig config, Map<String, Tensor> slices, ModelParallelism parallel,
+                                        String source) {
+        int tp = parallel.size();
+        List<String> problems = tensorParallelProblems(config, tp);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("tensor_parallel_size (" + tp + ") must divide "
+                    + String.join(", ", problems));
+        }
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        for (String name : parameterNames(config)) {
+            Tensor slice = slices.get(name);
+            long[] shape = parameterShape(config, name);
+            int dim = tensorParallelStyle(name).shardDim();
+            if (dim >= 0) {
+                shape[dim] /= tp;
+            }
+            if (slice == null || !Arrays.equals(shape, slice.shape())) {
+                throw new IllegalArgumentException(source + ": slice of '" + name + "' is "
+                        + (slice == null ? "missing" : Arrays.toString(slice.shape())) + ", expected "
+                        + Arrays.toString(shape));
+            }
+            Tensor p = slice.detach().to(ScalarType.Float).clone();
+            p.requires_grad_(true);
+            params.put(name, p);
+        }
+        return new LlamaModel(config, params, new SdpaAttention(), parallel);
+    }
+
+    /**
      * A model whose parameters have no storage yet (zero elements, same names): for ranks that will receive their
      * partitions from rank 0 instead of reading or initialising the weights.
      */

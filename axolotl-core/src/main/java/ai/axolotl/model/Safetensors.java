@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -114,6 +115,23 @@ public final class Safetensors {
                 position += n;
             }
         }
+    }
+
+    /**
+     * Entries {@code [from, from + len)} along dimension {@code dim} of a tensor, in its stored type with that
+     * dimension cut; only the slice's bytes are read (one byte range per contiguous run). The caller closes it.
+     */
+    public static Tensor readSlice(Path file, Entry entry, int dim, long from, long len) throws IOException {
+        long[] cut = SliceRuns.shape(entry.shape(), dim, len);
+        Tensor out = torch.empty(cut, Tensors.options(entry.dtype().scalarType()), null);
+        try (Tensor flat = out.view(-1)) {
+            SliceRuns.forEach(entry.shape(), dim, from, len, (source, length, target) -> {
+                try (Tensor dst = flat.narrow(0, target, length)) {
+                    readRange(file, entry, source, dst);
+                }
+            });
+        }
+        return out;
     }
 
     /** The {@code __metadata__} map of a file (empty when absent). */

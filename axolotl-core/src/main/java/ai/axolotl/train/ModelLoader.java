@@ -4,6 +4,10 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelParallelism;
+import org.bytedeco.pytorch.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,6 +16,8 @@ import java.nio.file.Path;
 
 /** Loads the model a config names: weights from {@code base_model}, or a fresh one when {@code reinit_weights}. */
 public final class ModelLoader {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelLoader.class);
+
     private ModelLoader() {}
 
     /** The directory of {@code base_model}, checked to be a local model directory. */
@@ -34,6 +40,40 @@ public final class ModelLoader {
     public static LlamaModel placeholder(AxolotlConfig config) {
         Path dir = baseModelDir(config);
         return LlamaModel.placeholder(LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG)));
+    }
+
+    /** The shape of the base model (its config.json). */
+    public static LlamaConfig shape(AxolotlConfig config) {
+        return LlamaConfig.read(baseModelDir(config).resolve(HfCheckpoint.CONFIG));
+    }
+
+    /**
+     * A tensor-parallel rank's model read slice by slice from base_model's safetensors (only the bytes of its
+     * slices and of the replicated norms), for a config without {@code reinit_weights}.
+     */
+    public static LlamaModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
+        Path dir = baseModelDir(config);
+        try {
+            if (!HfCheckpoint.isModelDir(dir)) {
+                throw new TrainingException("base_model: '" + dir + "' has config.json but no model.safetensors "
+                        + "(or index); set reinit_weights: true to start from random weights");
+            }
+            LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
+            HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, shape, parallel.rank(), parallel.size());
+            try {
+                LOG.info("tensor-parallel rank {} of {} read {} bytes of base_model's weights (its slices)",
+                        parallel.rank(), parallel.size(), slices.bytesRead());
+                return LlamaModel.fromSlices(shape, slices.tensors(), parallel, dir.toString());
+            } finally {
+                slices.tensors().values().forEach(Tensor::close);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new TrainingException("base_model: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new TrainingException("base_model: cannot read " + dir + ": " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw new TrainingException("base_model: " + e.getMessage(), e);
+        }
     }
 
     /** The model to train. */

@@ -135,7 +135,7 @@ public final class Trainer implements AutoCloseable {
             LOG.info("rank {} does not read base_model: it receives its shards from rank 0 "
                     + "(cpu_ram_efficient_loading)", strategy.rank());
         } else {
-            model = ModelLoader.load(config);
+            model = strategy.loadModel(config);
         }
         tokenizer = Tokenizers.forConfig(config);
         if (tokenizer.vocabSize() > model.config().vocabSize()) {

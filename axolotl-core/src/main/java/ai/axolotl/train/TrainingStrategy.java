@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfModelWriter;
@@ -45,6 +46,14 @@ public interface TrainingStrategy extends AutoCloseable {
      */
     default boolean rankZeroLoadsWeights() {
         return false;
+    }
+
+    /**
+     * The model this rank starts from, before {@link #parallelize}: by default the whole base model
+     * ({@link ModelLoader#load}); a strategy whose rank holds only slices may read only those.
+     */
+    default LlamaModel loadModel(AxolotlConfig config) {
+        return ModelLoader.load(config);
     }
 
     /**

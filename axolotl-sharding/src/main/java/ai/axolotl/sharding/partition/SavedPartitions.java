@@ -1,6 +1,7 @@
 package ai.axolotl.sharding.partition;
 
 import ai.axolotl.model.Safetensors;
+import ai.axolotl.model.SliceRuns;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.train.TrainingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,22 +69,12 @@ final class SavedPartitions {
      */
     Tensor readSlice(String key, long[] shape, int dim, long from, long len) throws IOException {
         String name = key.substring(key.indexOf('/') + 1);
-        long outer = 1;
-        for (int i = 0; i < dim; i++) {
-            outer *= shape[i];
-        }
-        long inner = 1;
-        for (int i = dim + 1; i < shape.length; i++) {
-            inner *= shape[i];
-        }
-        long run = len * inner;
-        Tensor out = Tensors.zeros(outer * run);
-        for (long o = 0; o < outer; o++) {
-            long start = (o * shape[dim] + from) * inner;
-            try (Tensor dst = out.narrow(0, o * run, run)) {
-                readInto(key, name, start, start + run, dst, start);
+        Tensor out = Tensors.zeros(SliceRuns.numel(shape, dim, len));
+        SliceRuns.forEach(shape, dim, from, len, (source, length, target) -> {
+            try (Tensor dst = out.narrow(0, target, length)) {
+                readInto(key, name, source, source + length, dst, source);
             }
-        }
+        });
         return out;
     }
 

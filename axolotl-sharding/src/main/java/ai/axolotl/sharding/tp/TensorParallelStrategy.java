@@ -1,10 +1,12 @@
 package ai.axolotl.sharding.tp;
 
+import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.DType;
+import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.TensorParallelStyle;
@@ -13,6 +15,7 @@ import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.ShardingStrategy;
 import ai.axolotl.train.GradientClipping;
+import ai.axolotl.train.ModelLoader;
 import ai.axolotl.train.UnitHooks;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -21,6 +24,7 @@ import org.bytedeco.pytorch.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -70,8 +74,31 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         return inner.equals("ddp") && mesh.dataParallelSize() == 1 ? "tp" : inner + "+tp";
     }
 
+    /**
+     * With weights in base_model (no {@code reinit_weights}), reads only this rank's slices and the replicated
+     * norms from the safetensors files instead of the whole model; a fresh initialisation is the one-process one,
+     * made whole and sliced by {@link #parallelize}.
+     */
+    @Override
+    public LlamaModel loadModel(AxolotlConfig config) {
+        if (config.model().reinitWeights()) {
+            return ModelLoader.load(config);
+        }
+        LlamaConfig shape = ModelLoader.shape(config);
+        List<String> problems = LlamaModel.tensorParallelProblems(shape, tensorGroup.size());
+        if (!problems.isEmpty()) {
+            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (" + tensorGroup.size()
+                    + ") must divide " + String.join(", ", problems) + " of base_model");
+        }
+        regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
+        return ModelLoader.loadSlices(config, regions);
+    }
+
     @Override
     public LlamaModel parallelize(LlamaModel full) {
+        if (regions != null && full.parallelism() == regions) {
+            return full; // loaded as this rank's slices already
+        }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
         LlamaModel local;
         try {

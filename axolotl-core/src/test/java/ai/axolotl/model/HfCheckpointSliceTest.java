@@ -1,0 +1,53 @@
+package ai.axolotl.model;
+
+import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A tensor-parallel rank reads its slices of a Hugging Face model directory without the rest: every slice equals
+ * the whole tensor cut along its split dimension, and the bytes read are the slices' bytes (single file, sharded
+ * index, float32 and bfloat16 storage).
+ */
+class HfCheckpointSliceTest {
+    @ParameterizedTest(name = "{0}, shards of {1} bytes")
+    @CsvSource({"F32, 1073741824", "BF16, 1073741824", "F32, 40000"})
+    void eachRankReadsExactlyItsSlices(DType dtype, long shardBytes, @TempDir Path dir) throws Exception {
+        LlamaConfig config = new LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32");
+        long fileBytes = 0;
+        try (LlamaModel full = LlamaModel.initialise(config, 3)) {
+            HfCheckpoint.save(dir, config, full.parameters(), dtype, shardBytes);
+            Map<String, Tensor> stored = HfCheckpoint.readWeights(dir);
+            for (Tensor t : stored.values()) {
+                fileBytes += t.nbytes();
+            }
+            for (int rank = 0; rank < 2; rank++) {
+                HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, config, rank, 2);
+                long owned = 0;
+                for (String name : LlamaModel.parameterNames(config)) {
+                    Tensor slice = slices.tensors().get(name);
+                    int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+                    Tensor whole = stored.get(name);
+                    try (Tensor expected = dim < 0 ? whole.alias() : whole.narrow(dim, rank * whole.size(dim) / 2,
+                            whole.size(dim) / 2)) {
+                        assertThat(Tensors.sameType(slice.scalar_type(), dtype.scalarType())).isTrue();
+                        assertThat(Tensors.maxAbsDiff(slice.to(ScalarType.Float), expected.to(ScalarType.Float)))
+                                .as(name).isZero();
+                    }
+                    owned += slice.nbytes();
+                }
+                assertThat(slices.bytesRead()).as("rank " + rank).isEqualTo(owned).isLessThan(fileBytes * 3 / 4);
+                slices.tensors().values().forEach(Tensor::close);
+            }
+            stored.values().forEach(Tensor::close);
+        }
+    }
+}

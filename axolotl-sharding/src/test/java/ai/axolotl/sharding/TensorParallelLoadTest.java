@@ -1,0 +1,38 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.model.DType;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.sharding.testkit.StrategyTestKit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Tensor parallel from a base model with weights (no {@code reinit_weights}): each rank reads only its slices from
+ * the safetensors files, and the run is the one-process run from the same weights (losses 1e-5, weights 1e-4).
+ */
+class TensorParallelLoadTest {
+    @Test
+    void ranksLoadTheirSlicesAndTrainTheOneProcessCurve(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "").tensorParallel(2);
+        StrategyTestKit.fixture(dir, false, 262);
+        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        Path base = dir.resolve("base");
+        try (LlamaModel m = LlamaModel.initialise(shape, 17)) {
+            HfCheckpoint.save(base, shape, m.parameters(), DType.BF16, 1L << 30);
+        }
+        Map<String, String> fromWeights = Map.of("base_model", base.toString(), "reinit_weights", "false");
+        List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), fromWeights), 0, -1).get(0);
+        List<List<Double>> tp = kit.run(kit.config(dir, 2, dir.resolve("tp"), fromWeights), 2, -1);
+
+        for (int r = 0; r < 2; r++) {
+            StrategyTestKit.assertClose(tp.get(r), one, "tp 2 from base weights, rank " + r);
+        }
+        StrategyTestKit.assertSameWeights(dir.resolve("one"), dir.resolve("tp"), "tp 2 from base weights");
+    }
+}
