@@ -2,10 +2,12 @@ package ai.axolotl.spark;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.CheckpointSettings;
+import ai.axolotl.distributed.CollectivesProvider;
 import ai.axolotl.distributed.Timeouts;
 import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.Checkpoints;
@@ -15,6 +17,7 @@ import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
 import ai.axolotl.train.TrainingStrategy;
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.resource.ResourceInformation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
@@ -116,7 +119,10 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Spark
         }
         int threads = threadsPerRank > 0 ? threadsPerRank : Math.max(1, ctx.cpus());
         String id = runId + "-a" + attempt;
-        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), id);
+        Device device = Device.forRank(gpuOrdinal(ctx), System.getenv());
+        device.log(LOG, "rank " + rank);
+        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), id,
+                device, CollectivesProvider.forDevice(device.type()));
              TrainingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, listeners, threads)) {
             TrainResult r = trainer.fit();
@@ -130,6 +136,23 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Spark
             if (reporter != null) {
                 reporter.close();
             }
+        }
+    }
+
+    /**
+     * The CUDA ordinal Spark gave this task ({@code spark.task.resource.gpu.amount}: the first address of its
+     * {@code gpu} resource), else 0: in a Spark task the GPU comes from the scheduler, not from LOCAL_RANK.
+     */
+    static int gpuOrdinal(BarrierTaskContext ctx) {
+        ResourceInformation gpu = ctx.resources().get("gpu").getOrElse(() -> null);
+        if (gpu == null || gpu.addresses().length == 0) {
+            return 0;
+        }
+        try {
+            return Integer.parseInt(gpu.addresses()[0].trim());
+        } catch (NumberFormatException e) {
+            throw new SparkTrainingException("task of partition " + ctx.partitionId() + ": GPU address '"
+                    + gpu.addresses()[0] + "' from the gpu resource discovery script is not a CUDA ordinal");
         }
     }
 
