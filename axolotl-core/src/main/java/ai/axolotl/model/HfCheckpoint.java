@@ -13,7 +13,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A Hugging Face model directory: {@code config.json} plus {@code model.safetensors}, or shards named in
@@ -123,22 +122,9 @@ public final class HfCheckpoint {
 
     /** Reads every weight tensor of a model directory as stored (dtype unchanged). */
     public static Map<String, Tensor> readWeights(Path dir) throws IOException {
-        if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
-            return Safetensors.read(dir.resolve(WEIGHTS));
-        }
-        Path index = dir.resolve(INDEX);
-        if (!Files.isRegularFile(index)) {
-            throw new IOException(dir + ": no " + WEIGHTS + " or " + INDEX);
-        }
-        JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
-        if (map == null) {
-            throw new IOException(index + ": no weight_map");
-        }
-        Set<String> files = new LinkedHashSet<>();
-        map.fields().forEachRemaining(e -> files.add(e.getValue().asText()));
         Map<String, Tensor> out = new LinkedHashMap<>();
-        for (String f : files) {
-            out.putAll(Safetensors.read(dir.resolve(f)));
+        for (Path file : new LinkedHashSet<>(weightFiles(dir).values())) {
+            out.putAll(Safetensors.read(file));
         }
         return out;
     }

@@ -53,11 +53,8 @@ public final class ModelLoader {
      */
     public static LlamaModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
         Path dir = baseModelDir(config);
-        try {
-            if (!HfCheckpoint.isModelDir(dir)) {
-                throw new TrainingException("base_model: '" + dir + "' has config.json but no model.safetensors "
-                        + "(or index); set reinit_weights: true to start from random weights");
-            }
+        return reading(dir, () -> {
+            requireWeights(dir);
             LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
             HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, shape, parallel.rank(), parallel.size());
             try {
@@ -67,28 +64,38 @@ public final class ModelLoader {
             } finally {
                 slices.tensors().values().forEach(Tensor::close);
             }
-        } catch (IllegalArgumentException e) {
-            throw new TrainingException("base_model: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new TrainingException("base_model: cannot read " + dir + ": " + e.getMessage(), e);
-        } catch (UncheckedIOException e) {
-            throw new TrainingException("base_model: " + e.getMessage(), e);
-        }
+        });
     }
 
     /** The model to train. */
     public static LlamaModel load(AxolotlConfig config) {
         Path dir = baseModelDir(config);
-        try {
+        return reading(dir, () -> {
             if (config.model().reinitWeights()) {
                 LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
                 return LlamaModel.initialise(shape, config.training().seed());
             }
-            if (!HfCheckpoint.isModelDir(dir)) {
-                throw new TrainingException("base_model: '" + dir + "' has config.json but no model.safetensors "
-                        + "(or index); set reinit_weights: true to start from random weights");
-            }
+            requireWeights(dir);
             return HfCheckpoint.load(dir);
+        });
+    }
+
+    private static void requireWeights(Path dir) {
+        if (!HfCheckpoint.isModelDir(dir)) {
+            throw new TrainingException("base_model: '" + dir + "' has config.json but no model.safetensors "
+                    + "(or index); set reinit_weights: true to start from random weights");
+        }
+    }
+
+    /** What reads base_model, its failures worded as one line naming base_model. */
+    @FunctionalInterface
+    private interface Read {
+        LlamaModel get() throws IOException;
+    }
+
+    private static LlamaModel reading(Path dir, Read read) {
+        try {
+            return read.get();
         } catch (IllegalArgumentException e) {
             throw new TrainingException("base_model: " + e.getMessage(), e);
         } catch (IOException e) {
