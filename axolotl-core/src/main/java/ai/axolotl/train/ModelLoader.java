@@ -48,16 +48,26 @@ public final class ModelLoader {
     }
 
     /**
+     * A tensor-parallel rank's model read from base_model's safetensors.
+     *
+     * @param model the rank's model over its slices
+     * @param bytesRead bytes read from the weight files (its slices and the replicated norms only)
+     */
+    public record SlicedModel(LlamaModel model, long bytesRead) {}
+
+    /**
      * A tensor-parallel rank's model read slice by slice from base_model's safetensors (only the bytes of its
      * slices and of the replicated norms), for a config without {@code reinit_weights}.
      */
-    public static LlamaModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
+    public static SlicedModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
         Path dir = baseModelDir(config);
-        return reading(dir, () -> {
+        long[] bytes = {0};
+        LlamaModel model = reading(dir, () -> {
             requireWeights(dir);
             LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
             HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, shape, parallel.rank(), parallel.size());
             try {
+                bytes[0] = slices.bytesRead();
                 LOG.info("tensor-parallel rank {} of {} read {} bytes of base_model's weights (its slices)",
                         parallel.rank(), parallel.size(), slices.bytesRead());
                 return LlamaModel.fromSlices(shape, slices.tensors(), parallel, dir.toString());
@@ -65,6 +75,7 @@ public final class ModelLoader {
                 slices.tensors().values().forEach(Tensor::close);
             }
         });
+        return new SlicedModel(model, bytes[0]);
     }
 
     /** The model to train. */

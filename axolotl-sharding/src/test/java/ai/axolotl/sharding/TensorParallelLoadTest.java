@@ -5,12 +5,18 @@ import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
+import ai.axolotl.sharding.tp.TensorParallelStrategy;
+import ai.axolotl.train.TrainingStrategy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Tensor parallel from a base model with weights (no {@code reinit_weights}): each rank reads only its slices from
@@ -19,7 +25,12 @@ import java.util.Map;
 class TensorParallelLoadTest {
     @Test
     void ranksLoadTheirSlicesAndTrainTheOneProcessCurve(@TempDir Path dir) throws Exception {
-        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "").tensorParallel(2);
+        List<TrainingStrategy> created = new CopyOnWriteArrayList<>();
+        StrategyTestKit kit = new StrategyTestKit((c, groups) -> {
+            TrainingStrategy s = Strategies.create(c, groups);
+            created.add(s);
+            return s;
+        }, "").tensorParallel(2);
         StrategyTestKit.fixture(dir, false, 262);
         LlamaConfig shape = StrategyTestKit.model(false, 262);
         Path base = dir.resolve("base");
@@ -29,6 +40,10 @@ class TensorParallelLoadTest {
         Map<String, String> fromWeights = Map.of("base_model", base.toString(), "reinit_weights", "false");
         List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), fromWeights), 0, -1).get(0);
         List<List<Double>> tp = kit.run(kit.config(dir, 2, dir.resolve("tp"), fromWeights), 2, -1);
+        long fileBytes = Files.size(base.resolve("model.safetensors"));
+        assertThat(created).hasSize(2).allSatisfy(s -> assertThat(((TensorParallelStrategy) s).baseModelBytesRead())
+                .as("each rank read its slices of the weights, not the whole file").isPositive()
+                .isLessThan(fileBytes * 3 / 4));
 
         for (int r = 0; r < 2; r++) {
             StrategyTestKit.assertClose(tp.get(r), one, "tp 2 from base weights, rank " + r);

@@ -48,6 +48,7 @@ public final class TensorParallelStrategy extends ShardingStrategy {
     private final DataParallelLayer replicas;
     private final boolean sequenceParallel;
     private TensorParallelRegions regions;
+    private long baseModelBytesRead;
 
     /**
      * @param tensorGroup the tensor-parallel group of this rank
@@ -91,7 +92,14 @@ public final class TensorParallelStrategy extends ShardingStrategy {
                     + ") must divide " + String.join(", ", problems) + " of base_model");
         }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
-        return ModelLoader.loadSlices(config, regions);
+        ModelLoader.SlicedModel sliced = ModelLoader.loadSlices(config, regions);
+        baseModelBytesRead = sliced.bytesRead();
+        return sliced.model();
+    }
+
+    /** Bytes this rank read from base_model's weight files (0 when it made or read the whole model). */
+    public long baseModelBytesRead() {
+        return baseModelBytesRead;
     }
 
     @Override
