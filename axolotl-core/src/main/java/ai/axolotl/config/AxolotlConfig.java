@@ -37,6 +37,11 @@ public record AxolotlConfig(
         datasets = datasets == null ? null : List.copyOf(datasets);
     }
 
+    /** The same config with other checkpoint settings. */
+    public AxolotlConfig withCheckpoint(CheckpointSettings k) {
+        return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, k, precision, parallel);
+    }
+
     /** The same config with other distributed settings. */
     public AxolotlConfig withParallel(ParallelSettings p) {
         return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, checkpoint, precision, p);

@@ -25,4 +25,17 @@ public record CheckpointSettings(
         @PositiveOrZero int saveTotalLimit,
         String saveStrategy,
         boolean saveOnlyModel,
-        String resumeFromCheckpoint) implements Serializable {}
+        String resumeFromCheckpoint) implements Serializable {
+
+    /** The same settings writing to another directory. */
+    public CheckpointSettings withOutputDir(String dir) {
+        return new CheckpointSettings(dir, saveSteps, savesPerEpoch, saveTotalLimit, saveStrategy, saveOnlyModel,
+                resumeFromCheckpoint);
+    }
+
+    /** The same settings resuming from {@code from} (a checkpoint directory, {@code latest}, or null). */
+    public CheckpointSettings withResumeFromCheckpoint(String from) {
+        return new CheckpointSettings(outputDir, saveSteps, savesPerEpoch, saveTotalLimit, saveStrategy, saveOnlyModel,
+                from);
+    }
+}

@@ -144,11 +144,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public LlamaModel tensorParallel(ModelParallelism parallel) {
         int tp = parallel.size();
-        List<String> problems = tensorParallelProblems(config, tp);
-        if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("tensor_parallel_size (" + tp + ") must divide "
-                    + String.join(", ", problems));
-        }
+        requireTensorParallel(config, tp);
         Map<String, Tensor> local = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
             int dim = tensorParallelStyle(e.getKey()).shardDim();
@@ -175,10 +171,15 @@ public final class LlamaModel implements AutoCloseable {
      * shape for the dense model).
      */
     public long[] localShape(String name) {
+        return localShape(config, name, parallel.size());
+    }
+
+    /** The shape of a named parameter on a rank of tensor-parallel degree {@code tp}. */
+    public static long[] localShape(LlamaConfig config, String name, int tp) {
         long[] shape = parameterShape(config, name);
         int dim = tensorParallelStyle(name).shardDim();
         if (dim >= 0) {
-            shape[dim] /= parallel.size();
+            shape[dim] /= tp;
         }
         return shape;
     }
@@ -244,9 +245,7 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException(source + ": tensor '" + name + "' has shape "
                         + Arrays.toString(w.shape()) + ", expected " + Arrays.toString(shape));
             }
-            Tensor p = w.detach().to(paramType).clone();
-            p.requires_grad_(true);
-            params.put(name, p);
+            params.put(name, trainableCopy(w, paramType));
         }
         for (String name : weights.keySet()) {
             if (!expected.contains(name) && !name.endsWith("rotary_emb.inv_freq")) {
@@ -258,6 +257,19 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Checks that {@code tp} divides what tensor parallel splits.
+     *
+     * @throws IllegalArgumentException naming every factor it does not divide
+     */
+    public static void requireTensorParallel(LlamaConfig config, int tp) {
+        List<String> problems = tensorParallelProblems(config, tp);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("tensor_parallel_size (" + tp + ") must divide "
+                    + String.join(", ", problems));
+        }
+    }
+
+    /**
      * A tensor-parallel rank's model over the slices it holds (any float type; converted to float32 leaves that
      * require grad), read directly from the weights without the whole model: every slice must have the rank's
      * {@link #localShape}.
@@ -265,29 +277,26 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel fromSlices(LlamaConfig config, Map<String, Tensor> slices, ModelParallelism parallel,
                                         String source) {
         int tp = parallel.size();
-        List<String> problems = tensorParallelProblems(config, tp);
-        if (!problems.isEmpty()) {
-            throw new IllegalArgumentException("tensor_parallel_size (" + tp + ") must divide "
-                    + String.join(", ", problems));
-        }
+        requireTensorParallel(config, tp);
         Map<String, Tensor> params = new LinkedHashMap<>();
         for (String name : parameterNames(config)) {
             Tensor slice = slices.get(name);
-            long[] shape = parameterShape(config, name);
-            int dim = tensorParallelStyle(name).shardDim();
-            if (dim >= 0) {
-                shape[dim] /= tp;
-            }
+            long[] shape = localShape(config, name, tp);
             if (slice == null || !Arrays.equals(shape, slice.shape())) {
                 throw new IllegalArgumentException(source + ": slice of '" + name + "' is "
                         + (slice == null ? "missing" : Arrays.toString(slice.shape())) + ", expected "
                         + Arrays.toString(shape));
             }
-            Tensor p = slice.detach().to(ScalarType.Float).clone();
-            p.requires_grad_(true);
-            params.put(name, p);
+            params.put(name, trainableCopy(slice, ScalarType.Float));
         }
         return new LlamaModel(config, params, new SdpaAttention(), parallel);
+    }
+
+    /** A copy of {@code w} as a leaf of type {@code type} that requires grad. */
+    private static Tensor trainableCopy(Tensor w, ScalarType type) {
+        Tensor p = w.detach().to(type).clone();
+        p.requires_grad_(true);
+        return p;
     }
 
     /**

@@ -2,6 +2,7 @@ package ai.axolotl.spark;
 
 import ai.axolotl.config.DatasetConfig;
 import ai.axolotl.train.Checkpoints;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -56,10 +57,15 @@ final class DataFrameInput {
         }
         Dataset<String> json = rows.selectExpr(columns.stream().map(c -> "`" + c + "`").toArray(String[]::new))
                 .toJSON();
-        rows.sparkSession().sparkContext().setJobDescription("axolotl-java: write the training rows to " + dir);
-        List<InputManifest.Part> parts = new ArrayList<>(
-                json.javaRDD().mapPartitionsWithIndex(new PartitionWriter(dir.toString()), false).collect());
-        rows.sparkSession().sparkContext().setJobDescription(null);
+        SparkContext sc = rows.sparkSession().sparkContext();
+        sc.setJobDescription("axolotl-java: write the training rows to " + dir);
+        List<InputManifest.Part> parts;
+        try {
+            parts = new ArrayList<>(
+                    json.javaRDD().mapPartitionsWithIndex(new PartitionWriter(dir.toString()), false).collect());
+        } finally {
+            sc.setJobDescription(null);
+        }
         parts.sort(Comparator.comparingInt(InputManifest.Part::partition));
         if (parts.isEmpty()) {
             throw new SparkTrainingException("the DataFrame has no rows to train on");

@@ -1,7 +1,6 @@
 package ai.axolotl.spark;
 
 import ai.axolotl.config.AxolotlConfig;
-import ai.axolotl.config.CheckpointSettings;
 import ai.axolotl.distributed.CollectivesProvider;
 import ai.axolotl.distributed.Timeouts;
 import ai.axolotl.distributed.WorldSpec;
@@ -167,9 +166,6 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Spark
 
     /** The config with {@code resume_from_checkpoint: true}: the newest complete checkpoint, if any. */
     static AxolotlConfig resumeLatest(AxolotlConfig c) {
-        CheckpointSettings k = c.checkpoint();
-        return new AxolotlConfig(c.model(), c.datasets(), c.data(), c.training(), c.optimizer(), c.scheduler(),
-                new CheckpointSettings(k.outputDir(), k.saveSteps(), k.savesPerEpoch(), k.saveTotalLimit(),
-                        k.saveStrategy(), k.saveOnlyModel(), "latest"), c.precision(), c.parallel());
+        return c.withCheckpoint(c.checkpoint().withResumeFromCheckpoint("latest"));
     }
 }

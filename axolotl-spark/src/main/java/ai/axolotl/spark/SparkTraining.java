@@ -1,7 +1,6 @@
 package ai.axolotl.spark;
 
 import ai.axolotl.config.AxolotlConfig;
-import ai.axolotl.config.CheckpointSettings;
 import ai.axolotl.config.DataSettings;
 import ai.axolotl.config.DatasetConfig;
 import ai.axolotl.config.ModelSettings;
@@ -178,11 +177,8 @@ public final class SparkTraining {
         DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
                 : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),
                 t.samplePacking(), t.padToSequenceLen(), t.trainOnInputs(), t.minSampleLen());
-        CheckpointSettings k = c.checkpoint();
         return new AxolotlConfig(model, List.of(written), data, c.training(), c.optimizer(), c.scheduler(),
-                new CheckpointSettings(outputDir.toString(), k.saveSteps(), k.savesPerEpoch(),
-                        k.saveTotalLimit(), k.saveStrategy(), k.saveOnlyModel(), k.resumeFromCheckpoint()),
-                c.precision(), c.parallel());
+                c.checkpoint().withOutputDir(outputDir.toString()), c.precision(), c.parallel());
     }
 
     private static String absoluteIfHere(String path) {

@@ -6,7 +6,6 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.DType;
-import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.TensorParallelStyle;
@@ -24,7 +23,6 @@ import org.bytedeco.pytorch.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -85,16 +83,19 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         if (config.model().reinitWeights()) {
             return ModelLoader.load(config);
         }
-        LlamaConfig shape = ModelLoader.shape(config);
-        List<String> problems = LlamaModel.tensorParallelProblems(shape, tensorGroup.size());
-        if (!problems.isEmpty()) {
-            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (" + tensorGroup.size()
-                    + ") must divide " + String.join(", ", problems) + " of base_model");
+        try {
+            LlamaModel.requireTensorParallel(ModelLoader.shape(config), tensorGroup.size());
+        } catch (IllegalArgumentException e) {
+            throw notDividing(e);
         }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
         ModelLoader.SlicedModel sliced = ModelLoader.loadSlices(config, regions);
         baseModelBytesRead = sliced.bytesRead();
         return sliced.model();
+    }
+
+    private static ConfigException notDividing(IllegalArgumentException e) {
+        return new ConfigException("tensor_parallel_size", e.getMessage() + " of base_model");
     }
 
     /** Bytes this rank read from base_model's weight files (0 when it made or read the whole model). */
@@ -112,7 +113,7 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         try {
             local = full.tensorParallel(regions);
         } catch (IllegalArgumentException e) { // the degree does not divide the model (validation read no config.json)
-            throw new ConfigException("tensor_parallel_size", e.getMessage() + " of base_model");
+            throw notDividing(e);
         }
         full.close();
         return local;
