@@ -5,13 +5,16 @@ import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.sharding.ddp.DataParallelStrategy;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
 import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.UnitHooks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,6 +109,59 @@ class CommunicationKeysTest {
         assertThat(inFlight[0]).isEqualTo(2);
         assertThat(inFlight[1]).isZero();
         StrategyTestKit.assertClose(off, on, "overlap_comm false vs true");
+    }
+
+    @Test
+    void noReductionOutlivesItsMicroBatch(@TempDir Path dir) throws Exception {
+        // overlap on and one bucket per parameter: buckets are in flight during backward; the last ones of a
+        // micro-batch must be finished (their tensors freed) before the next micro-batch's forward starts
+        AxolotlConfig c = config(dir, zero(3, "    overlap_comm: true\n    reduce_bucket_size: 1\n"), 3);
+        int[] mostAtForward = new int[2];
+        int[] mostInFlight = new int[2];
+        new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
+            PartitionedStrategy sharded = (PartitionedStrategy) s;
+            TrainingStrategy watched = new ForwardingStrategy(s) {
+                @Override
+                public UnitHooks hooks() {
+                    UnitHooks inner = s.hooks();
+                    return new UnitHooks() {
+                        @Override
+                        public void beforeForward(ModelUnit unit) {
+                            mostAtForward[s.rank()] = Math.max(mostAtForward[s.rank()],
+                                    sharded.gradientBucketsInFlight());
+                            inner.beforeForward(unit);
+                        }
+
+                        @Override
+                        public void afterForward(ModelUnit unit) {
+                            inner.afterForward(unit);
+                        }
+
+                        @Override
+                        public void beforeBackward(ModelUnit unit) {
+                            inner.beforeBackward(unit);
+                        }
+
+                        @Override
+                        public void afterEvaluationForward(ModelUnit unit) {
+                            inner.afterEvaluationForward(unit);
+                        }
+
+                        @Override
+                        public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
+                            inner.afterBackward(unit, lastMicroStep);
+                        }
+                    };
+                }
+            };
+            try (Trainer t = new Trainer(c, watched, List.of(), 1)) {
+                var r = t.fit();
+                mostInFlight[s.rank()] = sharded.mostGradientBucketsInFlight();
+                return r;
+            }
+        });
+        assertThat(mostInFlight).as("reductions overlapped backward").containsOnly(2);
+        assertThat(mostAtForward).as("buckets in flight when a forward started").containsOnly(0);
     }
 
     @Test

@@ -15,7 +15,8 @@ import java.util.List;
  * (DeepSpeed's {@code reduce_bucket_size}), or, with no cap, once per {@link #add} (FSDP2: one bucket per unit);
  * {@link #flush} launches what is left. With overlap (DeepSpeed's {@code overlap_comm}) at most two buckets are in
  * flight and the oldest is waited for only when a third is launched; without it every bucket is waited for as
- * soon as it is launched.
+ * soon as it is launched. Either way {@link #finishAll} at the end of each micro-batch's backward leaves none in
+ * flight, so a bucket's tensors never outlive the micro-batch that filled them.
  */
 final class GradientReducer {
     private static final int MAX_IN_FLIGHT = 2;
@@ -108,6 +109,11 @@ final class GradientReducer {
     /** Buckets launched so far. */
     long bucketsLaunched() {
         return bucketsLaunched;
+    }
+
+    /** Buckets in flight now. */
+    int inFlight() {
+        return inFlight.size();
     }
 
     /** The most buckets that were in flight at once (0 when every bucket was waited for at launch). */

@@ -177,7 +177,9 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
                     }
                     reducer.add(ps);
                     if (unit == units.get(0)) {
-                        reducer.flush(); // the micro-batch's backward is over
+                        // the micro-batch's backward is over: wait for its last reductions here (as FSDP2 does at
+                        // the end of backward), so no bucket lives on among the next micro-batch's activations
+                        reducer.finishAll();
                     }
                     exposedCommNanos += reducer.takeWaitedNanos();
                 }
@@ -560,6 +562,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
     /** Gradient buckets launched so far (reduce-scatters of gradient partitions). */
     public long gradientBucketsLaunched() {
         return reducer.bucketsLaunched();
+    }
+
+    /** Gradient buckets whose reduce-scatter is in flight now (their tensors held). */
+    public int gradientBucketsInFlight() {
+        return reducer.inFlight();
     }
 
     /** The most gradient buckets that were in flight at once (0 without overlap_comm). */
