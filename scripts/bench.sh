@@ -33,5 +33,6 @@ if [ "${1:-all}" != quick ]; then
     run "small-$s" --shape llama-small --strategy "$s" --world 2 --steps 8
   done
   run small-memory --memory --shape llama-small --world 2 --steps 3 --accumulation 1,8
+  run small-memory-glibc --memory --shape llama-small --world 2 --steps 3 --accumulation 1,8 --allocator glibc
 fi
 echo "results in $out" >&2

@@ -1,8 +1,10 @@
 package ai.axolotl.runtime;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 
 /** Resident memory of this process from {@code /proc/self/status} (Linux); -1 elsewhere. */
 public final class ProcessMemory {
@@ -30,6 +32,23 @@ public final class ProcessMemory {
             return true;
         } catch (IOException | RuntimeException e) {
             return false;
+        }
+    }
+
+    /**
+     * The C allocator this process's native memory (libtorch's tensors included) comes from, read from the
+     * libraries mapped into it ({@code /proc/self/maps}): {@code "jemalloc <path>"} or {@code "tcmalloc <path>"}
+     * when one was preloaded, else {@code "glibc"}; {@code "unknown"} where the map cannot be read.
+     */
+    public static String nativeAllocator() {
+        try (Stream<String> lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.map(l -> l.substring(l.lastIndexOf(' ') + 1))
+                    .filter(f -> f.contains("/libjemalloc") || f.contains("/libtcmalloc"))
+                    .findFirst()
+                    .map(f -> (f.contains("jemalloc") ? "jemalloc " : "tcmalloc ") + f)
+                    .orElse("glibc");
+        } catch (IOException | UncheckedIOException e) {
+            return "unknown";
         }
     }
 

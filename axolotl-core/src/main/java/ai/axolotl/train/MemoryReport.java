@@ -14,7 +14,8 @@ import java.util.Map;
  * Per-rank memory figures of a training run, for {@code axolotl bench --memory}: when the environment variable
  * {@value #ENV} names a directory, every rank turns on its strategy's memory probe and, after its last training
  * step (before the final evaluation and the export), writes {@code rank-<rank>.json} there with the process's
- * peak resident set ({@code peak_rss_bytes}, VmHWM) and the probe's peaks.
+ * peak resident set ({@code peak_rss_bytes}, VmHWM), the C allocator it ran with ({@code allocator}, from its
+ * mapped libraries) and the probe's peaks.
  */
 public final class MemoryReport {
     /** The environment variable naming the report directory. */
@@ -34,6 +35,7 @@ public final class MemoryReport {
         out.put("strategy", strategy.name());
         out.put("steps", steps);
         out.put("peak_rss_bytes", ProcessMemory.peakRssBytes());
+        out.put("allocator", ProcessMemory.nativeAllocator());
         out.putAll(strategy.memoryPeaks());
         Path file = Path.of(System.getenv(ENV)).resolve("rank-" + strategy.rank() + ".json");
         try {

@@ -325,7 +325,8 @@ public final class Trainer implements AutoCloseable {
             if (step == total && !stoppedEarly) {
                 exportModel(outputDir);
             }
-            LOG.info("peak RSS {} MiB", ProcessMemory.peakRssBytes() / (1024 * 1024));
+            LOG.info("peak RSS {} MiB (allocator: {})", ProcessMemory.peakRssBytes() / (1024 * 1024),
+                    ProcessMemory.nativeAllocator());
             TrainResult result = new TrainResult(step, List.copyOf(losses), finalEval, outputDir,
                     dataset.fingerprint(), stoppedEarly);
             for (TrainingListener l : listeners) {

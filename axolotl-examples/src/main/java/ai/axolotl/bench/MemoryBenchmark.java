@@ -3,6 +3,7 @@ package ai.axolotl.bench;
 import ai.axolotl.cli.AxolotlCli;
 import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
+import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
@@ -16,6 +17,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +39,7 @@ public final class MemoryBenchmark {
     private final int seqLen;
     private final int microBatch;
     private final List<Integer> accumulations;
+    private final RankAllocator allocator;
 
     /**
      * @param shape llama-tiny or llama-small
@@ -46,9 +49,11 @@ public final class MemoryBenchmark {
      * @param seqLen tokens per row
      * @param microBatch rows per micro-batch
      * @param accumulations gradient accumulation steps to compare (e.g. 1 and 8)
+     * @param allocator the C allocator of the rank JVMs
      */
     public MemoryBenchmark(String shape, int steps, int world, int threads, int seqLen, int microBatch,
-                           List<Integer> accumulations) {
+                           List<Integer> accumulations, RankAllocator allocator) {
+        this.allocator = allocator;
         this.shape = shape;
         this.steps = steps;
         this.world = world;
@@ -108,6 +113,7 @@ public final class MemoryBenchmark {
             out.put("micro_batch", microBatch);
             out.put("steps", steps);
             out.put("accumulations", accumulations);
+            out.put("allocator", allocator.describe());
             out.put("strategies", runs);
             return JSON.writeValueAsString(out);
         } finally {
@@ -141,7 +147,9 @@ public final class MemoryBenchmark {
         NodeTopology topology = new NodeTopology(1, 0, world, "127.0.0.1", ThreadLauncher.freePort());
         List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
-        int status = new LocalLauncher(topology, args, quiet, Map.of(MemoryReport.ENV, reports.toString()))
+        Map<String, String> env = new HashMap<>(allocator.environment());
+        env.put(MemoryReport.ENV, reports.toString());
+        int status = new LocalLauncher(topology, args, quiet, env)
                 .run(AxolotlCli.class.getName());
         if (status != 0) {
             throw new IllegalStateException(name + ": a rank exited with status " + status + " (run the config "

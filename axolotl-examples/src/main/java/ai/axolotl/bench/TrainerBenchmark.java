@@ -177,6 +177,7 @@ public final class TrainerBenchmark {
                 out.put("efficiency_vs_independent", Math.round((double) perRank / indep * 1000) / 1000.0);
             }
             out.put("peak_rss_mb", ProcessMemory.peakRssBytes() / (1024 * 1024));
+            out.put("allocator", ProcessMemory.nativeAllocator());
             out.put("final_loss", Math.round(run.result.finalLoss() * 10000) / 10000.0);
             List<Double> rounded = new ArrayList<>();
             run.losses.forEach(l -> rounded.add(Math.round(l * 10000) / 10000.0));

@@ -2,7 +2,9 @@ package ai.axolotl.cli;
 
 import ai.axolotl.bench.MemoryBenchmark;
 import ai.axolotl.bench.TrainerBenchmark;
+import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.distributed.launch.ThreadLauncher;
+import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.train.SingleProcessStrategy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -50,15 +52,27 @@ final class BenchCommand implements Callable<Integer> {
             description = "gradient accumulation steps compared by --memory (default 1,8)")
     List<Integer> accumulation;
 
+    @Option(names = "--allocator", paramLabel = "auto|jemalloc|glibc", description = "C allocator of the rank JVMs "
+            + "--memory starts (default auto: jemalloc when installed); the time benchmark runs in this JVM and "
+            + "reports the allocator it has")
+    String allocator;
+
     @Override
     public Integer call() throws Exception {
+        if (allocator != null && !memory) {
+            throw new IllegalArgumentException("--allocator applies to --memory, whose ranks are JVMs it starts; the "
+                    + "time benchmark runs in this JVM (" + ProcessMemory.nativeAllocator() + "): preload jemalloc "
+                    + "on its command line instead");
+        }
         if (memory) {
             if (world < 2) {
                 throw new IllegalArgumentException("--memory compares sharded strategies: give --world 2 or more");
             }
             int mb = microBatch > 0 ? microBatch : 1;
             int len = seqLen > 0 ? seqLen : 128;
-            System.out.println(new MemoryBenchmark(shape, steps, world, threads, len, mb, accumulation).run());
+            RankAllocator ranksAllocator = RankAllocator.resolve(allocator, System.getenv(), RankAllocator.SEARCH_PATH);
+            System.out.println(new MemoryBenchmark(shape, steps, world, threads, len, mb, accumulation,
+                    ranksAllocator).run());
             return 0;
         }
         if (steps <= 3) {

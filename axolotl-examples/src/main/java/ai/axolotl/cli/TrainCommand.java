@@ -8,9 +8,11 @@ import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
+import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.nccl.NcclEnvironment;
 import ai.axolotl.runtime.Natives;
+import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainResult;
@@ -25,6 +27,7 @@ import picocli.CommandLine.Unmatched;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -68,6 +71,11 @@ final class TrainCommand implements Callable<Integer> {
             + "file (machine_rank, main_process_ip, main_process_port, num_machines, num_processes)")
     Path accelerateConfig;
 
+    @Option(names = "--allocator", paramLabel = "auto|jemalloc|glibc", description = "C allocator of the rank JVMs "
+            + "--launcher local starts (default auto: jemalloc when the system has it, which keeps what sharding "
+            + "saves; glibc's malloc keeps freed tensor memory)")
+    String allocator;
+
     @Unmatched
     List<String> overrides;
 
@@ -80,6 +88,10 @@ final class TrainCommand implements Callable<Integer> {
         NodeTopology topology = topology();
         if (topology != null) {
             return launchLocal(topology);
+        }
+        if (allocator != null) {
+            LOG.warn("--allocator acts only on the rank JVMs --launcher local starts; this process runs with {} "
+                    + "(preload jemalloc on its own command line to change it)", ProcessMemory.nativeAllocator());
         }
         if ("threads".equals(launcher)) {
             int n = threads > 0 ? threads : 1;
@@ -127,6 +139,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private int launchLocal(NodeTopology topology) throws Exception {
+        RankAllocator memory = RankAllocator.resolve(allocator, System.getenv(), RankAllocator.SEARCH_PATH);
         List<String> args = new ArrayList<>(List.of("train", config.toString()));
         if (overrides != null) {
             args.addAll(overrides);
@@ -137,11 +150,14 @@ final class TrainCommand implements Callable<Integer> {
         LOG.info("launching {} rank(s) on node {} of {} (world {}), rendezvous {}:{}", topology.procsPerNode(),
                 topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
                 topology.masterPort());
+        LOG.info("rank JVMs' C allocator: {}", memory.describe());
         int gpus = Natives.cudaAvailable() ? Math.max(1, topology.procsPerNode()) : 0;
         var nccl = NcclEnvironment.decide(System.getenv(),
                 NcclEnvironment.probePeerAccess(gpus), gpus);
         nccl.notes().forEach(n -> LOG.info("NCCL: {}", n));
-        return new LocalLauncher(topology, args, System.out, nccl.variables()).run(AxolotlCli.class.getName());
+        Map<String, String> env = new HashMap<>(nccl.variables());
+        env.putAll(memory.environment());
+        return new LocalLauncher(topology, args, System.out, env).run(AxolotlCli.class.getName());
     }
 
     private int runRank(AxolotlConfig c, WorldSpec spec) {

@@ -1,5 +1,7 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.distributed.launch.RankAllocator;
+import ai.axolotl.runtime.ProcessMemory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
@@ -63,6 +65,11 @@ class BenchCommandTest {
     @Test
     void memoryReportsEveryStrategysPeaksPerRank() throws Exception {
         JsonNode j = bench("--memory", "--world", "2", "--accumulation", "1,2");
+        // the rank JVMs run with the allocator the launcher chose (auto: jemalloc where installed), read by each
+        // rank from the libraries mapped into it
+        RankAllocator chosen = RankAllocator.resolve("auto", System.getenv(), RankAllocator.SEARCH_PATH);
+        String expected = chosen.environment().isEmpty() ? ProcessMemory.nativeAllocator().split(" ")[0] : "jemalloc";
+        assertThat(j.get("allocator").asText()).isEqualTo(chosen.describe());
         assertThat(j.get("strategies").fieldNames()).toIterable()
                 .containsExactly("ddp", "zero1", "zero2", "zero3", "fsdp2");
         for (String s : List.of("ddp", "zero1", "zero2", "zero3", "fsdp2")) {
@@ -74,6 +81,7 @@ class BenchCommandTest {
                 assertThat(ranks.size()).isEqualTo(2);
                 for (JsonNode r : ranks) {
                     assertThat(r.get("peak_rss_bytes").asLong()).as(s + " " + acc).isPositive();
+                    assertThat(r.get("allocator").asText()).as(s + " " + acc).startsWith(expected);
                     if (!s.equals("ddp")) {
                         assertThat(r.get("peak_model_state_bytes").asLong()).as(s + " " + acc).isPositive();
                     }

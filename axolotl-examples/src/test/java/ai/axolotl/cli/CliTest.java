@@ -164,6 +164,17 @@ class CliTest {
     }
 
     @Test
+    void allocatorChoicesAreCheckedBeforeAnyRankStarts() {
+        Run r = run("train", EXAMPLE, "--launcher", "local", "--nproc-per-node", "2", "--allocator", "mimalloc");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().lines().toList()).containsExactly("error: --allocator mimalloc: expected auto, jemalloc "
+                + "or glibc");
+        Run timed = run("bench", "--allocator", "glibc");
+        assertThat(timed.exit()).isEqualTo(2);
+        assertThat(timed.err()).startsWith("error: --allocator applies to --memory, whose ranks are JVMs it starts");
+    }
+
+    @Test
     void benchRefusesStrategiesItDoesNotHave() {
         Run r = run("bench", "--strategy", "cp", "--world", "2");
         assertThat(r.exit()).isEqualTo(2);
