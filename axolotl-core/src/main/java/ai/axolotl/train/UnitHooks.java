@@ -48,27 +48,7 @@ public interface UnitHooks {
      * @param action receives the unit and whether this is the step's last micro-batch
      */
     static UnitHooks beforeGradientReduction(UnitHooks inner, BiConsumer<ModelUnit, Boolean> action) {
-        return new UnitHooks() {
-            @Override
-            public void beforeForward(ModelUnit unit) {
-                inner.beforeForward(unit);
-            }
-
-            @Override
-            public void afterForward(ModelUnit unit) {
-                inner.afterForward(unit);
-            }
-
-            @Override
-            public void beforeBackward(ModelUnit unit) {
-                inner.beforeBackward(unit);
-            }
-
-            @Override
-            public void afterEvaluationForward(ModelUnit unit) {
-                inner.afterEvaluationForward(unit);
-            }
-
+        return new ForwardingUnitHooks(inner) {
             @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
                 action.accept(unit, lastMicroStep);

@@ -4,11 +4,12 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.sharding.ddp.DataParallelStrategy;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.sharding.ddp.DataParallelStrategy;
 import ai.axolotl.sharding.partition.PartitionedStrategy;
 import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
+import ai.axolotl.train.ForwardingUnitHooks;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.Trainer;
@@ -123,33 +124,12 @@ class CommunicationKeysTest {
             TrainingStrategy watched = new ForwardingStrategy(s) {
                 @Override
                 public UnitHooks hooks() {
-                    UnitHooks inner = s.hooks();
-                    return new UnitHooks() {
+                    return new ForwardingUnitHooks(s.hooks()) {
                         @Override
                         public void beforeForward(ModelUnit unit) {
                             mostAtForward[s.rank()] = Math.max(mostAtForward[s.rank()],
                                     sharded.gradientBucketsInFlight());
                             inner.beforeForward(unit);
-                        }
-
-                        @Override
-                        public void afterForward(ModelUnit unit) {
-                            inner.afterForward(unit);
-                        }
-
-                        @Override
-                        public void beforeBackward(ModelUnit unit) {
-                            inner.beforeBackward(unit);
-                        }
-
-                        @Override
-                        public void afterEvaluationForward(ModelUnit unit) {
-                            inner.afterEvaluationForward(unit);
-                        }
-
-                        @Override
-                        public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                            inner.afterBackward(unit, lastMicroStep);
                         }
                     };
                 }
