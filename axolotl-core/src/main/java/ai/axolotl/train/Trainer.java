@@ -31,11 +31,14 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Trains a model as an {@link AxolotlConfig} describes: loads the model and data, then runs optimizer steps
@@ -56,6 +59,8 @@ public final class Trainer implements AutoCloseable {
     private final List<TrainingListener> listeners;
     private final int threads;
     private volatile boolean stopRequested;
+    private volatile boolean started;
+    private final CountDownLatch closed = new CountDownLatch(1);
     private LlamaModel model;
     private Tokenizer tokenizer;
     private TokenizedDataset dataset;
@@ -83,9 +88,31 @@ public final class Trainer implements AutoCloseable {
         return config;
     }
 
-    /** Asks the run to stop after the current step (a checkpoint is written if saving is on). */
+    /**
+     * Asks the run to stop after the current step (a checkpoint is written if saving is on). With several ranks,
+     * a request on any rank stops them all after the same step: the ranks agree on it at the end of every step.
+     */
     public void stop() {
         stopRequested = true;
+    }
+
+    /**
+     * {@link #stop()}, then waits until this trainer has been closed after its run (what a shutdown hook needs:
+     * the JVM must not exit while the step finishes and the checkpoint is written).
+     *
+     * @return true when the run ended and the trainer was closed within {@code timeout}, or no run had started
+     */
+    public boolean stopAndWait(Duration timeout) {
+        stop();
+        if (!started) {
+            return true;
+        }
+        try {
+            return closed.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** Element type of activations for this run. */
@@ -181,6 +208,7 @@ public final class Trainer implements AutoCloseable {
 
     /** Runs training to the end (or until stopped) and exports the model. */
     public TrainResult fit() {
+        started = true;
         try {
             prepare();
         } catch (DataException e) {
@@ -219,6 +247,7 @@ public final class Trainer implements AutoCloseable {
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
         double peak = config.optimizer().learningRate();
         boolean stoppedEarly = false;
+        boolean stopping = false;
         int watchdogCount = 0;
         int step = startStep;
         try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0)) {
@@ -226,7 +255,7 @@ public final class Trainer implements AutoCloseable {
             long windowTokens = 0;
             long windowStart = System.nanoTime();
             int windowSteps = 0;
-            while (step < total && !stopRequested) {
+            while (step < total && !stopping) {
                 long t0 = System.nanoTime();
                 double lr = peak * schedule.factor(step);
                 double lossSum = 0;
@@ -300,22 +329,30 @@ public final class Trainer implements AutoCloseable {
                         break;
                     }
                 }
-                if (evalEvery != null && step % evalEvery == 0 && step != total) {
+                // every rank leaves the loop after the same step when any rank was asked to stop
+                stopping = strategy.anyRank(stopRequested);
+                if (!stopping && evalEvery != null && step % evalEvery == 0 && step != total) {
                     EvalResult r = evaluate(data.valRows());
                     metrics.logEval(step, r, data.epochAt(step));
                     for (TrainingListener l : listeners) {
                         l.onEvaluation(step, r);
                     }
                 }
-                if ((saveEvery != null && step % saveEvery == 0) || (stopRequested && saveEvery != null)) {
+                if ((saveEvery != null && step % saveEvery == 0) || (stopping && saveEvery != null)) {
                     saveCheckpoint(outputDir, step, losses);
                 }
+            }
+            if (stopping && step < total) {
+                LOG.warn("stopped on request after step {} of {}: {}", step, total, saveEvery != null
+                        ? "checkpoint-" + step + " holds it (resume_from_checkpoint: true continues)"
+                        : "nothing saved (save_strategy is 'no')");
             }
             if (MemoryReport.requested()) {
                 MemoryReport.write(strategy, step);
             }
             EvalResult finalEval = null;
-            if (!data.valRows().isEmpty()) {
+            boolean interrupted = stopping && step < total; // a stop request is usually a deadline: no evaluation
+            if (!data.valRows().isEmpty() && !interrupted) {
                 finalEval = evaluate(data.valRows());
                 metrics.logEval(step, finalEval, data.epochAt(step));
                 for (TrainingListener l : listeners) {
@@ -459,16 +496,20 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
-        strategy.close();
-        if (model != null) {
-            model.close();
-        }
-        if (tokenizer instanceof AutoCloseable c) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                LOG.debug("closing tokenizer", e);
+        try {
+            strategy.close();
+            if (model != null) {
+                model.close();
             }
+            if (tokenizer instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    LOG.debug("closing tokenizer", e);
+                }
+            }
+        } finally {
+            closed.countDown();
         }
     }
 }

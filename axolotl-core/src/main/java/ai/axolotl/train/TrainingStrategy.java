@@ -74,6 +74,11 @@ public interface TrainingStrategy extends AutoCloseable {
     /** Sum of {@code value} over all ranks (token counts, loss sums). */
     double allReduceSum(double value);
 
+    /** True when {@code local} is true on any rank; every rank calls it at the same point of the step. */
+    default boolean anyRank(boolean local) {
+        return allReduceSum(local ? 1 : 0) > 0;
+    }
+
     /**
      * Completes gradient reduction after the last micro-batch, then clips gradients to a global norm.
      *

@@ -26,11 +26,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Unmatched;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * {@code axolotl train CONFIG.yml [--key value ...]}: one process; or, with {@code --launcher}, ranks as threads
@@ -79,6 +81,9 @@ final class TrainCommand implements Callable<Integer> {
     @Unmatched
     List<String> overrides;
 
+    /** How long a signalled run may take to finish its step and write its checkpoint before the JVM exits. */
+    static final Duration STOP_GRACE = LocalLauncher.STOP_GRACE;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> o = ConfigOverrides.parse(overrides);
@@ -95,11 +100,14 @@ final class TrainCommand implements Callable<Integer> {
         }
         if ("threads".equals(launcher)) {
             int n = threads > 0 ? threads : 1;
-            List<TrainResult> results = new ThreadLauncher(nprocPerNode).launch(c, s -> {
-                try (Trainer t = new Trainer(c, s, List.of(), n)) {
-                    return t.fit();
-                }
-            });
+            List<Trainer> trainers = new CopyOnWriteArrayList<>();
+            List<TrainResult> results = stoppingOnSignal(trainers, () -> new ThreadLauncher(nprocPerNode).launch(c,
+                    s -> {
+                        try (Trainer t = new Trainer(c, s, List.of(), n)) {
+                            trainers.add(t);
+                            return t.fit();
+                        }
+                    }));
             return report(results.get(0));
         }
         WorldSpec spec = WorldSpec.fromEnvironment(System.getenv());
@@ -110,17 +118,41 @@ final class TrainCommand implements Callable<Integer> {
         if (selected.equals("zero") || selected.equals("fsdp2")) {
             // one rank of the sharded strategy, so its checkpoints reshard to and from other world sizes
             int n = threads > 0 ? threads : Threads.defaultCount();
-            List<TrainResult> results = new ThreadLauncher(1).launch(c, s -> {
+            List<Trainer> trainers = new CopyOnWriteArrayList<>();
+            List<TrainResult> results = stoppingOnSignal(trainers, () -> new ThreadLauncher(1).launch(c, s -> {
                 try (Trainer t = new Trainer(c, s, List.of(), n)) {
+                    trainers.add(t);
                     return t.fit();
                 }
-            });
+            }));
             return report(results.get(0));
         }
         try (Trainer trainer = new Trainer(c, new SingleProcessStrategy(), List.of(),
                 threads > 0 ? threads : Threads.defaultCount())) {
-            Runtime.getRuntime().addShutdownHook(new Thread(trainer::stop));
-            return report(trainer.fit());
+            return report(stoppingOnSignal(List.of(trainer), trainer::fit));
+        }
+    }
+
+    /**
+     * Runs {@code run} with a shutdown hook that, on SIGTERM or SIGINT (a scheduler's preemption, Ctrl-C), asks
+     * every trainer to stop after its current step and holds the JVM's exit until they have written their
+     * checkpoint and closed (at most {@link #STOP_GRACE}); the ranks agree on the step, so a sharded checkpoint
+     * is complete. The exit status stays the signal's (143 or 130).
+     */
+    private static <T> T stoppingOnSignal(List<Trainer> trainers, Callable<T> run) throws Exception {
+        Thread hook = new Thread(() -> {
+            trainers.forEach(Trainer::stop);
+            trainers.forEach(t -> t.stopAndWait(STOP_GRACE));
+        }, "axolotl-stop-on-signal");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return run.call();
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook is what runs now
+            }
         }
     }
 
@@ -160,14 +192,14 @@ final class TrainCommand implements Callable<Integer> {
         return new LocalLauncher(topology, args, System.out, env).run(AxolotlCli.class.getName());
     }
 
-    private int runRank(AxolotlConfig c, WorldSpec spec) {
+    private int runRank(AxolotlConfig c, WorldSpec spec) throws Exception {
         int n = threads > 0 ? threads
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / spec.localWorldSize());
         String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
         try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId);
              TrainingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, List.of(), n)) {
-            TrainResult r = trainer.fit();
+            TrainResult r = stoppingOnSignal(List.of(trainer), trainer::fit);
             return spec.rank() == 0 ? report(r) : 0;
         } catch (CollectiveException e) {
             AxolotlCli.abortRank(spec.rank(), e);

@@ -49,6 +49,38 @@ class MultiProcessTest {
         }
     }
 
+    /**
+     * SIGTERM to the local launcher (a scheduler's preemption, Ctrl-C's sibling): it passes the signal to its rank
+     * JVMs, which agree on a step, write a complete sharded checkpoint and exit with the signal's status, and the
+     * launcher waits for them. Before, the JVMs exited at once and nothing was saved.
+     */
+    @Test
+    void sigtermStopsEveryRankAfterOneStepWithACheckpoint(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("launcher.log");
+        Process p = RankProcesses.start(RankProcesses.shortRun(dir, 500, "--launcher", "local", "--nproc-per-node",
+                "2", "--fsdp_version", "2", "--fsdp_config.reshard_after_forward", "true"), FAST_TIMEOUT, log,
+                List.of());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (!Files.readString(log).contains("step 3/") && System.nanoTime() < deadline && p.isAlive()) {
+            Thread.sleep(200);
+        }
+        assertThat(Files.readString(log)).contains("step 3/");
+        p.destroy(); // SIGTERM to the launcher
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("stopped within 120 s").isTrue();
+        String out = Files.readString(log);
+        assertThat(out).contains("[rank 0] ").contains("stopped on request after step")
+                .contains("[rank 1] ");
+        String stoppedAt = out.replaceAll("(?s).*stopped on request after step (\\d+) .*", "$1");
+        Path checkpoint = dir.resolve("out/checkpoint-" + stoppedAt);
+        assertThat(checkpoint).as(out).isDirectory();
+        assertThat(out.lines().filter(l -> l.contains("stopped on request after step " + stoppedAt + " ")))
+                .as("both ranks stopped after the same step").hasSize(2);
+        try (var files = Files.walk(checkpoint)) {
+            assertThat(files.map(f -> f.getFileName().toString()).toList()).as("both ranks' shards")
+                    .contains("rank0.safetensors", "rank1.safetensors");
+        }
+    }
+
     /** Two rank JVMs of a long run, 20 s collective timeout from the environment or from ddp_timeout. */
     private static Process[] startTwoRanks(Path dir, String timeoutFrom) throws Exception {
         int port = ThreadLauncher.freePort();

@@ -10,6 +10,7 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,9 +18,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Spawns this node's ranks as JVMs with the torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK,
- * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), prefixes their output with the rank, forwards SIGINT/SIGTERM,
- * and if one rank fails stops the others and returns its exit status. The natives are extracted here, once,
- * before any rank starts (two JVMs extracting at once has crashed the loader).
+ * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), prefixes their output with the rank, forwards SIGINT/SIGTERM
+ * (then waits up to {@link #STOP_GRACE} while the ranks finish their step and write their checkpoint), and if one
+ * rank fails stops the others and returns its exit status. The natives are extracted here, once, before any rank
+ * starts (two JVMs extracting at once has crashed the loader).
  */
 public final class LocalLauncher {
     private static final Logger LOG = LoggerFactory.getLogger(LocalLauncher.class);
@@ -27,6 +29,8 @@ public final class LocalLauncher {
     private final List<String> rankArgs;
     private final PrintStream out;
     private final Map<String, String> extraEnv;
+    /** How long ranks signalled to stop may take to finish their step and checkpoint before they are killed. */
+    public static final Duration STOP_GRACE = Duration.ofMinutes(10);
 
     /**
      * @param topology nodes and this node's place
@@ -49,7 +53,22 @@ public final class LocalLauncher {
         String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
         List<Process> procs = new ArrayList<>();
         List<Thread> pumps = new ArrayList<>();
-        Thread hook = new Thread(() -> procs.forEach(Process::destroy));
+        // SIGTERM/SIGINT: pass it on and wait while the ranks finish their step and write their checkpoint
+        Thread hook = new Thread(() -> {
+            // the handle's destroy only signals; Process.destroy also closes the pipes, and the ranks' last lines
+            // (the step they stopped at, the checkpoint) would be lost
+            procs.forEach(p -> p.toHandle().destroy());
+            for (Process p : procs) {
+                try {
+                    if (!p.waitFor(STOP_GRACE.toSeconds(), TimeUnit.SECONDS)) {
+                        p.destroyForcibly();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }, "axolotl-launcher-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             for (int local = 0; local < topology.procsPerNode(); local++) {
@@ -111,7 +130,7 @@ public final class LocalLauncher {
                         int rank = topology.nodeRank() * topology.procsPerNode() + procs.indexOf(p);
                         LOG.error("rank {} exited with status {}; stopping the other ranks on this node", rank, code);
                         for (Process q : running) {
-                            q.destroy();
+                            q.toHandle().destroy();
                         }
                         for (Process q : running) {
                             if (!q.waitFor(10, TimeUnit.SECONDS)) {

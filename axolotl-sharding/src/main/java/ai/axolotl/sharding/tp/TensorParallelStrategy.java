@@ -67,6 +67,12 @@ public final class TensorParallelStrategy extends ShardingStrategy {
         this.sequenceParallel = sequenceParallel;
     }
 
+    /** Over the data-parallel ranks, then over this rank's tensor-parallel group: every rank of the mesh. */
+    @Override
+    public boolean anyRank(boolean local) {
+        return tensorGroup.allReduceSum(allReduceSum(local ? 1 : 0)) > 0;
+    }
+
     @Override
     public String name() {
         String inner = replicas.name();
