@@ -342,7 +342,8 @@ public final class Trainer implements AutoCloseable {
                     saveCheckpoint(outputDir, step, losses);
                 }
             }
-            if (stopping && step < total) {
+            boolean interrupted = stopping && step < total; // a stop request is usually a deadline: no evaluation
+            if (interrupted) {
                 LOG.warn("stopped on request after step {} of {}: {}", step, total, saveEvery != null
                         ? "checkpoint-" + step + " holds it (resume_from_checkpoint: true continues)"
                         : "nothing saved (save_strategy is 'no')");
@@ -351,7 +352,6 @@ public final class Trainer implements AutoCloseable {
                 MemoryReport.write(strategy, step);
             }
             EvalResult finalEval = null;
-            boolean interrupted = stopping && step < total; // a stop request is usually a deadline: no evaluation
             if (!data.valRows().isEmpty() && !interrupted) {
                 finalEval = evaluate(data.valRows());
                 metrics.logEval(step, finalEval, data.epochAt(step));

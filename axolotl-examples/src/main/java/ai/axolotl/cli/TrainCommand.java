@@ -99,16 +99,7 @@ final class TrainCommand implements Callable<Integer> {
                     + "(preload jemalloc on its own command line to change it)", ProcessMemory.nativeAllocator());
         }
         if ("threads".equals(launcher)) {
-            int n = threads > 0 ? threads : 1;
-            List<Trainer> trainers = new CopyOnWriteArrayList<>();
-            List<TrainResult> results = stoppingOnSignal(trainers, () -> new ThreadLauncher(nprocPerNode).launch(c,
-                    s -> {
-                        try (Trainer t = new Trainer(c, s, List.of(), n)) {
-                            trainers.add(t);
-                            return t.fit();
-                        }
-                    }));
-            return report(results.get(0));
+            return report(trainThreads(c, nprocPerNode, threads > 0 ? threads : 1));
         }
         WorldSpec spec = WorldSpec.fromEnvironment(System.getenv());
         if (spec != null && spec.worldSize() > 1) {
@@ -117,20 +108,24 @@ final class TrainCommand implements Callable<Integer> {
         String selected = Strategies.selectedName(c, 1);
         if (selected.equals("zero") || selected.equals("fsdp2")) {
             // one rank of the sharded strategy, so its checkpoints reshard to and from other world sizes
-            int n = threads > 0 ? threads : Threads.defaultCount();
-            List<Trainer> trainers = new CopyOnWriteArrayList<>();
-            List<TrainResult> results = stoppingOnSignal(trainers, () -> new ThreadLauncher(1).launch(c, s -> {
-                try (Trainer t = new Trainer(c, s, List.of(), n)) {
-                    trainers.add(t);
-                    return t.fit();
-                }
-            }));
-            return report(results.get(0));
+            return report(trainThreads(c, 1, threads > 0 ? threads : Threads.defaultCount()));
         }
         try (Trainer trainer = new Trainer(c, new SingleProcessStrategy(), List.of(),
                 threads > 0 ? threads : Threads.defaultCount())) {
             return report(stoppingOnSignal(List.of(trainer), trainer::fit));
         }
+    }
+
+    /** {@code ranks} ranks as threads of this JVM, stopped together on a signal; rank 0's result. */
+    private static TrainResult trainThreads(AxolotlConfig c, int ranks, int threadsPerRank) throws Exception {
+        List<Trainer> trainers = new CopyOnWriteArrayList<>();
+        List<TrainResult> results = stoppingOnSignal(trainers, () -> new ThreadLauncher(ranks).launch(c, s -> {
+            try (Trainer t = new Trainer(c, s, List.of(), threadsPerRank)) {
+                trainers.add(t);
+                return t.fit();
+            }
+        }));
+        return results.get(0);
     }
 
     /**

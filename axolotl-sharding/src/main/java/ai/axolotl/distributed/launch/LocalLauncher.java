@@ -55,18 +55,10 @@ public final class LocalLauncher {
         List<Thread> pumps = new ArrayList<>();
         // SIGTERM/SIGINT: pass it on and wait while the ranks finish their step and write their checkpoint
         Thread hook = new Thread(() -> {
-            // the handle's destroy only signals; Process.destroy also closes the pipes, and the ranks' last lines
-            // (the step they stopped at, the checkpoint) would be lost
-            procs.forEach(p -> p.toHandle().destroy());
-            for (Process p : procs) {
-                try {
-                    if (!p.waitFor(STOP_GRACE.toSeconds(), TimeUnit.SECONDS)) {
-                        p.destroyForcibly();
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
+            try {
+                stop(procs, STOP_GRACE);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }, "axolotl-launcher-stop");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -119,6 +111,20 @@ public final class LocalLauncher {
         }
     }
 
+    /**
+     * Sends SIGTERM to every process, then kills those still running after {@code grace}. The handle's destroy
+     * only signals; {@code Process.destroy} also closes the pipes, and the ranks' last lines (the step they stopped
+     * at, the checkpoint) would be lost.
+     */
+    private static void stop(List<Process> procs, Duration grace) throws InterruptedException {
+        procs.forEach(p -> p.toHandle().destroy());
+        for (Process p : procs) {
+            if (!p.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+    }
+
     private int waitAll(List<Process> procs) throws InterruptedException {
         List<Process> running = new ArrayList<>(procs);
         while (!running.isEmpty()) {
@@ -129,14 +135,7 @@ public final class LocalLauncher {
                     if (code != 0) {
                         int rank = topology.nodeRank() * topology.procsPerNode() + procs.indexOf(p);
                         LOG.error("rank {} exited with status {}; stopping the other ranks on this node", rank, code);
-                        for (Process q : running) {
-                            q.toHandle().destroy();
-                        }
-                        for (Process q : running) {
-                            if (!q.waitFor(10, TimeUnit.SECONDS)) {
-                                q.destroyForcibly();
-                            }
-                        }
+                        stop(running, Duration.ofSeconds(10));
                         return code;
                     }
                 }

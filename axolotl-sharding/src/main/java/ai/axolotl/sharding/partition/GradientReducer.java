@@ -13,7 +13,7 @@ import java.util.List;
  * Groups completed gradients into reduce-scatter buckets ({@link GradientBucket}) and keeps the collectives in
  * flight while backward goes on. A bucket is launched once it holds {@code capElements} gradient elements
  * (DeepSpeed's {@code reduce_bucket_size}), or, with no cap, once per {@link #add} (FSDP2: one bucket per unit);
- * {@link #flush} launches what is left. With overlap (DeepSpeed's {@code overlap_comm}) at most two buckets are in
+ * {@link #finishAll} launches what is left. With overlap (DeepSpeed's {@code overlap_comm}) at most two buckets are in
  * flight and the oldest is waited for only when a third is launched; without it every bucket is waited for as
  * soon as it is launched. Either way {@link #finishAll} at the end of each micro-batch's backward leaves none in
  * flight, so a bucket's tensors never outlive the micro-batch that filled them.
@@ -58,14 +58,9 @@ final class GradientReducer {
         }
     }
 
-    /** Launches the bucket being filled, if any. */
-    void flush() {
-        launch();
-    }
-
     /** Launches what is pending and waits for every bucket: the gradient partitions are then complete. */
     void finishAll() {
-        flush();
+        launch();
         while (!inFlight.isEmpty()) {
             finish(inFlight.poll());
         }
