@@ -4,7 +4,9 @@ import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.ParallelSettings;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How ranks are arranged: {@code dp_replicate x dp_shard x cp x tp} in row-major order (tp varies fastest), as
@@ -35,6 +37,16 @@ public record DeviceMesh(int dpReplicate, int dpShard, int cp, int tp) {
     /** Ranks that split each global batch: dp_replicate x dp_shard. */
     public int dataParallelSize() {
         return dpReplicate * dpShard;
+    }
+
+    /** The axes and their sizes by Axolotl's names, in mesh order, as checkpoints and exports record them. */
+    public Map<String, Integer> axes() {
+        Map<String, Integer> m = new LinkedHashMap<>();
+        m.put("dp_replicate", dpReplicate);
+        m.put("dp_shard", dpShard);
+        m.put("cp", cp);
+        m.put("tp", tp);
+        return m;
     }
 
     private int[] sizes() {

@@ -14,10 +14,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * How the trainer's step is carried out across processes: which parameters and optimizer state this rank holds,
- * what happens around each unit, how gradients are reduced and clipped, and how checkpoints are written. The
- * single-process {@link SingleProcessStrategy} is the default; the sharding module adds data parallel, ZeRO and
- * FSDP2 behind the same interface.
+ * What the trainer drives on one rank: which parameters and optimizer state this rank holds, what happens around
+ * each unit, how gradients are reduced and clipped, how ranks agree, and how checkpoints are written. There are two
+ * implementations: the single-process {@link SingleProcessStrategy} (the default) and the sharding module's
+ * {@code ParallelPlan}, which composes the parallelisms. A parallelism does not implement this interface: it
+ * implements the plan's narrower one for its concern (a data-parallel layer: parameter placement, gradient sync,
+ * checkpoint I/O; a model-parallel layer: how it slices the model), and the plan does the rest once.
  */
 public interface TrainingStrategy extends AutoCloseable {
     /** Short name for logs and benchmarks ({@code single}, {@code ddp}, ...). */

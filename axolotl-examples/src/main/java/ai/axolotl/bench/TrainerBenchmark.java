@@ -11,8 +11,9 @@ import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
-import ai.axolotl.sharding.tp.TensorParallelStrategy;
+import ai.axolotl.sharding.ParallelPlan;
+import ai.axolotl.sharding.partition.PartitionedLayer;
+import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
@@ -300,12 +301,10 @@ public final class TrainerBenchmark {
                 TrainResult r = t.fit();
                 if (s.rank() == 0) {
                     bytes[0] = s.modelStateBytes();
-                    if (s instanceof PartitionedStrategy p) {
-                        p.exposedCommMillisPerStep().forEach(exposed::add);
-                    }
-                    if (s instanceof TensorParallelStrategy tp) {
-                        traffic.add(tp.activationTraffic().perStep(steps));
-                    }
+                    ParallelPlan.layer(s, PartitionedLayer.class)
+                            .ifPresent(p -> p.exposedCommMillisPerStep().forEach(exposed::add));
+                    ParallelPlan.modelParallelLayer(s, TensorParallelism.class)
+                            .ifPresent(tp -> traffic.add(tp.activationTraffic().perStep(steps)));
                 }
                 return r;
             }

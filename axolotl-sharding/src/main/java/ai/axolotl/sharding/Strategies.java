@@ -8,10 +8,10 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.preflight.Preflight;
-import ai.axolotl.sharding.ddp.DataParallelStrategy;
-import ai.axolotl.sharding.fsdp.Fsdp2Strategy;
-import ai.axolotl.sharding.tp.TensorParallelStrategy;
-import ai.axolotl.sharding.zero.ZeroStrategy;
+import ai.axolotl.sharding.ddp.DdpLayer;
+import ai.axolotl.sharding.fsdp.Fsdp2Layer;
+import ai.axolotl.sharding.tp.TensorParallelism;
+import ai.axolotl.sharding.zero.ZeroLayer;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingStrategy;
 import org.slf4j.LoggerFactory;
@@ -43,9 +43,10 @@ public final class Strategies {
     }
 
     /**
-     * The strategy for this rank of a run over {@code groups}, composed in the plan's order: tensor parallel (when
-     * {@code tensor_parallel_size > 1}) over the data-parallel layer the rest of the config selects (ZeRO for
-     * {@code deepspeed}, FSDP2 for {@code fsdp_config}, otherwise DDP), on the mesh's groups.
+     * The strategy for this rank of a run over {@code groups}: a {@link ParallelPlan} applying, in order, tensor
+     * parallel (when {@code tensor_parallel_size > 1}) and the data-parallel layer the rest of the config selects
+     * (ZeRO for {@code deepspeed}, FSDP2 for {@code fsdp_config}, otherwise DDP), on the mesh's groups; one rank
+     * without any of them trains with the {@link SingleProcessStrategy}.
      */
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
@@ -54,18 +55,25 @@ public final class Strategies {
                     + "yet; set context_parallel_size to 1");
         }
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
+        ModelParallelLayer modelParallelLayer = mesh.tp() > 1
+                ? new TensorParallelism(groups.group(mesh, DeviceMesh.Dim.TP), mesh, groups.spec().rank(),
+                        config.parallel().tensorParallelSequenceParallel())
+                : ModelParallelLayer.NONE;
         DataParallelLayer layer = dataParallelLayer(config, groups, mesh);
-        if (mesh.tp() > 1) {
-            return new TensorParallelStrategy(groups.group(mesh, DeviceMesh.Dim.TP), layer,
-                    groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
-                    groups.spec().rank(), config.parallel().tensorParallelSequenceParallel(),
-                    facts -> Preflight.check(groups.rendezvous(), facts));
-        }
-        if (world == 1 && layer instanceof DataParallelStrategy) {
+        if (world == 1 && layer instanceof DdpLayer) {
             layer.close();
             return new SingleProcessStrategy();
         }
-        return layer;
+        return plan(modelParallelLayer, layer, groups, mesh);
+    }
+
+    private static ParallelPlan plan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer,
+                                     ProcessGroups groups, DeviceMesh mesh) {
+        int[] steps = {0};
+        return new ParallelPlan(modelParallelLayer, layer,
+                groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
+                groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
+                () -> groups.monitor().progress(++steps[0]));
     }
 
     /**
@@ -73,8 +81,8 @@ public final class Strategies {
      * DDP (also for a DeepSpeed config at stage 0, and for a group of one under tensor parallel).
      */
     private static DataParallelLayer dataParallelLayer(AxolotlConfig config, ProcessGroups groups, DeviceMesh mesh) {
-        int[] steps = {0};
         ParallelSettings p = config.parallel();
+        int rank = groups.spec().rank();
         Collectives dataParallel = groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD);
         if (p.deepspeedEnabled()) {
             DeepSpeedConfig ds = p.deepSpeedSettings();
@@ -83,34 +91,34 @@ public final class Strategies {
             }
             ds.checkWorld(config, mesh.dataParallelSize());
             if (ds.stage() >= 1) {
-                return new ZeroStrategy(ds.stage(), ds, config.precision().bf16Enabled(), dataParallel, mesh,
-                        groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
-                        () -> groups.monitor().progress(++steps[0]));
+                return new ZeroLayer(ds.stage(), ds, config.precision().bf16Enabled(), dataParallel, mesh, rank);
             }
         } else if (p.fsdpEnabled()) {
             if (p.fsdpVersion() != null && p.fsdpVersion() == 1) {
                 LoggerFactory.getLogger(Strategies.class).warn("FSDP1 config: running it as FSDP2 "
                         + "(keys migrated; axolotl migrate-config rewrites the file)");
             }
-            return new Fsdp2Strategy(p.fsdpSettings(), config.precision().bf16Enabled(), dataParallel,
+            return new Fsdp2Layer(p.fsdpSettings(), config.precision().bf16Enabled(), dataParallel,
                     groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
-                    mesh, groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
-                    () -> groups.monitor().progress(++steps[0]));
+                    mesh, rank);
         }
-        return dataParallel(config, groups);
+        return ddpLayer(config, dataParallel, mesh, rank);
+    }
+
+    private static DdpLayer ddpLayer(AxolotlConfig config, Collectives dataParallel, DeviceMesh mesh, int rank) {
+        Integer capMb = config.parallel().ddpBucketCapMb();
+        long bucket = capMb == null ? DdpLayer.DEFAULT_BUCKET_BYTES : capMb * (1L << 20);
+        return new DdpLayer(dataParallel, mesh, rank, bucket);
     }
 
     /**
      * Data parallel over every rank of {@code groups}, at any world size (one rank included: the gradient buckets
      * and their all-reduce then run on a group of one, which is how the test kit exercises this code at world 1).
      */
-    public static DataParallelStrategy dataParallel(AxolotlConfig config, ProcessGroups groups) {
+    public static ParallelPlan dataParallel(AxolotlConfig config, ProcessGroups groups) {
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), groups.spec().worldSize());
-        int[] steps = {0};
-        Integer capMb = config.parallel().ddpBucketCapMb();
-        long bucket = capMb == null ? DataParallelStrategy.DEFAULT_BUCKET_BYTES : capMb * (1L << 20);
-        return new DataParallelStrategy(groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
-                mesh, groups.spec().rank(), bucket, facts -> Preflight.check(groups.rendezvous(), facts),
-                () -> groups.monitor().progress(++steps[0]));
+        DdpLayer layer = ddpLayer(config, groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
+                mesh, groups.spec().rank());
+        return plan(ModelParallelLayer.NONE, layer, groups, mesh);
     }
 }

@@ -5,8 +5,8 @@ import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.ModelUnit;
-import ai.axolotl.sharding.ddp.DataParallelStrategy;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.ddp.DdpLayer;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.ForwardingUnitHooks;
@@ -90,9 +90,9 @@ class CommunicationKeysTest {
     void reduceBucketSizeSetsTheNumberOfReductions(@TempDir Path dir) throws Exception {
         long[] buckets = new long[2];
         List<Double> one = run(config(dir, zero(2, "    reduce_bucket_size: 1000000000\n"), 2),
-                s -> buckets[0] = ((PartitionedStrategy) s).gradientBucketsLaunched());
+                s -> buckets[0] = StrategyTestKit.layer(s, PartitionedLayer.class).gradientBucketsLaunched());
         List<Double> perParam = run(config(dir, zero(2, "    reduce_bucket_size: 1\n"), 2),
-                s -> buckets[1] = ((PartitionedStrategy) s).gradientBucketsLaunched());
+                s -> buckets[1] = StrategyTestKit.layer(s, PartitionedLayer.class).gradientBucketsLaunched());
         // 3 steps x 2 micro-batches; a bucket larger than the model is launched once per backward, a bucket of one
         // element once per parameter (4 layers x 9 + embedding + final norm + lm_head = 39)
         assertThat(buckets[0]).isEqualTo(3 * 2);
@@ -104,9 +104,9 @@ class CommunicationKeysTest {
     void overlapCommLeavesReductionsInFlightOnlyWhenOn(@TempDir Path dir) throws Exception {
         int[] inFlight = new int[2];
         List<Double> on = run(config(dir, zero(2, "    overlap_comm: true\n    reduce_bucket_size: 1\n"), 1),
-                s -> inFlight[0] = ((PartitionedStrategy) s).mostGradientBucketsInFlight());
+                s -> inFlight[0] = StrategyTestKit.layer(s, PartitionedLayer.class).mostGradientBucketsInFlight());
         List<Double> off = run(config(dir, zero(2, "    overlap_comm: false\n    reduce_bucket_size: 1\n"), 1),
-                s -> inFlight[1] = ((PartitionedStrategy) s).mostGradientBucketsInFlight());
+                s -> inFlight[1] = StrategyTestKit.layer(s, PartitionedLayer.class).mostGradientBucketsInFlight());
         assertThat(inFlight[0]).isEqualTo(2);
         assertThat(inFlight[1]).isZero();
         StrategyTestKit.assertClose(off, on, "overlap_comm false vs true");
@@ -120,7 +120,7 @@ class CommunicationKeysTest {
         int[] mostAtForward = new int[2];
         int[] mostInFlight = new int[2];
         new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
-            PartitionedStrategy sharded = (PartitionedStrategy) s;
+            PartitionedLayer sharded = StrategyTestKit.layer(s, PartitionedLayer.class);
             TrainingStrategy watched = new ForwardingStrategy(s) {
                 @Override
                 public UnitHooks hooks() {
@@ -148,12 +148,12 @@ class CommunicationKeysTest {
     void prefetchBucketAndLiveParametersBoundWhatIsGathered(@TempDir Path dir) throws Exception {
         long[] peak = new long[3];
         List<Double> none = run(config(dir, zero(3, "    stage3_prefetch_bucket_size: 0\n"), 1),
-                s -> peak[0] = ((PartitionedStrategy) s).peakGatheredBytes());
+                s -> peak[0] = StrategyTestKit.layer(s, PartitionedLayer.class).peakGatheredBytes());
         List<Double> far = run(config(dir, zero(3, "    stage3_prefetch_bucket_size: 100000000\n"), 1),
-                s -> peak[1] = ((PartitionedStrategy) s).peakGatheredBytes());
+                s -> peak[1] = StrategyTestKit.layer(s, PartitionedLayer.class).peakGatheredBytes());
         List<Double> bounded = run(config(dir, zero(3, "    stage3_prefetch_bucket_size: 100000000\n"
                 + "    stage3_max_live_parameters: " + (LAYER * 3 / 2) + "\n"), 1),
-                s -> peak[2] = ((PartitionedStrategy) s).peakGatheredBytes());
+                s -> peak[2] = StrategyTestKit.layer(s, PartitionedLayer.class).peakGatheredBytes());
         assertThat(peak[0]).as("no prefetch: one layer at most").isPositive().isLessThanOrEqualTo(4 * LAYER);
         assertThat(peak[1]).as("a large prefetch bucket gathers several units ahead").isGreaterThan(2 * 4 * LAYER);
         assertThat(peak[2]).as("stage3_max_live_parameters bounds it").isLessThanOrEqualTo(4 * (LAYER * 3 / 2))
@@ -166,7 +166,7 @@ class CommunicationKeysTest {
     void ddpBucketCapSplitsTheAllReduceAndMatchesOneProcess(@TempDir Path dir) throws Exception {
         long[] buckets = new long[1];
         List<Double> ddp = run(config(dir, "ddp_bucket_cap_mb: 1\n", 1),
-                s -> buckets[0] = ((DataParallelStrategy) s).gradientBucketsLaunched());
+                s -> buckets[0] = StrategyTestKit.layer(s, DdpLayer.class).gradientBucketsLaunched());
         // 2.67 MB of gradients in 1 MiB buckets: 3 per step
         assertThat(buckets[0]).isEqualTo(3 * 3);
         List<Double> single = new ArrayList<>();

@@ -1,6 +1,5 @@
 package ai.axolotl.sharding;
 
-import ai.axolotl.sharding.ddp.DataParallelStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,7 +20,7 @@ class DataParallelParityTest {
     void dataParallelMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
         new StrategyTestKit((c, g) -> {
-            DataParallelStrategy s = Strategies.dataParallel(c, g);
+            ParallelPlan s = Strategies.dataParallel(c, g);
             built.add(s.name() + "@" + g.spec().worldSize());
             return s;
         }, "").assertParity(dir);

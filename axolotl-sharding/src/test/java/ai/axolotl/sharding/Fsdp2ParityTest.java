@@ -1,7 +1,7 @@
 package ai.axolotl.sharding;
 
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.Trainer;
 import org.assertj.core.api.Assertions;
@@ -55,7 +55,7 @@ class Fsdp2ParityTest {
                 .launch(cfg, s -> {
                     try (Trainer t = new Trainer(cfg, s, List.of(), 1)) {
                         var r = t.fit();
-                        received[s.rank()] = ((PartitionedStrategy) s)
+                        received[s.rank()] = StrategyTestKit.layer(s, PartitionedLayer.class)
                                 .receivedPartitionsFromRankZero();
                         return r;
                     }

@@ -3,7 +3,7 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.runtime.Tensors;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.sharding.partition.ShardedParameter;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.train.StepMetrics;
@@ -80,7 +80,7 @@ class MixedPrecisionTest {
                     try (Trainer t = new Trainer(config, s, s.rank() == 0 ? List.of(rec) : List.of(), 1)) {
                         var r = t.fit();
                         if (s.rank() == 0) {
-                            ShardedParameter q = ((PartitionedStrategy) s).sharded()
+                            ShardedParameter q = StrategyTestKit.layer(s, PartitionedLayer.class).sharded()
                                     .get("model.layers.0.self_attn.q_proj.weight");
                             gatheredBf16[which] = Tensors.sameType(q.param().scalar_type(), ScalarType.BFloat16);
                             mastersFp32[which] = Tensors.sameType(q.shard().scalar_type(), ScalarType.Float);

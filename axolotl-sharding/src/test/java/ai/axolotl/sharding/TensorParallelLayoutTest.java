@@ -6,12 +6,12 @@ import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.HeldTensorBytes;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.sharding.partition.ShardedParameter;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.sharding.tp.ActivationTraffic;
 import ai.axolotl.sharding.tp.ActivationTraffic.Kind;
-import ai.axolotl.sharding.tp.TensorParallelStrategy;
+import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.train.Trainer;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -55,9 +55,9 @@ class TensorParallelLayoutTest {
         return new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(config, s -> {
             try (Trainer t = new Trainer(config, s, List.of(), 1)) {
                 t.fit();
-                TensorParallelStrategy tp = (TensorParallelStrategy) s;
+                TensorParallelism tp = StrategyTestKit.modelParallelLayer(s, TensorParallelism.class);
                 HeldTensorBytes held = new HeldTensorBytes();
-                for (Tensor p : tp.model().parameters().values()) {
+                for (Tensor p : StrategyTestKit.layer(s, DataParallelLayer.class).model().parameters().values()) {
                     held.add(p);
                 }
                 return new RankFacts(held.total(), tp.activationTraffic());
@@ -142,7 +142,7 @@ class TensorParallelLayoutTest {
         List<long[]> held = new ThreadLauncher(4, Duration.ofSeconds(120), Strategies::create).launch(config, s -> {
             try (Trainer t = new Trainer(config, s, List.of(), 1)) {
                 t.fit();
-                PartitionedStrategy fsdp = (PartitionedStrategy) ((TensorParallelStrategy) s).dataParallelLayer();
+                PartitionedLayer fsdp = StrategyTestKit.layer(s, PartitionedLayer.class);
                 HeldTensorBytes shards = new HeldTensorBytes();
                 long gathered = 0;
                 for (ShardedParameter p : fsdp.sharded().values()) {

@@ -5,7 +5,7 @@ import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
-import ai.axolotl.sharding.tp.TensorParallelStrategy;
+import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.train.TrainingStrategy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +41,7 @@ class TensorParallelLoadTest {
         List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), fromWeights), 0, -1).get(0);
         List<List<Double>> tp = kit.run(kit.config(dir, 2, dir.resolve("tp"), fromWeights), 2, -1);
         long fileBytes = Files.size(base.resolve("model.safetensors"));
-        assertThat(created).hasSize(2).allSatisfy(s -> assertThat(((TensorParallelStrategy) s).baseModelBytesRead())
+        assertThat(created).hasSize(2).allSatisfy(s -> assertThat(StrategyTestKit.modelParallelLayer(s, TensorParallelism.class).baseModelBytesRead())
                 .as("each rank read its slices of the weights, not the whole file").isPositive()
                 .isLessThan(fileBytes * 3 / 4));
 

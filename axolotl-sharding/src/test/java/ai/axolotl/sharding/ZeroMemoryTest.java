@@ -1,11 +1,12 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,7 +62,7 @@ class ZeroMemoryTest {
     static Measured measure(AxolotlConfig c, int world, Path modelDir) {
         long[] measured = new long[2];
         new ThreadLauncher(world, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
-            PartitionedStrategy ps = (PartitionedStrategy) s;
+            PartitionedLayer ps = StrategyTestKit.layer(s, PartitionedLayer.class);
             ps.enableMemoryProbe();
             try (Trainer t = new Trainer(c, s, List.of(), 1)) {
                 var r = t.fit();

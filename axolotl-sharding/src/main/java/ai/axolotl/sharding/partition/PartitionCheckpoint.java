@@ -33,7 +33,7 @@ public final class PartitionCheckpoint {
 
     private PartitionCheckpoint() {}
 
-    static void save(Path dir, PartitionedStrategy s, boolean includeOptimizer) throws IOException {
+    static void save(Path dir, PartitionedLayer s, boolean includeOptimizer) throws IOException {
         String sub = s.plan().checkpointDir();
         Path z = dir.resolve(sub);
         Files.createDirectories(z);
@@ -81,7 +81,7 @@ public final class PartitionCheckpoint {
         return null;
     }
 
-    static void load(Path dir, PartitionedStrategy s) throws IOException {
+    static void load(Path dir, PartitionedLayer s) throws IOException {
         Path z = dir.resolve(s.plan().checkpointDir());
         if (!Files.isRegularFile(z.resolve("meta.json"))) {
             throw new TrainingException("resume_from_checkpoint: " + dir + " has no " + s.plan().checkpointDir()

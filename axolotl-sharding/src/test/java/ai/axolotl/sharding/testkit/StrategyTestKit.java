@@ -8,6 +8,7 @@ import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.sharding.ParallelPlan;
 import ai.axolotl.train.EvalResult;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
@@ -39,6 +40,18 @@ import static org.assertj.core.api.Assertions.within;
  * passes it unchanged.
  */
 public final class StrategyTestKit {
+    /** The data-parallel layer of a strategy built by {@code Strategies}, as {@code type}; fails the test otherwise. */
+    public static <T> T layer(TrainingStrategy s, Class<T> type) {
+        return ParallelPlan.layer(s, type).orElseThrow(() -> new AssertionError(
+                "strategy " + s.name() + " has no data-parallel layer of type " + type.getSimpleName()));
+    }
+
+    /** The model parallelism of a strategy built by {@code Strategies}, as {@code type}; fails the test otherwise. */
+    public static <T> T modelParallelLayer(TrainingStrategy s, Class<T> type) {
+        return ParallelPlan.modelParallelLayer(s, type).orElseThrow(() -> new AssertionError(
+                "strategy " + s.name() + " has no model parallelism of type " + type.getSimpleName()));
+    }
+
     /** Steps per run. */
     public static final int STEPS = 10;
     /** Loss tolerance (fp32). */

@@ -9,13 +9,11 @@ import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.LinkedHashSet;
-import java.util.Map;
 import java.util.Set;
-import java.util.function.Consumer;
 
 /**
  * FSDP2 ({@code fully_shard}) semantics over the shared partition engine: every parameter sharded on dim 0
@@ -26,7 +24,7 @@ import java.util.function.Consumer;
  * unit's backward; the next unit's gather prefetched. With {@code dp_replicate_size > 1} (HSDP) the gradient
  * shards are also summed across the replicate groups.
  */
-public final class Fsdp2Strategy extends PartitionedStrategy {
+public final class Fsdp2Layer extends PartitionedLayer {
     /** Sub-directory of a checkpoint holding the shards. */
     public static final String DIR = "fsdp";
     private final FsdpSettings fsdp;
@@ -39,17 +37,14 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
      * @param replicateGroup the dp_replicate group (HSDP), or null
      * @param mesh the mesh
      * @param rank global rank
-     * @param preflight the runtime's preflight check
-     * @param onStep progress callback
      */
-    public Fsdp2Strategy(FsdpSettings fsdp, boolean bf16, Collectives dataParallel, Collectives shardGroup,
-                         Collectives replicateGroup, DeviceMesh mesh, int rank,
-                         Consumer<Map<String, String>> preflight, Runnable onStep) {
+    public Fsdp2Layer(FsdpSettings fsdp, boolean bf16, Collectives dataParallel, Collectives shardGroup,
+                      Collectives replicateGroup, DeviceMesh mesh, int rank) {
         super(new PartitionPlan(replicateGroup != null && replicateGroup.size() > 1 ? "hsdp" : "fsdp2", true, true,
                 fsdp.reshardAfterForward(), true, c -> 0, DIR, bf16 || fsdp.bf16Params(),
                 c -> CommunicationPlan.PER_UNIT.withReduceType(fsdp.bf16Reduce() ? ScalarType.BFloat16
                         : ScalarType.Float)),
-                dataParallel, shardGroup, replicateGroup, mesh, rank, preflight, onStep);
+                dataParallel, shardGroup, replicateGroup, mesh, rank);
         this.fsdp = fsdp;
     }
 
@@ -64,7 +59,7 @@ public final class Fsdp2Strategy extends PartitionedStrategy {
     }
 
     @Override
-    protected boolean fullStateDict() {
+    public boolean checkpointHoldsFullModel() {
         return fsdp.fullStateDict();
     }
 

@@ -5,11 +5,9 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
-import ai.axolotl.sharding.partition.PartitionedStrategy;
+import ai.axolotl.sharding.partition.PartitionedLayer;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * ZeRO stages 1, 2 and 3 over the data-parallel ranks (DeepSpeed semantics), as plans of the shared partition
@@ -25,7 +23,7 @@ import java.util.function.Consumer;
  *       whole.</li>
  * </ul>
  */
-public final class ZeroStrategy extends PartitionedStrategy {
+public final class ZeroLayer extends PartitionedLayer {
     private final int stage;
 
     /**
@@ -35,12 +33,10 @@ public final class ZeroStrategy extends PartitionedStrategy {
      * @param dataParallel the data-parallel group (partitions are spread over it)
      * @param mesh the mesh
      * @param rank global rank
-     * @param preflight the runtime's preflight check
-     * @param onStep progress callback
      */
-    public ZeroStrategy(int stage, DeepSpeedConfig ds, boolean bf16, Collectives dataParallel,
-                        DeviceMesh mesh, int rank, Consumer<Map<String, String>> preflight, Runnable onStep) {
-        super(plan(stage, ds, bf16), dataParallel, dataParallel, null, mesh, rank, preflight, onStep);
+    public ZeroLayer(int stage, DeepSpeedConfig ds, boolean bf16, Collectives dataParallel,
+                     DeviceMesh mesh, int rank) {
+        super(plan(stage, ds, bf16), dataParallel, dataParallel, null, mesh, rank);
         this.stage = stage;
     }
 

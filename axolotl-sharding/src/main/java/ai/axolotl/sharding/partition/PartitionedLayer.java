@@ -4,7 +4,6 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
-import ai.axolotl.model.DType;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
@@ -12,8 +11,6 @@ import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
-import ai.axolotl.sharding.ShardingStrategy;
-import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -31,7 +28,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -45,7 +41,10 @@ import java.util.function.ToDoubleFunction;
  * also summed across replicas. Gradients are summed (each rank's loss is already divided by the global token
  * count) and clipped by the global norm computed across partitions.
  */
-public abstract class PartitionedStrategy extends ShardingStrategy implements DataParallelLayer {
+public abstract class PartitionedLayer implements DataParallelLayer {
+    private final Collectives dataParallel;
+    private final DeviceMesh mesh;
+    private final int rank;
     private final PartitionPlan plan;
     private final Collectives shardGroup;
     private final Collectives replicateGroup;
@@ -73,13 +72,12 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
      * @param replicateGroup ranks holding the same partition (HSDP), or null
      * @param mesh the mesh
      * @param rank global rank
-     * @param preflight the runtime's preflight check
-     * @param onStep progress callback
      */
-    protected PartitionedStrategy(PartitionPlan plan, Collectives dataParallel, Collectives shardGroup,
-                                  Collectives replicateGroup, DeviceMesh mesh, int rank,
-                                  Consumer<Map<String, String>> preflight, Runnable onStep) {
-        super(dataParallel, mesh, rank, preflight, onStep);
+    protected PartitionedLayer(PartitionPlan plan, Collectives dataParallel, Collectives shardGroup,
+                               Collectives replicateGroup, DeviceMesh mesh, int rank) {
+        this.dataParallel = dataParallel;
+        this.mesh = mesh;
+        this.rank = rank;
         this.plan = plan;
         this.shardGroup = shardGroup;
         this.replicateGroup = replicateGroup != null && replicateGroup.size() > 1 ? replicateGroup : null;
@@ -270,13 +268,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
         p.free();
     }
 
-    @Override
-    public double reduceAndClipGradients(double maxNorm, double gradScale) {
-        finishGradientReduction();
-        return GradientClipping.unscaleAndClip(Math.sqrt(gradientSquares(name -> 1.0)), maxNorm, gradScale,
-                this::scaleGradients);
-    }
-
     /** Waits for every gradient bucket (and, with HSDP, sums the partitions across replicas). */
     @Override
     public void finishGradientReduction() {
@@ -359,7 +350,6 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
         exposedCommNanos += System.nanoTime() - t0;
         exposedCommMillisPerStep.add(exposedCommNanos / 1e6);
         exposedCommNanos = 0;
-        stepDone();
     }
 
     /**
@@ -370,17 +360,16 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
         return List.copyOf(exposedCommMillisPerStep);
     }
 
-    /** True when checkpoints should also hold the consolidated model (FULL_STATE_DICT). */
-    protected boolean fullStateDict() {
+    /** False unless a subclass's config asks for the consolidated model in checkpoints (FULL_STATE_DICT). */
+    @Override
+    public boolean checkpointHoldsFullModel() {
         return false;
     }
 
+    /** This rank's partitions, as {@link #saveState}: the layout is the same at the top of a checkpoint. */
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
         saveState(dir, includeOptimizer);
-        if (fullStateDict()) {
-            writeFullModel(dir, model.config(), DType.F32);
-        }
     }
 
     /** This rank's partitions (the first replica's, under HSDP) in the plan's sub-directory of {@code dir}. */
@@ -462,6 +451,11 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
         }
     }
 
+    /** This rank's index among the data-parallel ranks. */
+    public int dataParallelRank() {
+        return mesh.dataParallelRank(rank);
+    }
+
     /** The partitioned parameters by name. */
     public Map<String, ShardedParameter> sharded() {
         return sharded;
@@ -489,7 +483,7 @@ public abstract class PartitionedStrategy extends ShardingStrategy implements Da
     }
 
     @Override
-    public void streamFullWeights(WeightSink sink) throws IOException {
+    public void streamWeights(WeightSink sink) throws IOException {
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
                 try (Tensor full = p.gatherCopy(shardGroup)) {

@@ -10,8 +10,6 @@ import ai.axolotl.model.Safetensors;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
-import ai.axolotl.sharding.ShardingStrategy;
-import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
@@ -20,7 +18,6 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +26,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Consumer;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -39,17 +35,19 @@ import java.util.function.ToDoubleFunction;
  * Earlier micro-batches accumulate locally without communication. Since each rank's loss is divided by the
  * global token count, the summed gradient is exactly the one-process gradient.
  */
-public final class DataParallelStrategy extends ShardingStrategy implements DataParallelLayer {
+public final class DdpLayer implements DataParallelLayer {
     /** This rank's parameters in a state directory written by {@link #saveState}. */
     public static final String STATE_MODEL = "model.safetensors";
     /** This rank's optimizer state in a state directory written by {@link #saveState}. */
     public static final String STATE_OPTIMIZER = "optimizer.pt";
     /** Default bucket size (DDP's 25 MiB). */
     public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
+    private final Collectives dataParallel;
+    private final DeviceMesh mesh;
+    private final int rank;
     private final long bucketBytes;
     private LlamaModel model;
     private Optimizer optimizer;
-    private TensorVector params;
     private GradientBuckets buckets;
     private long bucketsLaunched;
     private boolean stepped;
@@ -60,13 +58,16 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
      * @param mesh the mesh (cp = tp = 1)
      * @param rank global rank
      * @param bucketBytes gradient bucket size
-     * @param preflight the runtime's preflight check
-     * @param onStep progress callback
      */
-    public DataParallelStrategy(Collectives dataParallel, DeviceMesh mesh, int rank, long bucketBytes,
-                                Consumer<Map<String, String>> preflight, Runnable onStep) {
-        super(dataParallel, mesh, rank, preflight, onStep);
+    public DdpLayer(Collectives dataParallel, DeviceMesh mesh, int rank, long bucketBytes) {
+        this.dataParallel = dataParallel;
+        this.mesh = mesh;
+        this.rank = rank;
         this.bucketBytes = bucketBytes;
+    }
+
+    private int dataParallelRank() {
+        return mesh.dataParallelRank(rank);
     }
 
     @Override
@@ -78,7 +79,6 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     public void setup(LlamaModel model, OptimizerSettings settings) {
         this.model = model;
         this.optimizer = OptimizerFactory.create(settings, model.parameters());
-        this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
         this.optimizerName = settings.optimizer();
         // every rank starts from rank 0's weights, whatever it loaded or initialised
         for (Tensor p : model.parameters().values()) {
@@ -109,12 +109,6 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     /** Gradient buckets all-reduced so far (each at most {@code ddp_bucket_cap_mb}, unless one tensor is larger). */
     public long gradientBucketsLaunched() {
         return bucketsLaunched;
-    }
-
-    @Override
-    public double reduceAndClipGradients(double maxNorm, double gradScale) {
-        finishGradientReduction();
-        return GradientClipping.clip(params, maxNorm, gradScale);
     }
 
     /** Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping. */
@@ -200,7 +194,7 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
         Path weights = dir.resolve(STATE_MODEL);
         Path opt = dir.resolve(STATE_OPTIMIZER);
         if (!Files.isRegularFile(weights) || !Files.isRegularFile(opt)) {
-            throw new TrainingException("rank " + rank() + ": " + weights + " or " + opt + " not found (saved with "
+            throw new TrainingException("rank " + rank + ": " + weights + " or " + opt + " not found (saved with "
                     + "save_only_model, or not on storage every node shares?); this checkpoint cannot be resumed");
         }
         Map<String, Tensor> saved = Safetensors.read(weights);
@@ -228,18 +222,16 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     public void step(double lr) {
         OptimizerFactory.stepAndClear(optimizer, lr);
         stepped = true;
-        stepDone();
     }
 
     @Override
     public void skipStep() {
         optimizer.zero_grad(true);
-        stepDone();
     }
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
-        if (rank() == 0) { // every rank holds the same state; rank 0 writes it
+        if (rank == 0) { // every rank holds the same state; rank 0 writes it
             SingleProcessStrategy.saveWhole(dir, model, optimizer, includeOptimizer);
         }
     }
@@ -249,14 +241,14 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
         try {
             SingleProcessStrategy.loadWhole(dir, model, optimizer);
         } catch (TrainingException e) {
-            throw new TrainingException("rank " + rank() + ": " + e.getMessage() + " (every rank reads the checkpoint;"
+            throw new TrainingException("rank " + rank + ": " + e.getMessage() + " (every rank reads the checkpoint;"
                     + " put output_dir on storage all nodes share)", e);
         }
         stepped = true;
     }
 
     @Override
-    public void streamFullWeights(WeightSink sink) throws IOException {
+    public void streamWeights(WeightSink sink) throws IOException {
         verifyReplicas();
         if (dataParallelRank() == 0) { // rank 0, or under tensor parallel each slice's first replica
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
@@ -296,7 +288,7 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
                 }
             }
         }
-        LoggerFactory.getLogger(DataParallelStrategy.class)
+        LoggerFactory.getLogger(DdpLayer.class)
                 .info("all {} data-parallel ranks hold identical weights", world);
     }
 
@@ -309,9 +301,6 @@ public final class DataParallelStrategy extends ShardingStrategy implements Data
     public void close() {
         if (optimizer != null) {
             optimizer.close();
-        }
-        if (params != null) {
-            params.close();
         }
     }
 }

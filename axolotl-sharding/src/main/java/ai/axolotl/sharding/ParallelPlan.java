@@ -1,0 +1,232 @@
+package ai.axolotl.sharding;
+
+import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.distributed.Collectives;
+import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.WeightSink;
+import ai.axolotl.train.GradientClipping;
+import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.UnitHooks;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * The multi-rank {@link TrainingStrategy}: one plan per rank that applies the parallelisms in a fixed order and
+ * does, once, everything that is not a single parallelism's concern. Order: the {@link ModelParallelLayer} first
+ * (tensor parallel slices the model; context parallel will join here), then the {@link DataParallelLayer}
+ * (DDP, ZeRO 1-3, FSDP2 / HSDP) over the data-parallel ranks, which places what the model parallelism left on this
+ * rank. Activation checkpointing is the trainer's ({@code gradient_checkpointing}) and wraps whatever the plan runs.
+ *
+ * <p>What the plan does itself: rank arithmetic from the {@link DeviceMesh}, which rows this rank reads (its
+ * data-parallel coordinate), loss and token sums over the loss group, the stop agreement over every rank, the global
+ * gradient norm (the layer's squares, weighted and summed over the model parallelism's group) and one clip, the
+ * preflight, progress reports, checkpoint orchestration and the streamed export. Each parallelism implements only
+ * its own interface; none implements this one.
+ */
+public final class ParallelPlan implements TrainingStrategy {
+    private final ModelParallelLayer modelParallelLayer;
+    private final DataParallelLayer layer;
+    private final Collectives lossGroup;
+    private final DeviceMesh mesh;
+    private final int rank;
+    private final Consumer<Map<String, String>> preflight;
+    private final Runnable onStep;
+
+    /**
+     * @param modelParallelLayer how the model is split ({@link ModelParallelLayer#NONE} for none)
+     * @param layer the data-parallel layer over this rank's data-parallel group
+     * @param lossGroup the ranks whose losses and token counts add up to the global batch's (the data-parallel
+     *     group; with context parallel it will also span the cp axis)
+     * @param mesh the mesh
+     * @param rank this process's global rank
+     * @param preflight checks facts against every other rank (from the runtime)
+     * @param onStep called after each optimizer step, taken or skipped (progress for the peer monitor)
+     */
+    public ParallelPlan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer, Collectives lossGroup,
+                        DeviceMesh mesh, int rank, Consumer<Map<String, String>> preflight, Runnable onStep) {
+        this.modelParallelLayer = modelParallelLayer;
+        this.layer = layer;
+        this.lossGroup = lossGroup;
+        this.mesh = mesh;
+        this.rank = rank;
+        this.preflight = preflight;
+        this.onStep = onStep;
+    }
+
+    /** The data-parallel layer (DDP, ZeRO, FSDP2) this plan applies last. */
+    public DataParallelLayer dataParallelLayer() {
+        return layer;
+    }
+
+    /** The model parallelism this plan applies first ({@link ModelParallelLayer#NONE} without one). */
+    public ModelParallelLayer modelParallelLayer() {
+        return modelParallelLayer;
+    }
+
+    /** The data-parallel layer of {@code strategy} when it is a plan whose layer is a {@code type}. */
+    public static <T> Optional<T> layer(TrainingStrategy strategy, Class<T> type) {
+        return strategy instanceof ParallelPlan p && type.isInstance(p.layer)
+                ? Optional.of(type.cast(p.layer)) : Optional.empty();
+    }
+
+    /** The model parallelism of {@code strategy} when it is a plan whose model parallelism is a {@code type}. */
+    public static <T> Optional<T> modelParallelLayer(TrainingStrategy strategy, Class<T> type) {
+        return strategy instanceof ParallelPlan p && type.isInstance(p.modelParallelLayer)
+                ? Optional.of(type.cast(p.modelParallelLayer)) : Optional.empty();
+    }
+
+    @Override
+    public String name() {
+        return modelParallelLayer.name(layer.name());
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int worldSize() {
+        return mesh.size();
+    }
+
+    @Override
+    public int dataParallelRank() {
+        return mesh.dataParallelRank(rank);
+    }
+
+    @Override
+    public int dataParallelSize() {
+        return mesh.dataParallelSize();
+    }
+
+    @Override
+    public Map<String, Integer> mesh() {
+        return mesh.axes();
+    }
+
+    @Override
+    public boolean rankZeroLoadsWeights() {
+        return layer.rankZeroLoadsWeights();
+    }
+
+    @Override
+    public LlamaModel loadModel(AxolotlConfig config) {
+        return modelParallelLayer.loadModel(config);
+    }
+
+    @Override
+    public LlamaModel parallelize(LlamaModel model) {
+        return modelParallelLayer.parallelize(model);
+    }
+
+    @Override
+    public void setup(LlamaModel model, OptimizerSettings optimizer) {
+        layer.setup(model, optimizer);
+    }
+
+    @Override
+    public UnitHooks hooks() {
+        return modelParallelLayer.hooks(layer);
+    }
+
+    /** Over the loss group (the data-parallel ranks): every model-parallel rank already holds the same value. */
+    @Override
+    public double allReduceSum(double value) {
+        return lossGroup.allReduceSum(value);
+    }
+
+    /** Over the data-parallel ranks, then over the model parallelism's group: every rank of the mesh. */
+    @Override
+    public boolean anyRank(boolean local) {
+        return modelParallelLayer.sumOverGroup(lossGroup.allReduceSum(local ? 1 : 0)) > 0;
+    }
+
+    /**
+     * Finishes the layer's reductions, then clips once by the global norm: the layer's squares over its group,
+     * each parameter weighted by how the model parallelism replicates it, summed over the model parallelism's group.
+     */
+    @Override
+    public double reduceAndClipGradients(double maxNorm, double gradScale) {
+        layer.finishGradientReduction();
+        double squares = modelParallelLayer.sumOverGroup(
+                layer.gradientSquares(modelParallelLayer::gradientSquaresWeight));
+        return GradientClipping.unscaleAndClip(Math.sqrt(squares), maxNorm, gradScale, layer::scaleGradients);
+    }
+
+    @Override
+    public void step(double lr) {
+        layer.step(lr);
+        onStep.run();
+    }
+
+    @Override
+    public void skipStep() {
+        layer.skipStep();
+        onStep.run();
+    }
+
+    @Override
+    public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
+        if (modelParallelLayer.saveCheckpoint(dir, layer, includeOptimizer)) {
+            writeFullModel(dir, layer.model().config(), DType.F32);
+        }
+    }
+
+    @Override
+    public void loadCheckpoint(Path dir) throws IOException {
+        modelParallelLayer.loadCheckpoint(dir, layer);
+    }
+
+    /**
+     * The layer hands each parameter of this rank's slice, whole over its group, to its first rank; the model
+     * parallelism gathers the slices of its group; the main rank's sink gets the whole tensor, one at a time.
+     */
+    @Override
+    public void streamFullWeights(WeightSink sink) throws IOException {
+        WeightSink mainSink = (name, t) -> {
+            if (isMain()) {
+                sink.accept(name, t);
+            }
+        };
+        layer.streamWeights((name, slice) -> modelParallelLayer.exportParameter(name, slice, mainSink));
+    }
+
+    @Override
+    public long modelStateBytes() {
+        return layer.modelStateBytes();
+    }
+
+    @Override
+    public void enableMemoryProbe() {
+        layer.enableMemoryProbe();
+    }
+
+    @Override
+    public Map<String, Long> memoryPeaks() {
+        return layer.memoryPeaks();
+    }
+
+    @Override
+    public void barrier() {
+        lossGroup.barrier();
+        modelParallelLayer.barrier();
+    }
+
+    @Override
+    public void preflight(Map<String, String> facts) {
+        preflight.accept(facts);
+    }
+
+    @Override
+    public void close() {
+        layer.close();
+    }
+}
