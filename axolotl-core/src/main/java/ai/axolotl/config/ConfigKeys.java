@@ -57,14 +57,13 @@ public final class ConfigKeys {
                 "warmup_ratio", "weight_decay", "max_grad_norm", "optimizer", "adam_beta1", "adam_beta2",
                 "adam_epsilon", "seed", "output_dir", "logging_steps", "save_steps", "saves_per_epoch",
                 "save_total_limit", "save_strategy", "save_only_model", "resume_from_checkpoint",
-                "auto_resume_from_checkpoints", "eval_steps", "evals_per_epoch", "eval_strategy", "bf16", "fp16",
+                "auto_resume_from_checkpoints", "eval_steps", "evals_per_epoch", "eval_strategy", "bf16", "fp16", "tf32",
                 "gradient_checkpointing", "loss_watchdog_threshold",
                 "loss_watchdog_patience",
                 // distributed training: parsed and validated here, acted on by the strategies
                 "deepspeed", "fsdp", "fsdp_config", "fsdp_version", "tensor_parallel_size",
                 "context_parallel_size", "sequence_parallel_degree", "dp_shard_size", "dp_replicate_size",
                 "ddp_timeout", "ddp_bucket_cap_mb", "tensor_parallel_sequence_parallel");
-        noEffect("TF32 matmuls exist only on CUDA GPUs; CPU builds compute in full fp32", "tf32");
         noEffect("the tokenizer comes from tokenizer_config or base_model's tokenizer.json, whatever its class",
                 "tokenizer_type");
         noEffect("checkpointing recomputes each decoder layer's forward; use_reentrant and friends have no "

@@ -1,5 +1,6 @@
 package ai.axolotl.data;
 
+import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
 
@@ -50,6 +51,14 @@ public final class MicroBatch implements AutoCloseable {
      * (sequence parallelism splits each row evenly over its ranks); padding has label -100 and counts for nothing.
      */
     public static MicroBatch of(List<PackedRow> rows, int padTo, int padId, int multiple) {
+        return of(rows, padTo, padId, multiple, Device.cpu("host"));
+    }
+
+    /**
+     * As {@link #of(List, int, int, int)}, with the tensors on {@code device}: built on the host and copied there
+     * (each host tensor released once copied).
+     */
+    public static MicroBatch of(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
         int t = padTo;
         for (PackedRow r : rows) {
             t = Math.max(t, r.length());
@@ -79,8 +88,18 @@ public final class MicroBatch implements AutoCloseable {
             }
             real += r.length();
         }
-        return new MicroBatch(Tensors.longs(ids, b, t), Tensors.longs(lab, b, t), Tensors.longs(pos, b, t),
-                Tensors.longs(seg, b, t), labelTokens(rows), real);
+        return new MicroBatch(placed(ids, b, t, device), placed(lab, b, t, device), placed(pos, b, t, device),
+                placed(seg, b, t, device), labelTokens(rows), real);
+    }
+
+    private static Tensor placed(long[] values, int b, int t, Device device) {
+        Tensor host = Tensors.longs(values, b, t);
+        if (device.isCpu()) {
+            return host;
+        }
+        try (host) {
+            return Tensors.to(host, device);
+        }
     }
 
     /** [B, T] token ids. */

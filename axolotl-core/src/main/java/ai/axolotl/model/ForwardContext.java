@@ -1,7 +1,7 @@
 package ai.axolotl.model;
 
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -31,7 +31,7 @@ public final class ForwardContext implements AutoCloseable {
         this.computeType = computeType;
         long t = segmentIds.size(1);
         try (Tensor same = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1));
-             Tensor ones = torch.ones(new long[] {t, t}, new TensorOptions(ScalarType.Bool));
+             Tensor ones = torch.ones(new long[] {t, t}, Tensors.optionsOn(ScalarType.Bool, segmentIds));
              Tensor causal = torch.tril(ones)) {
             this.mask = same.logical_and(causal).unsqueeze(1);
         }

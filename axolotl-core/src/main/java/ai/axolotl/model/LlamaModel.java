@@ -1,5 +1,7 @@
 package ai.axolotl.model;
 
+import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -22,6 +24,7 @@ public final class LlamaModel implements AutoCloseable {
     private final Map<String, Tensor> parameters;
     private final List<ModelUnit> units;
     private final ModelParallelism parallel;
+    private final AttentionKernel attention;
 
     private LlamaModel(LlamaConfig config, Map<String, Tensor> parameters, AttentionKernel attention) {
         this(config, parameters, attention, ModelParallelism.NONE);
@@ -31,6 +34,7 @@ public final class LlamaModel implements AutoCloseable {
                        ModelParallelism parallel) {
         this.config = config;
         this.parallel = parallel;
+        this.attention = attention;
         this.parameters = Collections.unmodifiableMap(parameters);
         List<ModelUnit> u = new ArrayList<>();
         Tensor embed = parameters.get(EmbeddingUnit.WEIGHT);
@@ -135,6 +139,39 @@ public final class LlamaModel implements AutoCloseable {
             problems.add("vocab_size (" + c.vocabSize() + ")");
         }
         return problems;
+    }
+
+    /** The device the model's parameters are on (all of them: {@link #to} moves them together). */
+    public Device device() {
+        return Device.of(Tensors.deviceName(parameters.get(EmbeddingUnit.WEIGHT)), "where the model's parameters are");
+    }
+
+    /**
+     * This model with every parameter on {@code device}: this model when they are all there already, else a new
+     * model of moved float leaves that require grad (same names, shapes, values, layers and parallelism), and this
+     * one closed. Each parameter is moved and released before the next, so the host never holds two copies of the
+     * model. The one place the trainer puts a model on its device.
+     */
+    public LlamaModel to(Device device) {
+        String target = device.name();
+        boolean there = true;
+        for (Tensor p : parameters.values()) {
+            there &= Tensors.deviceName(p).equals(target);
+        }
+        if (there) {
+            return this;
+        }
+        Map<String, Tensor> moved = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
+            Tensor p;
+            try (Tensor d = e.getValue().detach()) {
+                p = Tensors.to(d, device);
+            }
+            p.requires_grad_(true);
+            moved.put(e.getKey(), p);
+            e.getValue().close();
+        }
+        return new LlamaModel(config, moved, attention, parallel);
     }
 
     /**

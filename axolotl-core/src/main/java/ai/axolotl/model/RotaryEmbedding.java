@@ -1,6 +1,7 @@
 package ai.axolotl.model;
 
 import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -16,7 +17,9 @@ public final class RotaryEmbedding {
         for (int i = 0; i < inv.length; i++) {
             inv[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
         }
-        try (Tensor invFreq = Tensors.floats(inv, inv.length);
+        try (Tensor hostFreq = Tensors.floats(inv, inv.length);
+             Device device = positionIds.device();
+             Tensor invFreq = hostFreq.to(device, ScalarType.Float);
              Tensor pos = positionIds.to(ScalarType.Float).unsqueeze(-1);
              Tensor freqs = pos.mul(invFreq);
              Tensor emb = torch.cat(new TensorVector(freqs, freqs), -1);

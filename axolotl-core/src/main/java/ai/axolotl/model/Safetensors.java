@@ -104,6 +104,13 @@ public final class Safetensors {
             throw new IllegalArgumentException("readRange needs a contiguous " + entry.dtype().torchName()
                     + " tensor");
         }
+        if (!into.is_cpu()) { // a device tensor: read into a host copy of the range, then copy it over
+            try (Tensor host = torch.empty(into.shape(), Tensors.options(into.scalar_type()), null)) {
+                readRange(file, entry, first, host);
+                into.copy_(host);
+            }
+            return;
+        }
         ByteBuffer dst = Tensors.view(into);
         long position = entry.dataStart() + entry.begin() + first * entry.dtype().bytes();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -177,7 +184,7 @@ public final class Safetensors {
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             writeFully(ch, head);
             for (Tensor t : tensors.values()) {
-                try (Tensor c = t.detach().contiguous()) {
+                try (Tensor host = t.detach().cpu(); Tensor c = host.contiguous()) {
                     writeFully(ch, Tensors.view(c));
                 }
             }

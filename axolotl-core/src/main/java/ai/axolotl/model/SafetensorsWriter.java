@@ -70,7 +70,8 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new IllegalStateException(file + ": '" + name + "' was declared " + Arrays.toString(shape)
                     + " but has shape " + Arrays.toString(t.shape()));
         }
-        try (Tensor d = t.detach(); Tensor converted = d.to(dtype.scalarType()); Tensor c = converted.contiguous()) {
+        try (Tensor d = t.detach(); Tensor host = d.cpu(); Tensor converted = host.to(dtype.scalarType());
+             Tensor c = converted.contiguous()) {
             writeFully(Tensors.view(c));
         }
         next++;

@@ -25,14 +25,29 @@ public record Device(String type, int index, String reason) {
         return new Device("cpu", -1, reason);
     }
 
+    /** The device libtorch names {@code name} ({@code cpu}, {@code cuda:K}, {@code meta}), with a reason. */
+    public static Device of(String name, String reason) {
+        int colon = name.indexOf(':');
+        return colon < 0 ? new Device(name, -1, reason)
+                : new Device(name.substring(0, colon), Integer.parseInt(name.substring(colon + 1)), reason);
+    }
+
     /** True for the CPU. */
     public boolean isCpu() {
         return type.equals("cpu");
     }
 
-    /** {@code cpu} or {@code cuda:K}, as PyTorch writes devices. */
+    /** {@code cpu} or {@code cuda:K}, as PyTorch writes devices (a type without an ordinal, as {@code meta}). */
     public String name() {
-        return isCpu() ? "cpu" : type + ":" + index;
+        return index < 0 ? type : type + ":" + index;
+    }
+
+    /**
+     * libtorch's device object for tensor options and moves (a new native object each call). Named in full because
+     * it shares this record's simple name.
+     */
+    public org.bytedeco.pytorch.Device toTorch() {
+        return new org.bytedeco.pytorch.Device(name());
     }
 
     /**
@@ -73,30 +88,15 @@ public record Device(String type, int index, String reason) {
     }
 
     /**
-     * The device this rank trains on: {@link #decide} over the environment and the CUDA devices libtorch sees,
-     * then what this version can place tensors on. Tensors are created on the CPU in this version, so a CUDA
-     * decision comes back as the CPU with a reason that says so (the launchers log it as a warning).
+     * The device this rank trains on: {@link #decide} over the environment and the CUDA devices libtorch sees. The
+     * model, optimizer state, batches and every buffer the strategies make are placed on it.
      */
     public static Device forRank(int localRank, Map<String, String> env) {
-        Device wanted = decide(env.get(OVERRIDE), localRank, Natives.cudaDeviceCount());
-        if (wanted.isCpu()) {
-            return wanted;
-        }
-        return cpu("CUDA is usable here (" + wanted.name() + ": " + wanted.reason() + ") but this version creates "
-                + "its tensors on the CPU only; set " + OVERRIDE + "=cpu to choose the CPU explicitly");
+        return decide(env.get(OVERRIDE), localRank, Natives.cudaDeviceCount());
     }
 
-    /** Logs the decision for {@code who} ("rank 3"): a warning when a usable GPU is left idle, else info. */
+    /** Logs the decision for {@code who} ("rank 3"). */
     public void log(Logger log, String who) {
-        if (gpuUnused()) {
-            log.warn("{}: device {} ({})", who, name(), reason);
-        } else {
-            log.info("{}: device {} ({})", who, name(), reason);
-        }
-    }
-
-    /** True when the decision fell back from a usable GPU (the launchers warn). */
-    public boolean gpuUnused() {
-        return isCpu() && reason.startsWith("CUDA is usable here");
+        log.info("{}: device {} ({})", who, name(), reason);
     }
 }

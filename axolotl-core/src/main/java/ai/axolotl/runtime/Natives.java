@@ -2,6 +2,7 @@ package ai.axolotl.runtime;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch_cuda;
 
 import java.nio.file.Path;
 
@@ -56,6 +57,18 @@ public final class Natives {
         load();
         if (threads > 0) {
             torch.set_num_threads(threads);
+        }
+    }
+
+    /**
+     * Makes {@code device} this thread's current CUDA device (what NCCL and device-less CUDA requests use), as
+     * torchrun scripts call {@code torch.cuda.set_device(local_rank)}; nothing for the CPU. Ranks that are
+     * threads of one JVM set it on their own thread.
+     */
+    public static void useDevice(Device device) {
+        if (device.type().equals("cuda")) {
+            load();
+            torch_cuda.set_device((byte) device.index());
         }
     }
 

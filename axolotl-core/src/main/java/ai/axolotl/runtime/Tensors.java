@@ -3,6 +3,7 @@ package ai.axolotl.runtime;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -21,9 +22,45 @@ public final class Tensors {
         return new TensorOptions(type);
     }
 
+    /** Options for a tensor of the given element type on {@code device}. */
+    public static TensorOptions options(ScalarType type, Device device) {
+        try (org.bytedeco.pytorch.Device d = device.toTorch()) {
+            return new TensorOptions(type).device(new DeviceOptional(d));
+        }
+    }
+
+    /** Options for a tensor of the given element type on the device {@code like} is on. */
+    public static TensorOptions optionsOn(ScalarType type, Tensor like) {
+        try (org.bytedeco.pytorch.Device d = like.device()) {
+            return new TensorOptions(type).device(new DeviceOptional(d));
+        }
+    }
+
     /** A zero-filled float32 tensor of the given shape. */
     public static Tensor zeros(long... shape) {
         return torch.empty(shape, options(ScalarType.Float), null).zero_();
+    }
+
+    /** A zero-filled float32 tensor of the given shape on the device {@code like} is on. */
+    public static Tensor zerosOn(Tensor like, long... shape) {
+        return torch.empty(shape, optionsOn(ScalarType.Float, like), null).zero_();
+    }
+
+    /** The device a tensor is on, as {@link Device#name()} writes it ({@code cpu}, {@code cuda:0}, {@code meta}). */
+    public static String deviceName(Tensor t) {
+        try (org.bytedeco.pytorch.Device d = t.device(); BytePointer name = d.str()) {
+            return name.getString();
+        }
+    }
+
+    /**
+     * {@code t} on {@code device}, same type: a copy when it is elsewhere, else a new handle on the same tensor;
+     * the caller closes the result (and still owns {@code t}).
+     */
+    public static Tensor to(Tensor t, Device device) {
+        try (org.bytedeco.pytorch.Device d = device.toTorch()) {
+            return t.to(d, t.scalar_type());
+        }
     }
 
     /**

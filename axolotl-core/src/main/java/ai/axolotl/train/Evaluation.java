@@ -13,6 +13,7 @@ import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
+import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Natives;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -38,6 +39,7 @@ public final class Evaluation {
         UnitHooks hooks = strategy != null ? strategy.hooks() : UnitHooks.NONE;
         int ranks = strategy != null ? strategy.dataParallelSize() : 1;
         int rank = strategy != null ? strategy.dataParallelRank() : 0;
+        Device device = model.device();
         double lossSum = 0;
         long tokens = 0;
         List<List<PackedRow>> batches = TrainingData.batches(rows, batchSize);
@@ -53,7 +55,7 @@ public final class Evaluation {
             }
             try (PointerScope scope = new PointerScope();
                  MicroBatch mb = MicroBatch.of(batches.get(i), 0, padId,
-                         model.parallelism().sequenceMultiple());
+                         model.parallelism().sequenceMultiple(), device);
                  ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), model.config(), compute)) {
                 lossSum += UnitRunner.evalLossSum(model, hooks, mb.inputIds(), mb.labels(), ctx);
                 tokens += mb.labelTokens();

@@ -5,6 +5,7 @@ import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
@@ -25,10 +26,33 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     private TensorVector params;
     private boolean stepped;
     private String optimizerName;
+    private Device device;
+
+    /** One process on the device {@link Device#forRank} decides for local rank 0, on first use. */
+    public SingleProcessStrategy() {
+        this(null);
+    }
+
+    /**
+     * One process on {@code device} (a launcher's decision), or, when null, on the device {@link Device#forRank}
+     * decides for local rank 0 on first use.
+     */
+    public SingleProcessStrategy(Device device) {
+        this.device = device;
+    }
 
     @Override
     public String name() {
         return "single";
+    }
+
+    /** The given device, else decided on first use for local rank 0 ({@code AXOLOTL_DEVICE}, else cuda:0, else cpu). */
+    @Override
+    public Device device() {
+        if (device == null) {
+            device = Device.forRank(0, System.getenv());
+        }
+        return device;
     }
 
     @Override

@@ -17,6 +17,7 @@ import ai.axolotl.model.TrainingFlops;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.LibraryVersion;
 import ai.axolotl.runtime.Natives;
+import ai.axolotl.runtime.Tf32;
 import ai.axolotl.runtime.PeakFlops;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.runtime.Provenance;
@@ -56,6 +57,7 @@ public final class Trainer implements AutoCloseable {
     public static final String PROVENANCE_FILE = "training_provenance.json";
     private final AxolotlConfig config;
     private final TrainingStrategy strategy;
+    private Device device;
     private final List<TrainingListener> listeners;
     private final int threads;
     private volatile boolean stopRequested;
@@ -154,8 +156,16 @@ public final class Trainer implements AutoCloseable {
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));
         }
-        if (strategy.worldSize() == 1) { // after the input checks: bad input stays one line
-            Device.forRank(0, System.getenv()).log(LOG, "rank 0");
+        device = strategy.device(); // after the input checks: bad input stays one line
+        if (strategy.worldSize() == 1) { // the launchers log every rank's and set it current
+            device.log(LOG, "rank 0");
+            Natives.useDevice(device);
+        }
+        Tf32.Outcome tf32 = Tf32.apply(config.precision().tf32(), device);
+        if (tf32 != null && tf32.applied()) {
+            LOG.info(tf32.message());
+        } else if (tf32 != null && strategy.isMain()) {
+            LOG.warn(tf32.message());
         }
         if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0) {
             model = ModelLoader.placeholder(config);
@@ -173,7 +183,7 @@ public final class Trainer implements AutoCloseable {
         LOG.info("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
                 dataset.tokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
-        model = strategy.parallelize(model);
+        model = strategy.parallelize(model).to(device);
         strategy.setup(model, config.optimizer());
         if (MemoryReport.requested()) {
             strategy.enableMemoryProbe();
@@ -276,7 +286,7 @@ public final class Trainer implements AutoCloseable {
                         // a scope per micro-batch: nothing it makes (activations, boundary tensors) outlives it
                         try (PointerScope microScope = new PointerScope();
                              MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId(),
-                                     model.parallelism().sequenceMultiple());
+                                     model.parallelism().sequenceMultiple(), device);
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
                                      model.config(), compute)) {
                             // loss scaling: the backward runs on loss x scale (the normalizer divided by it)

@@ -7,6 +7,7 @@ import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.Device;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -36,6 +37,14 @@ public interface TrainingStrategy extends AutoCloseable {
 
     /** Number of ranks that split each global batch. */
     int dataParallelSize();
+
+    /**
+     * The device this rank trains on: the trainer moves the model there before {@link #setup}, builds every batch
+     * there, and the strategy makes its buffers there. The CPU unless an implementation decides otherwise.
+     */
+    default Device device() {
+        return Device.cpu("the strategy's default");
+    }
 
     /** True on the rank that writes checkpoints, metrics and the exported model. */
     default boolean isMain() {

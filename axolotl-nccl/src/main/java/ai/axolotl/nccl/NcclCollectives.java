@@ -4,8 +4,11 @@ import ai.axolotl.distributed.BackendCollectives;
 import ai.axolotl.distributed.CollectiveException;
 import ai.axolotl.runtime.Natives;
 import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.PrefixStore;
 import org.bytedeco.pytorch.Store;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 
 import java.time.Duration;
@@ -50,6 +53,16 @@ public final class NcclCollectives extends BackendCollectives {
         prefixed.deallocate(false);
         pg.setTimeout(new Milliseconds(timeout.toMillis()));
         return new NcclCollectives(pg, rank, size, timeout, diagnosis);
+    }
+
+    /** The scalar travels as a one-element tensor on the current CUDA device (NCCL carries device memory only). */
+    @Override
+    public double allReduceSum(double value) {
+        try (Tensor host = Tensor.create(new double[] {value}); Device cuda = new Device("cuda");
+             Tensor t = host.to(cuda, ScalarType.Double)) {
+            allReduceSum(t).await();
+            return t.item_double();
+        }
     }
 
     @Override

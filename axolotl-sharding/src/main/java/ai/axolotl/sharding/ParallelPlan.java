@@ -7,6 +7,7 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.Device;
 import ai.axolotl.train.GradientClipping;
 import ai.axolotl.train.TrainingStrategy;
 import ai.axolotl.train.UnitHooks;
@@ -36,6 +37,7 @@ public final class ParallelPlan implements TrainingStrategy {
     private final Collectives lossGroup;
     private final DeviceMesh mesh;
     private final int rank;
+    private final Device device;
     private final Consumer<Map<String, String>> preflight;
     private final Runnable onStep;
 
@@ -46,16 +48,19 @@ public final class ParallelPlan implements TrainingStrategy {
      *     group; with context parallel it will also span the cp axis)
      * @param mesh the mesh
      * @param rank this process's global rank
+     * @param device the device this rank trains on (the runtime's decision)
      * @param preflight checks facts against every other rank (from the runtime)
      * @param onStep called after each optimizer step, taken or skipped (progress for the peer monitor)
      */
     public ParallelPlan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer, Collectives lossGroup,
-                        DeviceMesh mesh, int rank, Consumer<Map<String, String>> preflight, Runnable onStep) {
+                        DeviceMesh mesh, int rank, Device device, Consumer<Map<String, String>> preflight,
+                        Runnable onStep) {
         this.modelParallelLayer = modelParallelLayer;
         this.layer = layer;
         this.lossGroup = lossGroup;
         this.mesh = mesh;
         this.rank = rank;
+        this.device = device;
         this.preflight = preflight;
         this.onStep = onStep;
     }
@@ -105,6 +110,11 @@ public final class ParallelPlan implements TrainingStrategy {
     @Override
     public int dataParallelSize() {
         return mesh.dataParallelSize();
+    }
+
+    @Override
+    public Device device() {
+        return device;
     }
 
     @Override

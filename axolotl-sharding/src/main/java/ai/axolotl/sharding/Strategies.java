@@ -62,7 +62,7 @@ public final class Strategies {
         DataParallelLayer layer = dataParallelLayer(config, groups, mesh);
         if (world == 1 && layer instanceof DdpLayer) {
             layer.close();
-            return new SingleProcessStrategy();
+            return new SingleProcessStrategy(groups.device());
         }
         return plan(modelParallelLayer, layer, groups, mesh);
     }
@@ -72,7 +72,7 @@ public final class Strategies {
         int[] steps = {0};
         return new ParallelPlan(modelParallelLayer, layer,
                 groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
-                groups.spec().rank(), facts -> Preflight.check(groups.rendezvous(), facts),
+                groups.spec().rank(), groups.device(), facts -> Preflight.check(groups.rendezvous(), facts),
                 () -> groups.monitor().progress(++steps[0]));
     }
 

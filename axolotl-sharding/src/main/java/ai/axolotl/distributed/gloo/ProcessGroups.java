@@ -8,6 +8,7 @@ import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.Rendezvous;
 import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.Natives;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +45,7 @@ public final class ProcessGroups implements AutoCloseable {
 
     /**
      * Decides this rank's device ({@link Device#forRank}: {@code AXOLOTL_DEVICE}, else {@code cuda:LOCAL_RANK}
-     * when tensors can live there, else the CPU), joins the rendezvous and connects the world group through the
+     * when CUDA is usable, else the CPU), joins the rendezvous and connects the world group through the
      * collectives provider of that device's type; bounded by {@code timeout}.
      */
     public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId) {
@@ -54,11 +55,13 @@ public final class ProcessGroups implements AutoCloseable {
     }
 
     /**
-     * Joins the rendezvous and connects the world group through {@code provider} (every later mesh group uses it
+     * Makes {@code device} the thread's current device, joins the rendezvous and connects the world group through
+     * {@code provider} (every later mesh group uses it
      * too); bounded by {@code timeout}.
      */
     public static ProcessGroups start(WorldSpec spec, Duration timeout, String runId, Device device,
                                       CollectivesProvider provider) {
+        Natives.useDevice(device);
         Rendezvous rv = Rendezvous.join(spec, timeout, runId);
         PeerMonitor monitor = new PeerMonitor(rv);
         String host = GlooCollectives.localAddressFor(spec.masterAddr(), spec.masterPort());

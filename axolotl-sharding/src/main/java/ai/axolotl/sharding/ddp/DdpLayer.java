@@ -8,6 +8,8 @@ import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.train.OptimizerFactory;
@@ -273,11 +275,14 @@ public final class DdpLayer implements DataParallelLayer {
             }
         }
         int world = dataParallel.size();
-        try (Tensor in = Tensor.create(local);
-             Tensor out = Tensor.create(new double[world * local.length])) {
+        Device device = model.device(); // the collectives carry tensors of the model's device
+        try (Tensor hostIn = Tensor.create(local); Tensor in = Tensors.to(hostIn, device);
+             Tensor hostOut = Tensor.create(new double[world * local.length]); Tensor out = Tensors.to(hostOut, device)) {
             dataParallel.allGather(out, in).await();
             double[] all = new double[world * local.length];
-            out.data_ptr_double().get(all);
+            try (Tensor back = out.cpu()) {
+                back.data_ptr_double().get(all);
+            }
             for (int r = 1; r < world; r++) {
                 for (int k = 0; k < local.length; k++) {
                     if (Double.compare(all[r * local.length + k], all[k]) != 0) {

@@ -48,13 +48,14 @@ final class GradientBucket {
             return null;
         }
         int world = group.size();
-        Tensor input = Tensors.unscoped(torch.empty(new long[] {world * total}, Tensors.options(type), null));
+        Tensor on = ps.get(0).shardGrad(); // the buffers live where the gradients do
+        Tensor input = Tensors.unscoped(torch.empty(new long[] {world * total}, Tensors.optionsOn(type, on), null));
         long offset = 0;
         for (ShardedParameter p : ps) {
             p.moveGradInto(input, total, offset);
             offset += p.chunk();
         }
-        Tensor output = Tensors.unscoped(torch.empty(new long[] {total}, Tensors.options(type), null));
+        Tensor output = Tensors.unscoped(torch.empty(new long[] {total}, Tensors.optionsOn(type, on), null));
         return new GradientBucket(ps, input, output, group.reduceScatterSum(output, input));
     }
 

@@ -110,7 +110,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
             // every rank starts from rank 0's values; a placeholder receives them one parameter at a time
             boolean placeholder = e.getValue().numel() != numel;
             Tensor source = placeholder
-                    ? torch.empty(shape, Tensors.options(ScalarType.Float), null)
+                    ? torch.empty(shape, Tensors.optionsOn(ScalarType.Float, e.getValue()), null)
                     : e.getValue();
             try (Tensor d = source.detach()) {
                 dataParallel.broadcast(d, 0).await();

@@ -31,8 +31,8 @@ public final class ShardedOptimizer implements AutoCloseable {
         this.params = List.copyOf(params);
         if (isAdamW()) {
             for (ShardedParameter p : params) {
-                expAvg.put(p.name(), Tensors.zeros(p.chunk()));
-                expAvgSq.put(p.name(), Tensors.zeros(p.chunk()));
+                expAvg.put(p.name(), Tensors.zerosOn(p.shard(), p.chunk()));
+                expAvgSq.put(p.name(), Tensors.zerosOn(p.shard(), p.chunk()));
             }
         }
     }

@@ -65,11 +65,11 @@ public final class ShardedParameter implements AutoCloseable {
         this.world = world;
         this.keepFull = keepFull;
         this.gatherType = keepFull ? ScalarType.Float : gatherType;
-        this.shardGrad = Tensors.unscoped(Tensors.zeros(chunk));
+        this.shardGrad = Tensors.unscoped(Tensors.zerosOn(param, chunk));
         try (NoGradGuard g = new NoGradGuard(); Tensor detached = source.detach(); Tensor values = detached.reshape(-1)) {
             // a partitioned parameter's buffer is never filled here (its pages are never touched): it is freed
             // below and first gathered before its unit runs, so setup holds one full copy of a parameter at most
-            this.flat = Tensors.unscoped(torch.empty(new long[] {world * chunk}, Tensors.options(this.gatherType),
+            this.flat = Tensors.unscoped(torch.empty(new long[] {world * chunk}, Tensors.optionsOn(this.gatherType, param),
                     null));
             if (keepFull) {
                 flat.zero_();
@@ -78,7 +78,7 @@ public final class ShardedParameter implements AutoCloseable {
                 }
                 this.shard = Tensors.unscoped(flat.narrow(0, rank * chunk, chunk));
             } else {
-                this.shard = Tensors.unscoped(Tensors.zeros(chunk));
+                this.shard = Tensors.unscoped(Tensors.zerosOn(param, chunk));
                 long start = Math.min(numel, rank * chunk);
                 long len = Math.max(0, Math.min(numel, start + chunk) - start);
                 if (len > 0) {
@@ -209,7 +209,7 @@ public final class ShardedParameter implements AutoCloseable {
      * (for export and consolidated checkpoints); the caller closes it.
      */
     public Tensor gatherCopy(Collectives group) {
-        try (Tensor all = torch.empty(new long[] {world * chunk}, Tensors.options(ScalarType.Float), null);
+        try (Tensor all = torch.empty(new long[] {world * chunk}, Tensors.optionsOn(ScalarType.Float, shard), null);
              Tensor master = shard.detach()) {
             group.allGather(all, master).await();
             try (Tensor used = all.narrow(0, 0, numel); Tensor view = used.view(shape)) {

@@ -5,6 +5,7 @@ import ai.axolotl.model.DType;
 import ai.axolotl.model.LlamaConfig;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.Device;
 import ai.axolotl.train.TrainingStrategy;
 import ai.axolotl.train.UnitHooks;
 
@@ -28,6 +29,7 @@ public class ForwardingStrategy implements TrainingStrategy {
     @Override public int dataParallelRank() { return inner.dataParallelRank(); }
     @Override public int dataParallelSize() { return inner.dataParallelSize(); }
     @Override public boolean isMain() { return inner.isMain(); }
+    @Override public Device device() { return inner.device(); }
     @Override public boolean rankZeroLoadsWeights() { return inner.rankZeroLoadsWeights(); }
     @Override public LlamaModel parallelize(LlamaModel model) { return inner.parallelize(model); }
     @Override public void setup(LlamaModel model, OptimizerSettings optimizer) { inner.setup(model, optimizer); }
