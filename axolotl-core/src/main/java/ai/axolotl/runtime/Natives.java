@@ -1,5 +1,6 @@
 package ai.axolotl.runtime;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch_cuda;
@@ -69,6 +70,25 @@ public final class Natives {
         if (device.type().equals("cuda")) {
             load();
             torch_cuda.set_device((byte) device.index());
+        }
+    }
+
+    /**
+     * The name CUDA reports for a device ({@code NVIDIA H100 80GB HBM3}), for the MFU peak table. Read through the
+     * cudart bindings ({@code org.bytedeco:cuda}, which the gpu profile adds), by reflection so that CPU builds,
+     * which lack them, still compile and load this class.
+     *
+     * @throws IllegalStateException when the bindings are not on the class path
+     */
+    public static String cudaDeviceName(int index) {
+        load();
+        try {
+            Object props = torch_cuda.class.getMethod("getDeviceProperties", byte.class).invoke(null, (byte) index);
+            Object name = props.getClass().getMethod("name").invoke(props);
+            return ((BytePointer) name).getString();
+        } catch (ReflectiveOperationException | NoClassDefFoundError e) {
+            throw new IllegalStateException("cannot read the name of cuda:" + index + ": the cudart bindings "
+                    + "(org.bytedeco:cuda, added by mvn -Pgpu) are missing or failed: " + e, e);
         }
     }
 

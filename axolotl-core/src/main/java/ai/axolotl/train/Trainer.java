@@ -15,12 +15,13 @@ import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.TrainingFlops;
 import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.DeviceMemory;
 import ai.axolotl.runtime.LibraryVersion;
 import ai.axolotl.runtime.Natives;
-import ai.axolotl.runtime.Tf32;
 import ai.axolotl.runtime.PeakFlops;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.runtime.Provenance;
+import ai.axolotl.runtime.Tf32;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.javacpp.PointerScope;
@@ -117,6 +118,22 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
+    /**
+     * The peak MFU is measured against: on a CUDA device the vendor table's entry for the GPU's name (null, and
+     * said once, for a GPU the table lacks); on the CPU the measured single-thread GEMM rate times the threads.
+     */
+    private PeakFlops peakFlops(ScalarType compute) {
+        if (!device.type().equals("cuda")) {
+            return PeakFlops.forCpu(compute, torch.get_num_threads());
+        }
+        String name = Natives.cudaDeviceName(device.index());
+        PeakFlops gpu = PeakFlops.forGpu(name, compute).orElse(null);
+        if (gpu == null) {
+            LOG.info("mfu not reported: {} is not in the peak-FLOP table (H100, H200, A100)", name);
+        }
+        return gpu;
+    }
+
     /** Element type of activations for this run. */
     ScalarType computeType() {
         return computeType(config);
@@ -130,11 +147,16 @@ public final class Trainer implements AutoCloseable {
         return config.precision().fp16() ? ScalarType.Half : ScalarType.Float;
     }
 
-    /** {@code loss_scale} and {@code skipped_steps} for metrics.jsonl under fp16; nothing otherwise. */
-    /** The fields a metrics line adds to the basic ones: MFU of the window, the fp16 scaler's state. */
+    /**
+     * The fields a metrics line adds to the basic ones: MFU of the window, the fp16 scaler's state, and on a CUDA
+     * device the caching allocator's bytes (rank 0's: this rank writes metrics.jsonl).
+     */
     private Map<String, Object> extraFields(double tokensPerSecond) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("mfu", Math.round(tokensPerSecond * flopsPerToken / peakFlops.flopsPerSecond() * 1e4) / 1e4);
+        if (peakFlops != null) {
+            m.put("mfu", Math.round(tokensPerSecond * flopsPerToken / peakFlops.flopsPerSecond() * 1e4) / 1e4);
+        }
+        DeviceMemory.of(device).ifPresent(mem -> m.putAll(mem.fields()));
         if (scaler != null) {
             m.put("loss_scale", scaler.scale());
             m.put("skipped_steps", scaler.skippedSteps());
@@ -246,9 +268,11 @@ public final class Trainer implements AutoCloseable {
                 schedule.warmupSteps(), compute);
         flopsPerToken = TrainingFlops.perToken(model.config(), config.data().sequenceLen())
                 / config.parallel().tensorParallelSize();
-        peakFlops = PeakFlops.forCpu(compute, torch.get_num_threads());
-        LOG.info("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
-                + "{}", String.format("%.4f", flopsPerToken / 1e9), peakFlops.source());
+        peakFlops = peakFlops(compute);
+        if (peakFlops != null) {
+            LOG.info("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
+                    + "{}", String.format("%.4f", flopsPerToken / 1e9), peakFlops.source());
+        }
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
                 && fsdp.activationCheckpointing());
@@ -372,8 +396,8 @@ public final class Trainer implements AutoCloseable {
             if (step == total && !stoppedEarly) {
                 exportModel(outputDir);
             }
-            LOG.info("peak RSS {} MiB (allocator: {})", ProcessMemory.peakRssBytes() / (1024 * 1024),
-                    ProcessMemory.nativeAllocator());
+            LOG.info("peak RSS {} MiB (allocator: {}){}", ProcessMemory.peakRssBytes() / (1024 * 1024),
+                    ProcessMemory.nativeAllocator(), DeviceMemory.of(device).map(m -> "; " + m.describe()).orElse(""));
             TrainResult result = new TrainResult(step, List.copyOf(losses), finalEval, outputDir,
                     dataset.fingerprint(), stoppedEarly);
             for (TrainingListener l : listeners) {
