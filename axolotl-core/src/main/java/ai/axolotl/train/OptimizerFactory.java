@@ -1,8 +1,10 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.runtime.Device;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OptimizerParamGroup;
@@ -13,7 +15,9 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -25,7 +29,12 @@ public final class OptimizerFactory {
 
     /** True when weight decay applies to the named parameter. */
     public static boolean decays(String name, Tensor t) {
-        return t.dim() > 1 && !name.contains("norm");
+        return decays(name, t.dim());
+    }
+
+    /** True when weight decay applies to a parameter of that name with that many dimensions. */
+    public static boolean decays(String name, long dimensions) {
+        return dimensions > 1 && !name.contains("norm");
     }
 
     /** Builds the optimizer; {@code params} are the tensors this rank updates, by name. */
@@ -34,6 +43,25 @@ public final class OptimizerFactory {
         Map<String, Tensor> noDecay = new LinkedHashMap<>();
         params.forEach((name, t) -> (decays(name, t) ? decay : noDecay).put(name, t));
         return create(s, decay, noDecay);
+    }
+
+    /**
+     * The parameters' names in the order the optimizer {@link #create(OptimizerSettings, Map)} builds holds them:
+     * the weight-decay group, then the no-decay group, each in the order given.
+     */
+    public static List<String> groupOrder(Map<String, Tensor> params) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        params.forEach((name, t) -> shapes.put(name, t.shape()));
+        return groupOrderOfShapes(shapes);
+    }
+
+    /** {@link #groupOrder} from the parameters' shapes (a saved model's, without its tensors). */
+    public static List<String> groupOrderOfShapes(Map<String, long[]> shapes) {
+        List<String> decay = new ArrayList<>();
+        List<String> noDecay = new ArrayList<>();
+        shapes.forEach((name, shape) -> (decays(name, shape.length) ? decay : noDecay).add(name));
+        decay.addAll(noDecay);
+        return decay;
     }
 
     /** Builds the optimizer over tensors already split into the weight-decay and no-decay groups. */
@@ -93,10 +121,20 @@ public final class OptimizerFactory {
         a.save_to(file.toString());
     }
 
-    /** Loads optimizer state saved by {@link #save}. */
+    /** Loads optimizer state saved by {@link #save} onto the host. */
     public static void load(Optimizer opt, Path file) {
+        load(opt, file, Device.cpu("host"));
+    }
+
+    /**
+     * Loads optimizer state saved by {@link #save}, its tensors placed on {@code device} (where the optimizer's
+     * parameters are; libtorch's map location).
+     */
+    public static void load(Optimizer opt, Path file, Device device) {
         InputArchive a = new InputArchive();
-        a.load_from(file.toString());
+        try (org.bytedeco.pytorch.Device d = device.toTorch()) {
+            a.load_from(file.toString(), new DeviceOptional(d));
+        }
         opt.load(a);
     }
 }

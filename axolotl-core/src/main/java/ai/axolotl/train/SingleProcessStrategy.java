@@ -137,7 +137,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
                     + "rank can read?); this checkpoint cannot be resumed");
         }
         copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
-        OptimizerFactory.load(optimizer, opt);
+        OptimizerFactory.load(optimizer, opt, model.device());
     }
 
     /** Bytes of a whole model's state: parameters, gradients and (after a step) AdamW's two moments. */

@@ -23,26 +23,28 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A sharded checkpoint read for a rank of another mesh: the saved state (parameters and AdamW moments) of any
- * {@code dp_shard x tp} layout that FSDP2 or ZeRO wrote, with or without tensor parallel, handed out as the slice a
- * rank at tensor-parallel coordinate {@code tpRank} of {@code tp} holds. A split parameter's slice is read from the
+ * A checkpoint read for a rank of another mesh: the saved state (parameters and AdamW moments) of any
+ * {@code dp_shard x tp} layout that FSDP2, ZeRO, data parallel or one process wrote, with or without tensor
+ * parallel, handed out as the slice a rank at tensor-parallel coordinate {@code tpRank} of {@code tp} holds. A split parameter's slice is read from the
  * saved tensor-parallel slices that overlap it, and from each only the overlapping rows or columns, by byte range
  * from the data-parallel partition files; a replicated one is read whole from the first slice. So a rank reads
  * exactly the bytes it owns, one parameter at a time.
  *
- * <p>Layouts: {@code <checkpoint>/fsdp|zero/} (no tensor parallel), or {@code <checkpoint>/tensor_parallel/meta.json}
- * (mesh and placements) with each coordinate's partitions in {@code tensor_parallel/tp<r>-of-<N>/fsdp|zero/}.
- * Checkpoints of data parallel (DDP) keep libtorch's optimizer format and are resumed on their own mesh only.
+ * <p>Layouts: {@code <checkpoint>/fsdp|zero/} (no tensor parallel), the whole state of one process or DDP at the
+ * checkpoint's top ({@code model.safetensors} + libtorch's {@code optimizer.pt}, read by {@link WholeStateReader}),
+ * or {@code <checkpoint>/tensor_parallel/meta.json} (mesh and placements) with each coordinate's state in
+ * {@code tensor_parallel/tp<r>-of-<N>/}: partitions ({@code fsdp|zero/}) or DDP's whole slice. Close it when done
+ * (a whole-state slice holds its moments while open).
  */
-public final class MeshCheckpoint {
+public final class MeshCheckpoint implements AutoCloseable {
     /** The checkpoint sub-directory of a tensor-parallel run. */
     public static final String TENSOR_PARALLEL_DIR = "tensor_parallel";
     private final Path dir;
-    private final List<PartitionCheckpoint.Reader> slices;
+    private final List<SavedSlice> slices;
     private final int tpRank;
     private final int tp;
 
-    private MeshCheckpoint(Path dir, List<PartitionCheckpoint.Reader> slices, int tpRank, int tp) {
+    private MeshCheckpoint(Path dir, List<SavedSlice> slices, int tpRank, int tp) {
         this.dir = dir;
         this.slices = slices;
         this.tpRank = tpRank;
@@ -60,6 +62,15 @@ public final class MeshCheckpoint {
         return meta == null ? 1 : meta.path("mesh").path("tp").asInt(1);
     }
 
+    /**
+     * True when {@code checkpoint} is the whole state of one process or DDP without tensor parallel (its
+     * {@code model.safetensors} is not just the consolidated copy beside partitions).
+     */
+    public static boolean holdsWholeState(Path checkpoint) throws IOException {
+        return tensorParallelMeta(checkpoint) == null && PartitionCheckpoint.partitionDir(checkpoint) == null
+                && WholeStateReader.isWholeState(checkpoint);
+    }
+
     /** {@code tensor_parallel/meta.json} of a checkpoint, or null when it was not written by a tp run. */
     private static JsonNode tensorParallelMeta(Path checkpoint) throws IOException {
         Path meta = checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve("meta.json");
@@ -73,34 +84,52 @@ public final class MeshCheckpoint {
      * @throws TrainingException naming the checkpoint when it holds no sharded state this reader can cut
      */
     public static MeshCheckpoint open(Path checkpoint, int tpRank, int tp) throws IOException {
-        List<PartitionCheckpoint.Reader> slices = new ArrayList<>();
+        List<SavedSlice> slices = new ArrayList<>();
         JsonNode meta = tensorParallelMeta(checkpoint);
-        if (meta != null) {
-            int saved = meta.path("mesh").path("tp").asInt(1);
-            for (int r = 0; r < saved; r++) {
-                Path slice = checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve(sliceDir(r, saved));
-                if (PartitionCheckpoint.partitionDir(slice) == null) {
-                    throw new TrainingException("resume_from_checkpoint: " + checkpoint + " was written by "
-                            + meta.path("data_parallel").asText() + "+tp (tensor_parallel_size " + saved + "): data "
-                            + "parallel (DDP) keeps libtorch's optimizer state and resumes only checkpoints of its own "
-                            + "mesh; resume with the config that wrote it (runs with fsdp_config or deepspeed move "
-                            + "between meshes)");
+        try {
+            if (meta != null) {
+                int saved = meta.path("mesh").path("tp").asInt(1);
+                String layer = meta.path("data_parallel").asText() + "+tp";
+                for (int r = 0; r < saved; r++) {
+                    slices.add(openSlice(checkpoint.resolve(TENSOR_PARALLEL_DIR).resolve(sliceDir(r, saved)), layer));
                 }
-                slices.add(PartitionCheckpoint.open(slice));
+            } else {
+                slices.add(openSlice(checkpoint, "one process or ddp"));
             }
-        } else if (PartitionCheckpoint.partitionDir(checkpoint) != null) {
-            slices.add(PartitionCheckpoint.open(checkpoint));
-        } else {
-            throw new TrainingException("resume_from_checkpoint: " + checkpoint + " holds no sharded state (fsdp/, "
-                    + "zero/ or tensor_parallel/ with fsdp or zero partitions): a checkpoint of data parallel (DDP) "
-                    + "or one process resumes only on its own mesh");
+        } catch (IOException | RuntimeException e) {
+            slices.forEach(MeshCheckpoint::closeSlice);
+            throw e;
         }
         return new MeshCheckpoint(checkpoint, slices, tpRank, tp);
     }
 
+    /** The state in {@code dir}: partition files when there are any, else the whole state of DDP / one process. */
+    private static SavedSlice openSlice(Path dir, String writer) throws IOException {
+        if (PartitionCheckpoint.partitionDir(dir) != null) {
+            return PartitionCheckpoint.open(dir);
+        }
+        if (WholeStateReader.isWholeState(dir)) {
+            return WholeStateReader.open(dir, writer);
+        }
+        throw new TrainingException("resume_from_checkpoint: " + dir + " holds no model state (fsdp/ or zero/ "
+                + "partitions, or " + WholeStateReader.MODEL_FILE + "); not a checkpoint of this library");
+    }
+
+    private static void closeSlice(SavedSlice s) {
+        if (s instanceof WholeStateReader w) {
+            w.close();
+        }
+    }
+
+    /** Releases what the slices hold (a whole-state slice's moments). */
+    @Override
+    public void close() {
+        slices.forEach(MeshCheckpoint::closeSlice);
+    }
+
     /** Bytes read from the checkpoint's partition files so far (each rank reads only the slices it owns). */
     public long bytesRead() {
-        return slices.stream().mapToLong(PartitionCheckpoint.Reader::bytesRead).sum();
+        return slices.stream().mapToLong(SavedSlice::bytesRead).sum();
     }
 
     /** Optimizer steps taken when the checkpoint was written. */
@@ -143,7 +172,7 @@ public final class MeshCheckpoint {
                 if (lo >= hi) {
                     continue; // this saved slice holds nothing of ours: not read
                 }
-                PartitionCheckpoint.Reader reader = slices.get(s);
+                SavedSlice reader = slices.get(s);
                 long[] savedShape = reader.shape(name);
                 if (savedShape[dim] != savedLen) {
                     throw new TrainingException(dir + ": saved slice " + s + " of '" + name + "' has "
@@ -174,12 +203,12 @@ public final class MeshCheckpoint {
             throw new TrainingException(checkpoint + ": no " + HfCheckpoint.CONFIG + "; not a checkpoint directory");
         }
         LlamaConfig config = LlamaConfig.read(json);
-        MeshCheckpoint saved = open(checkpoint, 0, 1);
         Map<String, long[]> shapes = new LinkedHashMap<>();
         for (String name : LlamaModel.parameterNames(config)) {
             shapes.put(name, LlamaModel.parameterShape(config, name));
         }
-        try (HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
+        try (MeshCheckpoint saved = open(checkpoint, 0, 1);
+             HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
             for (Map.Entry<String, long[]> e : shapes.entrySet()) {
                 try (Tensor full = saved.read("param", e.getKey(), e.getValue())) {
                     w.accept(e.getKey(), full);

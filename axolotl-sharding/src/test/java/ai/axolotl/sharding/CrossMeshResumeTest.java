@@ -1,12 +1,10 @@
 package ai.axolotl.sharding;
 
 import ai.axolotl.sharding.testkit.StrategyTestKit;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,18 +14,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Sharded checkpoints move between meshes: saved at step 5 on one mesh, resumed on another with the same global
+ * Checkpoints move between meshes and layers: saved at step 5 on one mesh, resumed on another with the same global
  * batch, the run continues with the losses of the uninterrupted run (fp32, 1e-5) and ends with its weights (1e-4).
  * Covers adding and removing tensor parallel ([dp_shard 4] -> [dp_shard 2, tp 2] and back), tensor parallel to one
- * process and back, and moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2). A
- * tensor-parallel checkpoint consolidates without a process group into exactly the model the run gathered.
+ * process and back, moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2), and data
+ * parallel's whole state (libtorch's optimizer.pt) to and from the partitioned layers with and without tensor
+ * parallel, both ways. A tensor-parallel checkpoint consolidates without a process group into exactly the model
+ * the run gathered.
  */
 class CrossMeshResumeTest {
     private static final String FSDP = ReshardTest.FSDP;
     private static final String ZERO3 = ReshardTest.zero(3);
 
     private static StrategyTestKit kit(String layer, int tp) {
-        return new StrategyTestKit(Strategies::create, layer.equals("zero3") ? ZERO3 : FSDP).tensorParallel(tp);
+        String yaml = switch (layer) {
+            case "zero3" -> ZERO3;
+            case "ddp" -> "";
+            default -> FSDP;
+        };
+        return new StrategyTestKit(Strategies::create, yaml).tensorParallel(tp);
     }
 
     @ParameterizedTest(name = "{0} world {1} tp {2} -> {3} world {4} tp {5}")
@@ -37,6 +42,10 @@ class CrossMeshResumeTest {
         "fsdp2, 2, 2, fsdp2, 1, 1",
         "fsdp2, 1, 1, fsdp2, 2, 2",
         "zero3, 4, 2, fsdp2, 2, 1",
+        "ddp, 2, 1, fsdp2, 2, 2",
+        "fsdp2, 4, 2, ddp, 2, 1",
+        "ddp, 2, 2, zero3, 2, 1",
+        "zero3, 2, 1, ddp, 2, 2",
     })
     void resumesOnAnotherMesh(String fromLayer, int fromWorld, int fromTp, String toLayer, int toWorld, int toTp,
                               @TempDir Path dir) throws Exception {
@@ -67,31 +76,5 @@ class CrossMeshResumeTest {
             StrategyTestKit.assertClose(resumed.get(r), full.subList(5, StrategyTestKit.STEPS), move + " rank " + r);
         }
         StrategyTestKit.assertSameWeights(dir.resolve("full"), out, move);
-    }
-
-    /**
-     * Data parallel keeps libtorch's optimizer state, which cannot be cut for another mesh: resuming a ddp x tp
-     * checkpoint under FSDP2 fails naming what wrote it, and the checkpoint is left as it was.
-     */
-    @Test
-    void dataParallelCheckpointsResumeOnTheirOwnMeshOnly(@TempDir Path dir) throws Exception {
-        StrategyTestKit ddp = new StrategyTestKit(Strategies::create, "").tensorParallel(2);
-        StrategyTestKit fsdp = kit("fsdp2", 1);
-        StrategyTestKit.fixture(dir, false, 262);
-        Map<String, String> save = new LinkedHashMap<>();
-        save.put("save_strategy", "steps");
-        save.put("save_steps", "5");
-        save.put("max_steps", "5");
-        Path out = dir.resolve("out");
-        ddp.run(ddp.config(dir, 2, out, save), 2, -1);
-        Path meta = out.resolve("checkpoint-5/tensor_parallel/meta.json");
-        String before = Files.readString(meta);
-        Map<String, String> resume = new LinkedHashMap<>(save);
-        resume.put("resume_from_checkpoint", "true");
-        resume.put("max_steps", "10");
-        assertThatThrownBy(() -> fsdp.run(fsdp.config(dir, 2, out, resume), 2, -1))
-                .hasStackTraceContaining("written by ddp+tp (tensor_parallel_size 2)")
-                .hasStackTraceContaining("resumes only checkpoints of its own mesh");
-        assertThat(Files.readString(meta)).isEqualTo(before);
     }
 }

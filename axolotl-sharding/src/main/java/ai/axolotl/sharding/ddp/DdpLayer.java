@@ -12,6 +12,7 @@ import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
+import ai.axolotl.train.AdamWArchive;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
@@ -26,6 +27,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
@@ -180,15 +182,53 @@ public final class DdpLayer implements DataParallelLayer {
     }
 
     /**
-     * Refused: DDP's optimizer is libtorch's AdamW, whose moments the bindings do not expose, so they cannot be cut
-     * from another layout (a run that needs to move between meshes uses fsdp_config or deepspeed).
+     * Takes every parameter whole (this rank's tensor-parallel slice of it) and its AdamW moments from a checkpoint
+     * of another mesh or layer, and loads the moments into libtorch's AdamW by name ({@link AdamWArchive}). Every
+     * rank reads the same state, as every DDP rank holds it.
      */
     @Override
-    public void loadFrom(MeshCheckpoint checkpoint) {
-        throw new TrainingException("resume_from_checkpoint: the checkpoint was written by " + checkpoint.describe()
-                + "; data parallel (DDP) keeps libtorch's optimizer state and resumes only checkpoints of its own "
-                + "mesh: resume with the config that wrote it, or train with fsdp_config or deepspeed to move "
-                + "between meshes");
+    public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
+        if (!checkpoint.hasOptimizer()) {
+            throw new TrainingException("resume_from_checkpoint: the checkpoint holds no optimizer state "
+                    + "(save_only_model); it cannot be resumed");
+        }
+        if (!optimizerName.equals("adamw")) {
+            throw new TrainingException("resume_from_checkpoint: the checkpoint was written by "
+                    + checkpoint.describe() + "; moving optimizer state to data parallel needs optimizer: adamw, "
+                    + "this run has " + optimizerName);
+        }
+        long steps = checkpoint.optimizerSteps();
+        Map<String, AdamWArchive.Moments> moments = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                String name = e.getKey();
+                long[] global = LlamaModel.parameterShape(model.config(), name);
+                try (Tensor saved = checkpoint.read("param", name, global); NoGradGuard g = new NoGradGuard();
+                     Tensor dst = e.getValue().detach()) {
+                    if (!Arrays.equals(saved.shape(), dst.shape())) {
+                        throw new TrainingException("resume_from_checkpoint: '" + name + "' is "
+                                + Arrays.toString(saved.shape()) + " in the checkpoint (" + checkpoint.describe()
+                                + ") but " + Arrays.toString(dst.shape()) + " on this rank: not the same model");
+                    }
+                    dst.copy_(saved);
+                }
+                if (steps > 0) {
+                    moments.put(name, new AdamWArchive.Moments(onModelDevice(checkpoint.read("exp_avg", name, global)),
+                            onModelDevice(checkpoint.read("exp_avg_sq", name, global)), steps));
+                }
+            }
+            AdamWArchive.load(optimizer, OptimizerFactory.groupOrder(model.parameters()), moments);
+        } finally {
+            moments.values().forEach(AdamWArchive.Moments::close);
+        }
+        stepped = steps > 0;
+    }
+
+    /** {@code t} (read on the host) on the model's device; {@code t} is released. */
+    private Tensor onModelDevice(Tensor t) {
+        try (t) {
+            return Tensors.to(t, model.device());
+        }
     }
 
     @Override
@@ -205,7 +245,7 @@ public final class DdpLayer implements DataParallelLayer {
         } finally {
             saved.values().forEach(Tensor::close);
         }
-        OptimizerFactory.load(optimizer, opt);
+        OptimizerFactory.load(optimizer, opt, model.device());
         stepped = true;
     }
 
@@ -238,8 +278,18 @@ public final class DdpLayer implements DataParallelLayer {
         }
     }
 
+    /**
+     * Its own layout (the whole model and libtorch's optimizer.pt) directly; a checkpoint of another layer or mesh
+     * (ZeRO, FSDP2, tensor parallel) through {@link #loadFrom}.
+     */
     @Override
     public void loadCheckpoint(Path dir) throws IOException {
+        if (!MeshCheckpoint.holdsWholeState(dir)) {
+            try (MeshCheckpoint other = MeshCheckpoint.open(dir, 0, 1)) {
+                loadFrom(other);
+            }
+            return;
+        }
         try {
             SingleProcessStrategy.loadWhole(dir, model, optimizer);
         } catch (TrainingException e) {

@@ -2,6 +2,7 @@ package ai.axolotl.sharding.partition;
 
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.Safetensors;
+import ai.axolotl.sharding.SavedSlice;
 import ai.axolotl.train.TrainingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -121,7 +122,7 @@ public final class PartitionCheckpoint {
     }
 
     /** Whole tensors of one saved partition layout, assembled from every rank's file one tensor at a time. */
-    public static final class Reader {
+    public static final class Reader implements SavedSlice {
         private final Path dir;
         private final JsonNode meta;
         private final SavedPartitions saved;
@@ -141,16 +142,19 @@ public final class PartitionCheckpoint {
         }
 
         /** The strategy that wrote the partitions ({@code fsdp2}, {@code zero3}, ...). */
+        @Override
         public String strategy() {
             return meta.path("strategy").asText("?");
         }
 
         /** Optimizer steps taken when the checkpoint was written. */
+        @Override
         public long optimizerSteps() {
             return meta.path("optimizer_steps").asLong();
         }
 
         /** False when the checkpoint was saved without optimizer state ({@code save_only_model}). */
+        @Override
         public boolean hasOptimizer() {
             return meta.path("has_optimizer").asBoolean(true);
         }
@@ -159,6 +163,7 @@ public final class PartitionCheckpoint {
          * The whole saved tensor {@code kind/name} ({@code kind}: {@code param}, {@code exp_avg}, {@code exp_avg_sq})
          * in its saved shape; the caller closes it.
          */
+        @Override
         public Tensor readWhole(String kind, String name) throws IOException {
             long[] shape = shape(name);
             try (Tensor flat = saved.readWhole(kind + "/" + name)) {
@@ -170,6 +175,7 @@ public final class PartitionCheckpoint {
          * Entries {@code [from, from + len)} along dimension {@code dim} of saved tensor {@code kind/name}, in the
          * saved shape with that dimension cut; only those bytes are read (the caller closes it).
          */
+        @Override
         public Tensor readSlice(String kind, String name, int dim, long from, long len) throws IOException {
             long[] shape = shape(name);
             if (dim >= shape.length || from < 0 || len < 0 || from + len > shape[dim]) {
@@ -184,6 +190,7 @@ public final class PartitionCheckpoint {
         }
 
         /** The saved shape of parameter {@code name}. */
+        @Override
         public long[] shape(String name) {
             long[] shape = shapes.get(name);
             if (shape == null) {
@@ -193,6 +200,7 @@ public final class PartitionCheckpoint {
         }
 
         /** Bytes this reader has read from the partition files. */
+        @Override
         public long bytesRead() {
             return saved.bytesRead();
         }

@@ -379,15 +379,18 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     /**
-     * Its own layout (at any world size) is read by byte range; a checkpoint of another mesh (tensor parallel) or of
-     * the other partitioned strategy (ZeRO / FSDP2) is cut from whole tensors ({@link MeshCheckpoint}).
+     * Its own layout (at any world size) is read by byte range; a checkpoint of another mesh (tensor parallel), of
+     * the other partitioned strategy (ZeRO / FSDP2), of DDP or of one process is cut from whole tensors
+     * ({@link MeshCheckpoint}).
      */
     @Override
     public void loadCheckpoint(Path dir) throws IOException {
         if (MeshCheckpoint.savedTensorParallel(dir) == 1 && canLoadState(dir)) {
             loadState(dir);
         } else {
-            loadFrom(MeshCheckpoint.open(dir, 0, 1));
+            try (MeshCheckpoint other = MeshCheckpoint.open(dir, 0, 1)) {
+                loadFrom(other);
+            }
         }
     }
 

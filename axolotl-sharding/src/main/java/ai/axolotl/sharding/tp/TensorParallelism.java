@@ -192,8 +192,8 @@ public final class TensorParallelism implements ModelParallelLayer {
 
     /**
      * A checkpoint of the same tensor-parallel degree and data-parallel layer is read by that layer from this
-     * coordinate's directory (ZeRO and FSDP2 reshard it to another dp size by byte range); any other sharded
-     * checkpoint (another tp degree, no tensor parallel, the other partitioned strategy) is cut to this rank's
+     * coordinate's directory (ZeRO and FSDP2 reshard it to another dp size by byte range); any other checkpoint
+     * (another tp degree, no tensor parallel, another data-parallel layer, one process) is cut to this rank's
      * slices by {@link MeshCheckpoint}.
      */
     @Override
@@ -203,7 +203,9 @@ public final class TensorParallelism implements ModelParallelLayer {
         if (MeshCheckpoint.savedTensorParallel(dir) == tp && layer.canLoadState(mine)) {
             layer.loadState(mine);
         } else {
-            layer.loadFrom(MeshCheckpoint.open(dir, tensorGroup.rank(), tp));
+            try (MeshCheckpoint other = MeshCheckpoint.open(dir, tensorGroup.rank(), tp)) {
+                layer.loadFrom(other);
+            }
         }
     }
 
