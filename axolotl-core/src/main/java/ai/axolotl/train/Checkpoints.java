@@ -1,5 +1,7 @@
 package ai.axolotl.train;
 
+import ai.axolotl.config.AxolotlConfig;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -77,6 +79,19 @@ public final class Checkpoints {
     public static Optional<Path> latest(Path outputDir) {
         List<Path> all = list(outputDir);
         return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    /**
+     * The checkpoint a config resumes from, as the trainer will resolve it: none without
+     * {@code resume_from_checkpoint}, the newest complete one in {@code output_dir} for {@code latest} (none when
+     * there is none yet), else the directory named (the trainer checks it is one).
+     */
+    public static Optional<Path> resumeTarget(AxolotlConfig config) {
+        String from = config.checkpoint().resumeFromCheckpoint();
+        if (from == null) {
+            return Optional.empty();
+        }
+        return from.equals("latest") ? latest(Path.of(config.checkpoint().outputDir())) : Optional.of(Path.of(from));
     }
 
     /** The step in a checkpoint directory's name. */

@@ -105,9 +105,9 @@ final class TrainCommand implements Callable<Integer> {
         if (spec != null && spec.worldSize() > 1) {
             return runRank(c, spec);
         }
-        String selected = Strategies.selectedName(c, 1);
-        if (selected.equals("zero") || selected.equals("fsdp2")) {
-            // one rank of the sharded strategy, so its checkpoints reshard to and from other world sizes
+        if (Strategies.oneRankNeedsProcessGroups(c)) {
+            // one rank of a sharded strategy (its checkpoints reshard to and from other world sizes), or one rank
+            // resuming a sharded checkpoint
             return report(trainThreads(c, 1, threads > 0 ? threads : Threads.defaultCount()));
         }
         try (Trainer trainer = new Trainer(c, new SingleProcessStrategy(), List.of(),

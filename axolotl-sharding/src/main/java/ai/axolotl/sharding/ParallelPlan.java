@@ -19,11 +19,11 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * The multi-rank {@link TrainingStrategy}: one plan per rank that applies the parallelisms in a fixed order and
- * does, once, everything that is not a single parallelism's concern. Order: the {@link ModelParallelLayer} first
- * (tensor parallel slices the model; context parallel will join here), then the {@link DataParallelLayer}
- * (DDP, ZeRO 1-3, FSDP2 / HSDP) over the data-parallel ranks, which places what the model parallelism left on this
- * rank. Activation checkpointing is the trainer's ({@code gradient_checkpointing}) and wraps whatever the plan runs.
+ * The {@link TrainingStrategy} of runs over process groups: one plan per rank that applies the parallelisms in a
+ * fixed order and does, once, everything that is not a single parallelism's concern. Order: the
+ * {@link ModelParallelLayer} first (tensor parallel slices the model; context parallel will join here), then the
+ * {@link DataParallelLayer} (DDP, ZeRO 1-3, FSDP2 / HSDP) over the data-parallel ranks, which places what the
+ * model parallelism left on this rank. Activation checkpointing is the trainer's ({@code gradient_checkpointing}) and wraps whatever the plan runs.
  *
  * <p>What the plan does itself: rank arithmetic from the {@link DeviceMesh}, which rows this rank reads (its
  * data-parallel coordinate), loss and token sums over the loss group, the stop agreement over every rank, the global

@@ -12,9 +12,16 @@ import ai.axolotl.sharding.ddp.DdpLayer;
 import ai.axolotl.sharding.fsdp.Fsdp2Layer;
 import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.sharding.zero.ZeroLayer;
+import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingStrategy;
 import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Chooses the strategy a config asks for, as Axolotl does: {@code deepspeed} means ZeRO, {@code fsdp_config} or
@@ -46,7 +53,8 @@ public final class Strategies {
      * The strategy for this rank of a run over {@code groups}: a {@link ParallelPlan} applying, in order, tensor
      * parallel (when {@code tensor_parallel_size > 1}) and the data-parallel layer the rest of the config selects
      * (ZeRO for {@code deepspeed}, FSDP2 for {@code fsdp_config}, otherwise DDP), on the mesh's groups; one rank
-     * without any of them trains with the {@link SingleProcessStrategy}.
+     * without any of them trains with the {@link SingleProcessStrategy}, unless it resumes a checkpoint of another
+     * layout, which data parallel over that one rank reads.
      */
     public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
@@ -60,11 +68,34 @@ public final class Strategies {
                         config.parallel().tensorParallelSequenceParallel())
                 : ModelParallelLayer.NONE;
         DataParallelLayer layer = dataParallelLayer(config, groups, mesh);
-        if (world == 1 && layer instanceof DdpLayer) {
+        if (world == 1 && layer instanceof DdpLayer && !resumesOtherLayout(config)) {
             layer.close();
             return new SingleProcessStrategy(groups.device());
         }
         return plan(modelParallelLayer, layer, groups, mesh);
+    }
+
+    /**
+     * True when one rank of this config cannot train without process groups: ZeRO and FSDP2 (so their checkpoints
+     * reshard to and from other world sizes), and a plain run resuming a checkpoint that is not one process's or
+     * DDP's whole state (sharded or tensor-parallel), which data parallel over one rank reads
+     * ({@link DdpLayer#loadFrom}).
+     */
+    public static boolean oneRankNeedsProcessGroups(AxolotlConfig config) {
+        String selected = selectedName(config, 1);
+        return selected.equals("zero") || selected.equals("fsdp2") || resumesOtherLayout(config);
+    }
+
+    /** True when the checkpoint the config resumes from exists and is not a one-process / DDP whole state. */
+    private static boolean resumesOtherLayout(AxolotlConfig config) {
+        Optional<Path> target = Checkpoints.resumeTarget(config);
+        try {
+            return target.isPresent() && Files.isDirectory(target.get())
+                    && !MeshCheckpoint.holdsWholeState(target.get());
+        } catch (IOException e) {
+            throw new UncheckedIOException("resume_from_checkpoint: cannot read " + target.get() + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     private static ParallelPlan plan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer,

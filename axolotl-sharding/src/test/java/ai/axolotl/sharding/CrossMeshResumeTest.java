@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Covers adding and removing tensor parallel ([dp_shard 4] -> [dp_shard 2, tp 2] and back), tensor parallel to one
  * process and back, moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2), and data
  * parallel's whole state (libtorch's optimizer.pt) to and from the partitioned layers with and without tensor
- * parallel, both ways. A tensor-parallel checkpoint consolidates without a process group into exactly the model
+ * parallel, both ways, and a plain one-process run (no fsdp_config: data parallel over one rank) continuing a
+ * tensor-parallel FSDP2 checkpoint. A tensor-parallel checkpoint consolidates without a process group into exactly the model
  * the run gathered.
  */
 class CrossMeshResumeTest {
@@ -46,6 +47,7 @@ class CrossMeshResumeTest {
         "fsdp2, 4, 2, ddp, 2, 1",
         "ddp, 2, 2, zero3, 2, 1",
         "zero3, 2, 1, ddp, 2, 2",
+        "fsdp2, 2, 2, ddp, 1, 1",
     })
     void resumesOnAnotherMesh(String fromLayer, int fromWorld, int fromTp, String toLayer, int toWorld, int toTp,
                               @TempDir Path dir) throws Exception {
