@@ -121,11 +121,6 @@ public final class OptimizerFactory {
         a.save_to(file.toString());
     }
 
-    /** Loads optimizer state saved by {@link #save} onto the host. */
-    public static void load(Optimizer opt, Path file) {
-        load(opt, file, Device.cpu("host"));
-    }
-
     /**
      * Loads optimizer state saved by {@link #save}, its tensors placed on {@code device} (where the optimizer's
      * parameters are; libtorch's map location).

@@ -58,7 +58,6 @@ public final class Trainer implements AutoCloseable {
     public static final String PROVENANCE_FILE = "training_provenance.json";
     private final AxolotlConfig config;
     private final TrainingStrategy strategy;
-    private Device device;
     private final List<TrainingListener> listeners;
     private final int threads;
     private volatile boolean stopRequested;
@@ -72,6 +71,7 @@ public final class Trainer implements AutoCloseable {
     private LossScaler scaler;
     private double flopsPerToken;
     private PeakFlops peakFlops;
+    private Device device;
 
     /**
      * @param config the validated configuration

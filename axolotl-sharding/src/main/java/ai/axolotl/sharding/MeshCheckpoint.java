@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -112,7 +113,7 @@ public final class MeshCheckpoint implements AutoCloseable {
             return WholeStateReader.open(dir, writer);
         }
         throw new TrainingException("resume_from_checkpoint: " + dir + " holds no model state (fsdp/ or zero/ "
-                + "partitions, or " + WholeStateReader.MODEL_FILE + "); not a checkpoint of this library");
+                + "partitions, or " + HfCheckpoint.WEIGHTS + "); not a checkpoint of this library");
     }
 
     private static void closeSlice(SavedSlice s) {
@@ -142,9 +143,32 @@ public final class MeshCheckpoint implements AutoCloseable {
         return slices.get(0).hasOptimizer();
     }
 
+    /** Fails when the checkpoint was saved without optimizer state ({@code save_only_model}): it cannot resume. */
+    public void requireOptimizer() {
+        if (!hasOptimizer()) {
+            throw new TrainingException("resume_from_checkpoint: the checkpoint holds no optimizer state "
+                    + "(save_only_model); it cannot be resumed");
+        }
+    }
+
     /** What wrote the checkpoint, for messages: the data-parallel strategy and the tensor-parallel degree. */
     public String describe() {
         return slices.get(0).strategy() + (slices.size() > 1 ? " x tp " + slices.size() : "");
+    }
+
+    /**
+     * {@link #read}, checked against {@code expected}, the shape this rank holds the parameter in: a checkpoint of
+     * another model fails naming the parameter and both shapes.
+     */
+    public Tensor read(String kind, String name, long[] globalShape, long[] expected) throws IOException {
+        Tensor t = read(kind, name, globalShape);
+        if (!Arrays.equals(t.shape(), expected)) {
+            String saved = Arrays.toString(t.shape());
+            t.close();
+            throw new TrainingException("resume_from_checkpoint: '" + name + "' is " + saved + " in the checkpoint ("
+                    + describe() + ") but " + Arrays.toString(expected) + " on this rank: not the same model");
+        }
+        return t;
     }
 
     /**

@@ -1,5 +1,6 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.train.AdamWArchive;
 import ai.axolotl.train.OptimizerFactory;
@@ -21,8 +22,6 @@ import java.util.Map;
  * rank resuming from it holds the whole moments of the slice for that long).
  */
 public final class WholeStateReader implements SavedSlice, AutoCloseable {
-    /** The parameters' file in a whole-state directory. */
-    public static final String MODEL_FILE = "model.safetensors";
     private final Path dir;
     private final String strategy;
     private final Path weights;
@@ -43,7 +42,7 @@ public final class WholeStateReader implements SavedSlice, AutoCloseable {
 
     /** True when {@code dir} holds whole state: {@code model.safetensors} (optimizer.pt unless save_only_model). */
     public static boolean isWholeState(Path dir) {
-        return Files.isRegularFile(dir.resolve(MODEL_FILE));
+        return Files.isRegularFile(dir.resolve(HfCheckpoint.WEIGHTS));
     }
 
     /**
@@ -52,7 +51,7 @@ public final class WholeStateReader implements SavedSlice, AutoCloseable {
      * @throws TrainingException naming the file when the optimizer state is not AdamW's over these parameters
      */
     public static WholeStateReader open(Path dir, String strategy) throws IOException {
-        Path weights = dir.resolve(MODEL_FILE);
+        Path weights = dir.resolve(HfCheckpoint.WEIGHTS);
         Map<String, Safetensors.Entry> entries = Safetensors.entries(weights);
         Path optimizer = dir.resolve(SingleProcessStrategy.OPTIMIZER_FILE);
         boolean hasOptimizer = Files.isRegularFile(optimizer);

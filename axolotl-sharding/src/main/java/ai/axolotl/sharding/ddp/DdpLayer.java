@@ -4,6 +4,7 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.CollectiveException;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.Safetensors;
@@ -12,6 +13,7 @@ import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
+import ai.axolotl.sharding.WholeStateReader;
 import ai.axolotl.train.AdamWArchive;
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.SingleProcessStrategy;
@@ -27,7 +29,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
@@ -40,10 +41,10 @@ import java.util.function.ToDoubleFunction;
  * global token count, the summed gradient is exactly the one-process gradient.
  */
 public final class DdpLayer implements DataParallelLayer {
-    /** This rank's parameters in a state directory written by {@link #saveState}. */
-    public static final String STATE_MODEL = "model.safetensors";
-    /** This rank's optimizer state in a state directory written by {@link #saveState}. */
-    public static final String STATE_OPTIMIZER = "optimizer.pt";
+    /** This rank's parameters in a state directory written by {@link #saveState} (the name one process uses). */
+    public static final String STATE_MODEL = HfCheckpoint.WEIGHTS;
+    /** This rank's optimizer state in a state directory written by {@link #saveState} (libtorch's format). */
+    public static final String STATE_OPTIMIZER = SingleProcessStrategy.OPTIMIZER_FILE;
     /** Default bucket size (DDP's 25 MiB). */
     public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
     private final Collectives dataParallel;
@@ -178,7 +179,7 @@ public final class DdpLayer implements DataParallelLayer {
 
     @Override
     public boolean canLoadState(Path dir) {
-        return Files.isRegularFile(dir.resolve(STATE_MODEL));
+        return WholeStateReader.isWholeState(dir);
     }
 
     /**
@@ -188,10 +189,7 @@ public final class DdpLayer implements DataParallelLayer {
      */
     @Override
     public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
-        if (!checkpoint.hasOptimizer()) {
-            throw new TrainingException("resume_from_checkpoint: the checkpoint holds no optimizer state "
-                    + "(save_only_model); it cannot be resumed");
-        }
+        checkpoint.requireOptimizer();
         if (!optimizerName.equals("adamw")) {
             throw new TrainingException("resume_from_checkpoint: the checkpoint was written by "
                     + checkpoint.describe() + "; moving optimizer state to data parallel needs optimizer: adamw, "
@@ -203,13 +201,9 @@ public final class DdpLayer implements DataParallelLayer {
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                 String name = e.getKey();
                 long[] global = LlamaModel.parameterShape(model.config(), name);
-                try (Tensor saved = checkpoint.read("param", name, global); NoGradGuard g = new NoGradGuard();
-                     Tensor dst = e.getValue().detach()) {
-                    if (!Arrays.equals(saved.shape(), dst.shape())) {
-                        throw new TrainingException("resume_from_checkpoint: '" + name + "' is "
-                                + Arrays.toString(saved.shape()) + " in the checkpoint (" + checkpoint.describe()
-                                + ") but " + Arrays.toString(dst.shape()) + " on this rank: not the same model");
-                    }
+                try (Tensor dst = e.getValue().detach();
+                     Tensor saved = checkpoint.read("param", name, global, dst.shape());
+                     NoGradGuard g = new NoGradGuard()) {
                     dst.copy_(saved);
                 }
                 if (steps > 0) {

@@ -11,7 +11,6 @@ import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
-import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -23,7 +22,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -407,10 +405,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
 
     @Override
     public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
-        if (!checkpoint.hasOptimizer()) {
-            throw new TrainingException("resume_from_checkpoint: the checkpoint holds no optimizer state "
-                    + "(save_only_model); it cannot be resumed");
-        }
+        checkpoint.requireOptimizer();
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
                 long[] global = LlamaModel.parameterShape(model.config(), p.name());
@@ -428,13 +423,8 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     /** Copies this rank's partition of the saved tensor (as this rank's model holds it) into {@code into}. */
     private void fillPartition(MeshCheckpoint checkpoint, String kind, ShardedParameter p, long[] global,
                                Tensor into) throws IOException {
-        try (Tensor whole = checkpoint.read(kind, p.name(), global); Tensor flat = whole.reshape(-1);
+        try (Tensor whole = checkpoint.read(kind, p.name(), global, p.shape()); Tensor flat = whole.reshape(-1);
              Tensor dst = into.detach()) {
-            if (!Arrays.equals(whole.shape(), p.shape())) {
-                throw new TrainingException("resume_from_checkpoint: '" + p.name() + "' is "
-                        + Arrays.toString(whole.shape()) + " in the checkpoint (" + checkpoint.describe()
-                        + ") but " + Arrays.toString(p.shape()) + " on this rank: not the same model");
-            }
             dst.zero_();
             long start = Math.min(p.numel(), shardGroup.rank() * p.chunk());
             long len = Math.min(p.numel(), start + p.chunk()) - start;
