@@ -178,9 +178,8 @@ final class TrainCommand implements Callable<Integer> {
                 topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
                 topology.masterPort());
         LOG.info("rank JVMs' C allocator: {}", memory.describe());
-        int gpus = Natives.cudaAvailable() ? Math.max(1, topology.procsPerNode()) : 0;
-        var nccl = NcclEnvironment.decide(System.getenv(),
-                NcclEnvironment.probePeerAccess(gpus), gpus);
+        int gpus = Natives.cudaDeviceCount();
+        var nccl = NcclEnvironment.decide(System.getenv(), NcclEnvironment.probePeerAccess(gpus), gpus);
         nccl.notes().forEach(n -> LOG.info("NCCL: {}", n));
         Map<String, String> env = new HashMap<>(nccl.variables());
         env.putAll(memory.environment());

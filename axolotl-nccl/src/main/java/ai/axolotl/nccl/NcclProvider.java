@@ -24,6 +24,7 @@ public final class NcclProvider implements CollectivesProvider {
 
     @Override
     public BackendCollectives create(GroupRequest r) {
+        NcclEnvironment.applyToThisProcess();
         return NcclCollectives.create(r.store(), r.prefix(), r.rank(), r.size(), r.timeout(), r.diagnosis());
     }
 }
