@@ -179,7 +179,7 @@ public final class Trainer implements AutoCloseable {
             throw new TrainingException(unresolved.get(0));
         }
         device = strategy.device(); // after the input checks: bad input stays one line
-        if (strategy.worldSize() == 1) { // the launchers log every rank's and set it current
+        if (strategy instanceof SingleProcessStrategy) { // process groups log every rank's and set it current
             device.log(LOG, "rank 0");
             Natives.useDevice(device);
         }

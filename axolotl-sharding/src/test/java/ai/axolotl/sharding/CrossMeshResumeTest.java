@@ -15,7 +15,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Checkpoints move between meshes and layers: saved at step 5 on one mesh, resumed on another with the same global
- * batch, the run continues with the losses of the uninterrupted run (fp32, 1e-5) and ends with its weights (1e-4).
+ * batch, the run continues with the losses of the uninterrupted run (fp32, 1e-5), evaluates to its final eval loss
+ * (1e-5) and ends with its weights (1e-4).
  * Covers adding and removing tensor parallel ([dp_shard 4] -> [dp_shard 2, tp 2] and back), tensor parallel to one
  * process and back, moving between the partitioned layers (ZeRO-3 x tp 2 -> FSDP2 over dp_shard 2), and data
  * parallel's whole state (libtorch's optimizer.pt) to and from the partitioned layers with and without tensor
@@ -58,6 +59,8 @@ class CrossMeshResumeTest {
         save.put("save_strategy", "steps");
         save.put("save_steps", "5");
         List<Double> full = from.run(from.config(dir, fromWorld, dir.resolve("full"), save), fromWorld, -1).get(0);
+        List<Double> fullEvals = List.copyOf(from.lastEvalLosses().get(0));
+        assertThat(fullEvals).as("evaluations at step 5 and at the end").hasSize(2);
         Path out = dir.resolve("moved");
         assertThatThrownBy(() -> from.run(from.config(dir, fromWorld, out, save), fromWorld, 6))
                 .isInstanceOf(StrategyTestKit.SimulatedCrash.class);
@@ -76,6 +79,8 @@ class CrossMeshResumeTest {
                 + " tp " + toTp;
         for (int r = 0; r < toWorld; r++) {
             StrategyTestKit.assertClose(resumed.get(r), full.subList(5, StrategyTestKit.STEPS), move + " rank " + r);
+            // the resumed run evaluates at the end only (step 5's evaluation happened before the save)
+            StrategyTestKit.assertEvalClose(to.lastEvalLosses().get(r), fullEvals.subList(1, 2), move + " rank " + r);
         }
         StrategyTestKit.assertSameWeights(dir.resolve("full"), out, move);
     }
