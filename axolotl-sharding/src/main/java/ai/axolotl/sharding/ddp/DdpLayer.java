@@ -37,8 +37,10 @@ import java.util.function.ToDoubleFunction;
  * Data parallel without sharding (DDP): every rank holds the whole model and optimizer, sees its own slice of
  * each global batch, and gradients are summed over the ranks in buckets started as soon as a bucket's units
  * finish their backward on the last micro-batch of a step, so communication overlaps the rest of backward.
- * Earlier micro-batches accumulate locally without communication. Since each rank's loss is divided by the
- * global token count, the summed gradient is exactly the one-process gradient.
+ * Earlier micro-batches accumulate locally without communication. The gradients are views of the buckets' flat
+ * tensors ({@link GradientBuckets}), so the all-reduce runs in place and no second copy of the gradients exists.
+ * Since each rank's loss is divided by the global token count, the summed gradient is exactly the one-process
+ * gradient.
  */
 public final class DdpLayer implements DataParallelLayer {
     /** This rank's parameters in a state directory written by {@link #saveState} (the name one process uses). */
@@ -54,7 +56,6 @@ public final class DdpLayer implements DataParallelLayer {
     private LlamaModel model;
     private Optimizer optimizer;
     private GradientBuckets buckets;
-    private long bucketsLaunched;
     private boolean stepped;
     private String optimizerName;
 
@@ -97,23 +98,37 @@ public final class DdpLayer implements DataParallelLayer {
     public UnitHooks hooks() {
         return new UnitHooks() {
             @Override
+            public void beforeBackward(ModelUnit unit) {
+                buckets().beforeBackward(unit);
+            }
+
+            @Override
             public void afterBackward(ModelUnit unit, boolean lastMicroStep) {
-                if (!lastMicroStep) {
-                    return;
-                }
-                if (buckets == null) {
-                    buckets = new GradientBuckets(dataParallel, bucketBytes);
-                }
-                for (Tensor p : unit.parameters().values()) {
-                    buckets.add(p);
+                if (lastMicroStep) {
+                    buckets().afterLastBackward(unit);
                 }
             }
         };
     }
 
+    private GradientBuckets buckets() {
+        if (buckets == null) {
+            buckets = new GradientBuckets(dataParallel, model.units(), bucketBytes);
+        }
+        return buckets;
+    }
+
     /** Gradient buckets all-reduced so far (each at most {@code ddp_bucket_cap_mb}, unless one tensor is larger). */
     public long gradientBucketsLaunched() {
-        return bucketsLaunched;
+        return buckets == null ? 0 : buckets.launched();
+    }
+
+    /**
+     * Bytes of gradient storage this rank holds now: the buckets' flat tensors, of which every gradient is a view
+     * (0 between steps).
+     */
+    public long gradientBytesHeld() {
+        return buckets == null ? 0 : buckets.heldBytes();
     }
 
     /** Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping. */
@@ -121,8 +136,6 @@ public final class DdpLayer implements DataParallelLayer {
     public void finishGradientReduction() {
         if (buckets != null) {
             buckets.finish();
-            bucketsLaunched += buckets.launched();
-            buckets = null;
         }
     }
 
@@ -254,15 +267,25 @@ public final class DdpLayer implements DataParallelLayer {
         return optimizer;
     }
 
+    /** One AdamW/SGD step on the summed gradients; then the gradients and their buckets are released. */
     @Override
     public void step(double lr) {
-        OptimizerFactory.stepAndClear(optimizer, lr);
+        OptimizerFactory.setLearningRate(optimizer, lr);
+        optimizer.step();
+        releaseGradients();
         stepped = true;
     }
 
     @Override
     public void skipStep() {
-        optimizer.zero_grad(true);
+        releaseGradients();
+    }
+
+    private void releaseGradients() {
+        if (buckets != null) {
+            buckets.release();
+        }
+        optimizer.zero_grad(true); // any gradient outside the buckets (none expected)
     }
 
     @Override
@@ -348,6 +371,9 @@ public final class DdpLayer implements DataParallelLayer {
 
     @Override
     public void close() {
+        if (buckets != null) {
+            buckets.close();
+        }
         if (optimizer != null) {
             optimizer.close();
         }

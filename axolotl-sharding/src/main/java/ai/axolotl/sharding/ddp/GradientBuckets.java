@@ -2,65 +2,160 @@ package ai.axolotl.sharding.ddp;
 
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * Gradients grouped into buckets of about {@code capBytes}: a bucket is flattened and its all-reduce started as
- * soon as it fills, while backward goes on with the remaining units; {@link #finish()} starts the last bucket,
- * waits for all, and writes the summed values back into the gradients. The buckets of one step are tensors of
- * their owner: each is freed as soon as its sums are copied back, and an all-reduce started in the last
- * micro-batch survives that micro-batch's pointer scope.
+ * The gradients of data parallel, grouped into buckets of about {@code capBytes} in backward order, each bucket one
+ * flat tensor whose views ARE the parameters' gradients (PyTorch DDP's {@code gradient_as_bucket_view}): autograd
+ * accumulates into the views in place, a bucket's all-reduce runs in place on its flat tensor as soon as the last
+ * of its parameters has its gradient on the step's last micro-batch, and the sums are the gradients when it
+ * completes, with no copy of them anywhere.
+ *
+ * <p>A bucket's flat tensor exists only while the step needs it: it is made, zeroed, just before the backward of
+ * the first unit it serves (so it is not held during forward, where activations peak), kept through the step's
+ * micro-batches, and released with the gradients after the optimizer step ({@link #release()}). A gradient that
+ * exists before its bucket (a tied weight used by the head before the embedding's backward) is copied into its view
+ * once. Every rank builds the same buckets from the same units and launches them in the same order.
  */
-final class GradientBuckets {
+final class GradientBuckets implements AutoCloseable {
     private final Collectives group;
-    private final long capBytes;
-    private final List<Tensor> pending = new ArrayList<>();
-    private long pendingBytes;
-    private final List<Flight> inFlight = new ArrayList<>();
+    private final List<Bucket> buckets = new ArrayList<>();
+    private final Map<String, List<Bucket>> bucketsOfUnit = new LinkedHashMap<>();
     private int launched;
 
-    private record Flight(Tensor flat, List<Tensor> params, CollectiveWork work) {}
-
-    GradientBuckets(Collectives group, long capBytes) {
-        this.group = group;
-        this.capBytes = capBytes;
-    }
-
-    /** Adds a parameter whose gradient is complete for this step; starts the bucket when it is full. */
-    void add(Tensor param) {
-        pending.add(param);
-        pendingBytes += param.numel() * param.element_size();
-        if (pendingBytes >= capBytes) {
-            launch();
-        }
-    }
-
-    private void launch() {
-        if (pending.isEmpty()) {
-            return;
-        }
-        List<Tensor> params = new ArrayList<>(pending);
-        Tensor[] flats = new Tensor[params.size()];
-        for (int i = 0; i < flats.length; i++) {
-            flats[i] = params.get(i).grad().reshape(-1);
-        }
+    /** One bucket: parameters of one dtype and device, and while the step needs them, their flat gradient. */
+    private static final class Bucket {
+        final List<String> names = new ArrayList<>();
+        final List<Tensor> params = new ArrayList<>();
+        final ScalarType type;
+        long numel;
         Tensor flat;
-        try (TensorVector v = new TensorVector(flats)) {
-            flat = Tensors.unscoped(torch.cat(v, 0));
+        int pending;
+        CollectiveWork work;
+
+        Bucket(ScalarType type) {
+            this.type = type;
         }
-        for (Tensor f : flats) {
-            f.close();
+
+    }
+
+    /**
+     * Lays out the buckets over {@code units} (forward order) walked in backward order; a bucket closes once it
+     * holds {@code capBytes} or when the dtype changes.
+     */
+    GradientBuckets(Collectives group, List<ModelUnit> units, long capBytes) {
+        this.group = group;
+        Set<String> seen = new HashSet<>();
+        Bucket current = null;
+        for (int u = units.size() - 1; u >= 0; u--) {
+            ModelUnit unit = units.get(u);
+            List<Bucket> ofUnit = new ArrayList<>();
+            for (Map.Entry<String, Tensor> e : unit.parameters().entrySet()) {
+                Tensor p = e.getValue();
+                if (!p.requires_grad() || !seen.add(e.getKey())) {
+                    continue;
+                }
+                ScalarType type = p.scalar_type().intern(); // natives return fresh enum instances
+                if (current != null && current.type != type) {
+                    buckets.add(current);
+                    current = null;
+                }
+                if (current == null) {
+                    current = new Bucket(type);
+                }
+                current.names.add(e.getKey());
+                current.params.add(p);
+                current.numel += p.numel();
+                if (ofUnit.isEmpty() || ofUnit.get(ofUnit.size() - 1) != current) {
+                    ofUnit.add(current);
+                }
+                if (current.numel * p.element_size() >= capBytes) {
+                    buckets.add(current);
+                    current = null;
+                }
+            }
+            bucketsOfUnit.put(unit.name(), ofUnit);
         }
-        inFlight.add(new Flight(flat, params, group.allReduceSum(flat)));
+        if (current != null) {
+            buckets.add(current);
+        }
+    }
+
+    /** Makes the flat gradients of the buckets {@code unit}'s parameters live in, when not made yet this step. */
+    void beforeBackward(ModelUnit unit) {
+        for (Bucket b : bucketsOfUnit.getOrDefault(unit.name(), List.of())) {
+            if (b.flat == null) {
+                allocate(b);
+            }
+        }
+    }
+
+    private void allocate(Bucket b) {
+        Tensor first = b.params.get(0);
+        b.flat = Tensors.unscoped(torch.empty(new long[] {b.numel}, Tensors.optionsOn(b.type, first), null));
+        b.flat.zero_();
+        long offset = 0;
+        for (Tensor p : b.params) {
+            long n = p.numel();
+            try (Tensor slice = b.flat.narrow(0, offset, n); Tensor view = slice.view(p.shape());
+                 Tensor existing = p.grad()) {
+                if (existing.defined()) {
+                    view.copy_(existing);
+                }
+                p.mutable_grad().put(view);
+            }
+            offset += n;
+        }
+        b.pending = b.params.size();
+    }
+
+    /**
+     * The step's last micro-batch finished {@code unit}'s backward: its parameters' gradients are complete; every
+     * bucket they complete starts its all-reduce.
+     */
+    void afterLastBackward(ModelUnit unit) {
+        for (Bucket b : bucketsOfUnit.getOrDefault(unit.name(), List.of())) {
+            for (String name : b.names) {
+                if (unit.parameters().containsKey(name)) {
+                    b.pending--;
+                }
+            }
+            if (b.pending == 0 && b.work == null) {
+                launch(b);
+            }
+        }
+    }
+
+    private void launch(Bucket b) {
+        requireViews(b);
+        b.work = group.allReduceSum(b.flat);
         launched++;
-        pending.clear();
-        pendingBytes = 0;
+    }
+
+    /** A gradient replaced behind the bucket's back (set to none, reassigned) would not be reduced: refused. */
+    private static void requireViews(Bucket b) {
+        long start = b.flat.data_ptr().address();
+        long end = start + b.flat.numel() * b.flat.element_size();
+        for (int i = 0; i < b.params.size(); i++) {
+            try (Tensor g = b.params.get(i).grad()) {
+                long at = g.defined() ? g.data_ptr().address() : 0;
+                if (at < start || at >= end) {
+                    throw new IllegalStateException("data parallel: the gradient of " + b.names.get(i)
+                            + " is no longer a view of its bucket (replaced or cleared during the step)");
+                }
+            }
+        }
     }
 
     /** Buckets started so far. */
@@ -68,20 +163,58 @@ final class GradientBuckets {
         return launched;
     }
 
-    /** Starts what is left, waits for every bucket and copies the sums back into the gradients. */
+    /**
+     * Starts every bucket made this step but not yet started (in bucket order, the same on every rank) and waits
+     * for all: the gradients then hold the sums over the group. Nothing happens in a step without backward.
+     */
     void finish() {
-        launch();
-        for (Flight f : inFlight) {
-            f.work().await();
-            long offset = 0;
-            for (Tensor p : f.params()) {
-                long n = p.numel();
-                Tensor g = p.grad();
-                g.copy_(f.flat().narrow(0, offset, n).view(p.shape()));
-                offset += n;
+        for (Bucket b : buckets) {
+            if (b.flat != null && b.work == null) {
+                launch(b);
             }
-            f.flat().close();
         }
-        inFlight.clear();
+        for (Bucket b : buckets) {
+            if (b.work != null) {
+                b.work.await();
+                b.work = null;
+            }
+        }
+    }
+
+    /**
+     * Ends the step: every gradient is set to none and the flat tensors are released (their storage goes with the
+     * last view). The next step makes them again during its backward.
+     */
+    void release() {
+        for (Bucket b : buckets) {
+            if (b.flat == null) {
+                continue;
+            }
+            for (Tensor p : b.params) {
+                try (Tensor none = new Tensor()) {
+                    p.mutable_grad().put(none);
+                }
+            }
+            b.flat.close();
+            b.flat = null;
+            b.work = null;
+            b.pending = 0;
+        }
+    }
+
+    /** Bytes of the flat gradient tensors made now (every gradient lives in one of them). */
+    long heldBytes() {
+        long bytes = 0;
+        for (Bucket b : buckets) {
+            if (b.flat != null) {
+                bytes += b.flat.numel() * b.flat.element_size();
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        release();
     }
 }
