@@ -17,7 +17,9 @@ import java.util.Map;
 
 /**
  * Writes {@code output_dir/metrics.jsonl} (one JSON object per logging step and per evaluation), the matching
- * log lines, and a progress bar when standard error is a terminal. Only the main rank writes the file.
+ * log lines, and a progress bar when standard error is a terminal. Only the main rank writes the file and prints the
+ * step and evaluation lines (the loss is the world's, the same on every rank); the other ranks log them at debug
+ * level, so ranks sharing a console (the threads launcher, the local launcher's output) do not repeat each step.
  */
 public final class MetricsLog implements AutoCloseable {
     /** File name in output_dir. */
@@ -28,6 +30,7 @@ public final class MetricsLog implements AutoCloseable {
     private final boolean progress;
     private final PrintStream err = System.err;
     private final int totalSteps;
+    private final boolean main;
 
     /**
      * @param outputDir where metrics.jsonl goes; null: no file (non-main ranks)
@@ -36,6 +39,7 @@ public final class MetricsLog implements AutoCloseable {
      */
     public MetricsLog(Path outputDir, int totalSteps, boolean append) {
         this.totalSteps = totalSteps;
+        this.main = outputDir != null;
         this.progress = outputDir != null && System.console() != null && System.getenv("CI") == null;
         try {
             if (outputDir != null) {
@@ -74,7 +78,7 @@ public final class MetricsLog implements AutoCloseable {
         clearBar();
         StringBuilder more = new StringBuilder();
         extras.forEach((k, v) -> more.append("  ").append(k).append(' ').append(v));
-        LOG.info(String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  grad_norm %.3f  tokens/s %.0f  "
+        say(String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  grad_norm %.3f  tokens/s %.0f  "
                 + "epoch %.3f%s", step, totalSteps, meanLoss, lr, gradNorm, tokensPerS, epoch, more));
     }
 
@@ -88,8 +92,16 @@ public final class MetricsLog implements AutoCloseable {
         m.put("epoch", Math.round(epoch * 10000) / 10000.0);
         write(m);
         clearBar();
-        LOG.info(String.format(Locale.ROOT, "eval at step %d: loss %.4f  perplexity %.3f  (%d tokens)", step,
+        say(String.format(Locale.ROOT, "eval at step %d: loss %.4f  perplexity %.3f  (%d tokens)", step,
                 r.loss(), r.perplexity(), r.tokens()));
+    }
+
+    private void say(String line) {
+        if (main) {
+            LOG.info(line);
+        } else {
+            LOG.debug(line);
+        }
     }
 
     /** Redraws the progress bar (terminal only). */

@@ -1,0 +1,52 @@
+package ai.axolotl.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The main rank writes metrics.jsonl and prints the step and evaluation lines; another rank (no output directory)
+ * prints neither at the default level, so ranks sharing a console do not repeat every step.
+ */
+class MetricsLogTest {
+    /** What the logger printed (slf4j-simple writes to the current System.err) while {@code action} ran. */
+    private static String console(Runnable action) {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            action.run();
+        } finally {
+            System.setErr(saved);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    private static void logOneStepAndOneEval(Path dir) {
+        try (MetricsLog log = new MetricsLog(dir, 10, false)) {
+            log.logSteps(1, 2.5, 1e-3, 0.7, 1000, 0.1);
+            log.logEval(1, new EvalResult(2.25, 40), 0.1);
+        }
+    }
+
+    @Test
+    void onlyTheMainRankPrintsAndWritesTheSteps(@TempDir Path dir) throws Exception {
+        String main = console(() -> logOneStepAndOneEval(dir));
+        assertThat(main).contains("step 1/10  loss 2.5000").contains("eval at step 1: loss 2.2500");
+        List<String> lines = Files.readAllLines(dir.resolve(MetricsLog.FILE));
+        assertThat(lines).hasSize(2);
+        assertThat(new ObjectMapper().readTree(lines.get(0)).get("loss").asDouble()).isEqualTo(2.5);
+
+        String other = console(() -> logOneStepAndOneEval(null));
+        assertThat(other).doesNotContain("step 1/10").doesNotContain("eval at step");
+    }
+}
