@@ -23,15 +23,16 @@ import java.util.Set;
  * completes, with no copy of them anywhere.
  *
  * <p>A bucket's flat tensor exists only while the step needs it: it is made, zeroed, just before the backward of
- * the first unit it serves (so it is not held during forward, where activations peak), kept through the step's
- * micro-batches, and released with the gradients after the optimizer step ({@link #release()}). A gradient that
- * exists before its bucket (a tied weight used by the head before the embedding's backward) is copied into its view
- * once. Every rank builds the same buckets from the same units and launches them in the same order.
+ * the first unit whose backward writes into it (a tied embedding's bucket before the head's, which starts that
+ * gradient), so it is not held during forward, where activations peak; it is kept through the step's micro-batches
+ * and released with the gradients after the optimizer step ({@link #release()}). Every rank builds the same buckets
+ * from the same units and launches them in the same order.
  */
 final class GradientBuckets implements AutoCloseable {
     private final Collectives group;
     private final List<Bucket> buckets = new ArrayList<>();
     private final Map<String, List<Bucket>> bucketsOfUnit = new LinkedHashMap<>();
+    private final Map<String, List<Bucket>> bucketsUsedByUnit = new LinkedHashMap<>();
     private int launched;
 
     /** One bucket: parameters of one dtype and device, and while the step needs them, their flat gradient. */
@@ -90,11 +91,28 @@ final class GradientBuckets implements AutoCloseable {
         if (current != null) {
             buckets.add(current);
         }
+        Map<String, Bucket> bucketOf = new LinkedHashMap<>();
+        for (Bucket b : buckets) {
+            b.names.forEach(n -> bucketOf.put(n, b));
+        }
+        for (ModelUnit unit : units) {
+            List<Bucket> used = new ArrayList<>();
+            for (String name : unit.usedParameters().keySet()) {
+                Bucket b = bucketOf.get(name);
+                if (b != null && !used.contains(b)) {
+                    used.add(b);
+                }
+            }
+            bucketsUsedByUnit.put(unit.name(), used);
+        }
     }
 
-    /** Makes the flat gradients of the buckets {@code unit}'s parameters live in, when not made yet this step. */
+    /**
+     * Makes the flat gradients of the buckets of every parameter {@code unit} uses (its own, and a tied weight it
+     * borrows, whose gradient its backward starts), when not made yet this step.
+     */
     void beforeBackward(ModelUnit unit) {
-        for (Bucket b : bucketsOfUnit.getOrDefault(unit.name(), List.of())) {
+        for (Bucket b : bucketsUsedByUnit.getOrDefault(unit.name(), List.of())) {
             if (b.flat == null) {
                 allocate(b);
             }
