@@ -17,9 +17,10 @@ import java.util.Map;
 
 /**
  * Writes {@code output_dir/metrics.jsonl} (one JSON object per logging step and per evaluation), the matching
- * log lines, and a progress bar when standard error is a terminal. Only the main rank writes the file and prints the
- * step and evaluation lines (the loss is the world's, the same on every rank); the other ranks log them at debug
- * level, so ranks sharing a console (the threads launcher, the local launcher's output) do not repeat each step.
+ * log lines, and a progress bar when standard error is a terminal. Only the main rank writes the file; one rank per
+ * node (local rank 0) prints the step and evaluation lines (the loss is the world's, the same on every rank), the
+ * others log them at debug level, so ranks sharing a console (the threads launcher, the local launcher's output)
+ * do not repeat each step.
  */
 public final class MetricsLog implements AutoCloseable {
     /** File name in output_dir. */
@@ -30,16 +31,17 @@ public final class MetricsLog implements AutoCloseable {
     private final boolean progress;
     private final PrintStream err = System.err;
     private final int totalSteps;
-    private final boolean main;
+    private final boolean console;
 
     /**
      * @param outputDir where metrics.jsonl goes; null: no file (non-main ranks)
      * @param totalSteps steps of the run, for the progress bar
      * @param append keep earlier lines (resume)
+     * @param console print the step and evaluation lines (else log them at debug level)
      */
-    public MetricsLog(Path outputDir, int totalSteps, boolean append) {
+    public MetricsLog(Path outputDir, int totalSteps, boolean append, boolean console) {
         this.totalSteps = totalSteps;
-        this.main = outputDir != null;
+        this.console = console;
         this.progress = outputDir != null && System.console() != null && System.getenv("CI") == null;
         try {
             if (outputDir != null) {
@@ -97,7 +99,7 @@ public final class MetricsLog implements AutoCloseable {
     }
 
     private void say(String line) {
-        if (main) {
+        if (console) {
             LOG.info(line);
         } else {
             LOG.debug(line);

@@ -202,7 +202,7 @@ public final class Trainer implements AutoCloseable {
                     + "vocab_size is " + model.config().vocabSize());
         }
         dataset = TokenizedDataset.load(config, tokenizer, model.config().vocabSize());
-        LOG.info("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
+        logRun("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
                 dataset.tokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
         model = strategy.parallelize(model).to(device);
@@ -262,7 +262,7 @@ public final class Trainer implements AutoCloseable {
                 : Math.max(Math.min((int) (0.005 * total), 10), 1);
         Integer evalEvery = evalInterval(spe);
         Integer saveEvery = saveInterval(spe);
-        LOG.info("training {} parameters for {} steps ({} per epoch, global batch {} rows of <= {} tokens), "
+        logRun("training {} parameters for {} steps ({} per epoch, global batch {} rows of <= {} tokens), "
                         + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
                 data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
                 schedule.warmupSteps(), compute);
@@ -270,7 +270,7 @@ public final class Trainer implements AutoCloseable {
                 / config.parallel().tensorParallelSize();
         peakFlops = peakFlops(compute);
         if (peakFlops != null) {
-            LOG.info("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
+            logRun("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
                     + "{}", String.format("%.4f", flopsPerToken / 1e9), peakFlops.source());
         }
         var fsdp = config.parallel().fsdpSettings();
@@ -284,7 +284,8 @@ public final class Trainer implements AutoCloseable {
         boolean stopping = false;
         int watchdogCount = 0;
         int step = startStep;
-        try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0)) {
+        try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0,
+                strategy.localRank() == 0)) {
             double windowLoss = 0;
             long windowTokens = 0;
             long windowStart = System.nanoTime();
@@ -396,8 +397,8 @@ public final class Trainer implements AutoCloseable {
             if (step == total && !stoppedEarly) {
                 exportModel(outputDir);
             }
-            LOG.info("peak RSS {} MiB (allocator: {}){}", ProcessMemory.peakRssBytes() / (1024 * 1024),
-                    ProcessMemory.nativeAllocator(), DeviceMemory.of(device).map(m -> "; " + m.describe()).orElse(""));
+            LOG.info("rank {}: peak RSS {} MiB of its process (allocator: {}){}", strategy.rank(),
+                    ProcessMemory.peakRssBytes() / (1024 * 1024), ProcessMemory.nativeAllocator(), DeviceMemory.of(device).map(m -> "; " + m.describe()).orElse(""));
             TrainResult result = new TrainResult(step, List.copyOf(losses), finalEval, outputDir,
                     dataset.fingerprint(), stoppedEarly);
             for (TrainingListener l : listeners) {
@@ -496,6 +497,18 @@ public final class Trainer implements AutoCloseable {
             }
         }
         strategy.barrier();
+    }
+
+    /**
+     * A line about the whole run (the same on every rank): one rank per node (local rank 0) prints it, the others
+     * log it at debug level, so ranks sharing a console do not repeat it.
+     */
+    private void logRun(String format, Object... args) {
+        if (strategy.localRank() == 0) {
+            LOG.info(format, args);
+        } else {
+            LOG.debug(format, args);
+        }
     }
 
     /** Streams the full weights from the strategy into the HF model files on the main rank. */

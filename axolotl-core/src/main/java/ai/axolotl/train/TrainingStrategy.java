@@ -46,6 +46,14 @@ public interface TrainingStrategy extends AutoCloseable {
         return Device.cpu("the strategy's default");
     }
 
+    /**
+     * This rank's index among the ranks of its node (torchrun's {@code LOCAL_RANK}; 0 in one process). Local rank 0
+     * prints the lines about the whole run (steps, evaluations, what is trained): a node's ranks share a console.
+     */
+    default int localRank() {
+        return 0;
+    }
+
     /** True on the rank that writes checkpoints, metrics and the exported model. */
     default boolean isMain() {
         return rank() == 0;

@@ -14,8 +14,9 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The main rank writes metrics.jsonl and prints the step and evaluation lines; another rank (no output directory)
- * prints neither at the default level, so ranks sharing a console do not repeat every step.
+ * The main rank writes metrics.jsonl; local rank 0 prints the step and evaluation lines; another rank of the node
+ * (no output directory, not printing) prints neither at the default level, so ranks sharing a console do not repeat
+ * every step.
  */
 class MetricsLogTest {
     /** What the logger printed (slf4j-simple writes to the current System.err) while {@code action} ran. */
@@ -31,22 +32,22 @@ class MetricsLogTest {
         return buf.toString(StandardCharsets.UTF_8);
     }
 
-    private static void logOneStepAndOneEval(Path dir) {
-        try (MetricsLog log = new MetricsLog(dir, 10, false)) {
+    private static void logOneStepAndOneEval(Path dir, boolean console) {
+        try (MetricsLog log = new MetricsLog(dir, 10, false, console)) {
             log.logSteps(1, 2.5, 1e-3, 0.7, 1000, 0.1);
             log.logEval(1, new EvalResult(2.25, 40), 0.1);
         }
     }
 
     @Test
-    void onlyTheMainRankPrintsAndWritesTheSteps(@TempDir Path dir) throws Exception {
-        String main = console(() -> logOneStepAndOneEval(dir));
+    void oneRankPerNodePrintsTheStepsAndTheMainRankWritesThem(@TempDir Path dir) throws Exception {
+        String main = console(() -> logOneStepAndOneEval(dir, true));
         assertThat(main).contains("step 1/10  loss 2.5000").contains("eval at step 1: loss 2.2500");
         List<String> lines = Files.readAllLines(dir.resolve(MetricsLog.FILE));
         assertThat(lines).hasSize(2);
         assertThat(new ObjectMapper().readTree(lines.get(0)).get("loss").asDouble()).isEqualTo(2.5);
 
-        String other = console(() -> logOneStepAndOneEval(null));
+        String other = console(() -> logOneStepAndOneEval(null, false));
         assertThat(other).doesNotContain("step 1/10").doesNotContain("eval at step");
     }
 }

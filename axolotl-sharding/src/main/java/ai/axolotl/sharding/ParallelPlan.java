@@ -37,6 +37,7 @@ public final class ParallelPlan implements TrainingStrategy {
     private final Collectives lossGroup;
     private final DeviceMesh mesh;
     private final int rank;
+    private final int localRank;
     private final Device device;
     private final Consumer<Map<String, String>> preflight;
     private final Runnable onStep;
@@ -48,18 +49,21 @@ public final class ParallelPlan implements TrainingStrategy {
      *     group; with context parallel it will also span the cp axis)
      * @param mesh the mesh
      * @param rank this process's global rank
+     * @param localRank its index among the ranks of its node
      * @param device the device this rank trains on (the runtime's decision)
      * @param preflight checks facts against every other rank (from the runtime)
      * @param onStep called after each optimizer step, taken or skipped (progress for the peer monitor)
      */
     public ParallelPlan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer, Collectives lossGroup,
-                        DeviceMesh mesh, int rank, Device device, Consumer<Map<String, String>> preflight,
+                        DeviceMesh mesh, int rank, int localRank, Device device,
+                        Consumer<Map<String, String>> preflight,
                         Runnable onStep) {
         this.modelParallelLayer = modelParallelLayer;
         this.layer = layer;
         this.lossGroup = lossGroup;
         this.mesh = mesh;
         this.rank = rank;
+        this.localRank = localRank;
         this.device = device;
         this.preflight = preflight;
         this.onStep = onStep;
@@ -95,6 +99,11 @@ public final class ParallelPlan implements TrainingStrategy {
     @Override
     public int rank() {
         return rank;
+    }
+
+    @Override
+    public int localRank() {
+        return localRank;
     }
 
     @Override

@@ -103,7 +103,7 @@ public final class Strategies {
         int[] steps = {0};
         return new ParallelPlan(modelParallelLayer, layer,
                 groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
-                groups.spec().rank(), groups.device(), facts -> Preflight.check(groups.rendezvous(), facts),
+                groups.spec().rank(), groups.spec().localRank(), groups.device(), facts -> Preflight.check(groups.rendezvous(), facts),
                 () -> groups.monitor().progress(++steps[0]));
     }
 

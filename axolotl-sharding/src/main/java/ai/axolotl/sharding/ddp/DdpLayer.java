@@ -360,8 +360,9 @@ public final class DdpLayer implements DataParallelLayer {
                 }
             }
         }
-        LoggerFactory.getLogger(DdpLayer.class)
-                .info("all {} data-parallel ranks hold identical weights", world);
+        if (rank == 0) {
+            LoggerFactory.getLogger(DdpLayer.class).info("all {} data-parallel ranks hold identical weights", world);
+        }
     }
 
     @Override
