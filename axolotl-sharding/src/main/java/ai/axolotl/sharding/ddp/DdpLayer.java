@@ -123,14 +123,6 @@ public final class DdpLayer implements DataParallelLayer {
         return buckets == null ? 0 : buckets.launched();
     }
 
-    /**
-     * Bytes of gradient storage this rank holds now: the buckets' flat tensors, of which every gradient is a view
-     * (0 between steps).
-     */
-    public long gradientBytesHeld() {
-        return buckets == null ? 0 : buckets.heldBytes();
-    }
-
     /** Waits for the step's all-reduces and leaves the summed gradients in the parameters, without clipping. */
     @Override
     public void finishGradientReduction() {
@@ -281,11 +273,11 @@ public final class DdpLayer implements DataParallelLayer {
         releaseGradients();
     }
 
+    /** Every gradient lives in a bucket (all parameters that require grad are in one): released with them. */
     private void releaseGradients() {
         if (buckets != null) {
             buckets.release();
         }
-        optimizer.zero_grad(true); // any gradient outside the buckets (none expected)
     }
 
     @Override

@@ -48,7 +48,6 @@ final class GradientBuckets implements AutoCloseable {
         Bucket(ScalarType type) {
             this.type = type;
         }
-
     }
 
     /**
@@ -60,9 +59,7 @@ final class GradientBuckets implements AutoCloseable {
         Set<String> seen = new HashSet<>();
         Bucket current = null;
         for (int u = units.size() - 1; u >= 0; u--) {
-            ModelUnit unit = units.get(u);
-            List<Bucket> ofUnit = new ArrayList<>();
-            for (Map.Entry<String, Tensor> e : unit.parameters().entrySet()) {
+            for (Map.Entry<String, Tensor> e : units.get(u).parameters().entrySet()) {
                 Tensor p = e.getValue();
                 if (!p.requires_grad() || !seen.add(e.getKey())) {
                     continue;
@@ -78,15 +75,11 @@ final class GradientBuckets implements AutoCloseable {
                 current.names.add(e.getKey());
                 current.params.add(p);
                 current.numel += p.numel();
-                if (ofUnit.isEmpty() || ofUnit.get(ofUnit.size() - 1) != current) {
-                    ofUnit.add(current);
-                }
                 if (current.numel * p.element_size() >= capBytes) {
                     buckets.add(current);
                     current = null;
                 }
             }
-            bucketsOfUnit.put(unit.name(), ofUnit);
         }
         if (current != null) {
             buckets.add(current);
@@ -96,15 +89,21 @@ final class GradientBuckets implements AutoCloseable {
             b.names.forEach(n -> bucketOf.put(n, b));
         }
         for (ModelUnit unit : units) {
-            List<Bucket> used = new ArrayList<>();
-            for (String name : unit.usedParameters().keySet()) {
-                Bucket b = bucketOf.get(name);
-                if (b != null && !used.contains(b)) {
-                    used.add(b);
-                }
-            }
-            bucketsUsedByUnit.put(unit.name(), used);
+            bucketsOfUnit.put(unit.name(), holding(unit.parameters().keySet(), bucketOf));
+            bucketsUsedByUnit.put(unit.name(), holding(unit.usedParameters().keySet(), bucketOf));
         }
+    }
+
+    /** The buckets holding {@code names}' gradients, each once, in first-name order. */
+    private static List<Bucket> holding(Set<String> names, Map<String, Bucket> bucketOf) {
+        List<Bucket> out = new ArrayList<>();
+        for (String name : names) {
+            Bucket b = bucketOf.get(name);
+            if (b != null && !out.contains(b)) {
+                out.add(b);
+            }
+        }
+        return out;
     }
 
     /**
@@ -218,17 +217,6 @@ final class GradientBuckets implements AutoCloseable {
             b.work = null;
             b.pending = 0;
         }
-    }
-
-    /** Bytes of the flat gradient tensors made now (every gradient lives in one of them). */
-    long heldBytes() {
-        long bytes = 0;
-        for (Bucket b : buckets) {
-            if (b.flat != null) {
-                bytes += b.flat.numel() * b.flat.element_size();
-            }
-        }
-        return bytes;
     }
 
     @Override
