@@ -10,8 +10,6 @@ import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.nccl.NcclEnvironment;
-import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.SingleProcessStrategy;
@@ -28,7 +26,6 @@ import picocli.CommandLine.Unmatched;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -178,12 +175,8 @@ final class TrainCommand implements Callable<Integer> {
                 topology.nodeRank(), topology.numNodes(), topology.worldSize(), topology.masterAddr(),
                 topology.masterPort());
         LOG.info("rank JVMs' C allocator: {}", memory.describe());
-        int gpus = Natives.cudaDeviceCount();
-        var nccl = NcclEnvironment.decide(System.getenv(), NcclEnvironment.probePeerAccess(gpus), gpus);
-        nccl.notes().forEach(n -> LOG.info("NCCL: {}", n));
-        Map<String, String> env = new HashMap<>(nccl.variables());
-        env.putAll(memory.environment());
-        return new LocalLauncher(topology, args, System.out, env).run(AxolotlCli.class.getName());
+        // each rank JVM applies the NCCL environment to itself before its first NCCL group (NcclEnvironment)
+        return new LocalLauncher(topology, args, System.out, memory.environment()).run(AxolotlCli.class.getName());
     }
 
     private int runRank(AxolotlConfig c, WorldSpec spec) throws Exception {

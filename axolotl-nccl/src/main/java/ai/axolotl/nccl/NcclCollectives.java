@@ -77,7 +77,7 @@ public final class NcclCollectives extends BackendCollectives {
         String m = msg.toLowerCase(Locale.ROOT);
         if (m.contains("unhandled cuda error")) {
             return " (NCCL's 'unhandled cuda error' on one node is most often GPUs without peer-to-peer access: "
-                    + "the launcher sets NCCL_P2P_DISABLE=1 when its probe finds a pair without it; set it yourself "
+                    + "each rank sets NCCL_P2P_DISABLE=1 when its probe finds a pair without it; set it yourself "
                     + "if the probe could not run, and check NCCL_DEBUG=INFO output)";
         }
         if (m.contains("timeout") || m.contains("timed out") || m.contains("watchdog")) {

@@ -21,9 +21,8 @@ import java.util.Map;
  *   <li>{@code NCCL_IB_DISABLE}, {@code NCCL_SOCKET_IFNAME}, {@code NCCL_BUFFSIZE}, {@code NCCL_DEBUG},
  *       {@code NCCL_DEBUG_SUBSYS}, {@code NCCL_P2P_LEVEL} passed through as given and logged.</li>
  * </ul>
- * The local launcher puts the decision into the environment of the rank JVMs it spawns; every rank also applies it
- * to its own process ({@link #applyToThisProcess()}) before its first NCCL group, so ranks started by torchrun,
- * SLURM, Spark or the threads launcher get the same rule.
+ * Every rank applies it to its own process ({@link #applyToThisProcess()}) before its first NCCL group, whichever
+ * launcher started it (threads, local JVMs, torchrun, SLURM, Spark).
  */
 public final class NcclEnvironment {
     private static final Logger LOG = LoggerFactory.getLogger(NcclEnvironment.class);
