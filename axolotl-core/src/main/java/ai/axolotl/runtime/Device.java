@@ -37,6 +37,11 @@ public record Device(String type, int index, String reason) {
         return type.equals("cpu");
     }
 
+    /** True for a CUDA device. */
+    public boolean isCuda() {
+        return type.equals("cuda");
+    }
+
     /** {@code cpu} or {@code cuda:K}, as PyTorch writes devices (a type without an ordinal, as {@code meta}). */
     public String name() {
         return index < 0 ? type : type + ":" + index;

@@ -22,7 +22,7 @@ public record DeviceMemory(long allocatedBytes, long reservedBytes, long peakAll
                            long peakReservedBytes) {
     /** The figures for {@code device} when it is a CUDA device; empty for any other (host memory: RSS). */
     public static Optional<DeviceMemory> of(Device device) {
-        if (!device.type().equals("cuda")) {
+        if (!device.isCuda()) {
             return Optional.empty();
         }
         try (DeviceStats s = torch_cuda.getAllocator().getDeviceStats((byte) device.index());

@@ -67,7 +67,7 @@ public final class Natives {
      * threads of one JVM set it on their own thread.
      */
     public static void useDevice(Device device) {
-        if (device.type().equals("cuda")) {
+        if (device.isCuda()) {
             load();
             torch_cuda.set_device((byte) device.index());
         }

@@ -20,7 +20,7 @@ public final class Tf32 {
      * @return what was done, or null when there is nothing to say ({@code auto}, or {@code false} off CUDA)
      */
     public static Outcome apply(String setting, Device device) {
-        boolean cuda = device.type().equals("cuda");
+        boolean cuda = device.isCuda();
         if (setting.equals("auto") || (!cuda && setting.equals("false"))) {
             return null;
         }

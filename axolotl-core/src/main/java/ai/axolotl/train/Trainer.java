@@ -123,7 +123,7 @@ public final class Trainer implements AutoCloseable {
      * said once, for a GPU the table lacks); on the CPU the measured single-thread GEMM rate times the threads.
      */
     private PeakFlops peakFlops(ScalarType compute) {
-        if (!device.type().equals("cuda")) {
+        if (!device.isCuda()) {
             return PeakFlops.forCpu(compute, torch.get_num_threads());
         }
         String name = Natives.cudaDeviceName(device.index());
