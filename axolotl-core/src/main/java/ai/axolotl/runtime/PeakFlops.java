@@ -6,10 +6,8 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Arrays;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -18,14 +16,15 @@ import java.util.Optional;
  * The FLOP rate that model FLOPs utilization (MFU) divides by, with where it came from.
  *
  * <p>GPUs: the vendor's dense peak from a table (H100 SXM / PCIe, H200, A100; bf16/fp16 tensor cores and fp32
- * without TF32). CPUs have no such table that holds across machines: the rate of a square GEMM on one libtorch
- * thread is measured once per JVM and compute type and multiplied by the rank's threads.
+ * without TF32). CPUs have no such table that holds across machines: the rate of square GEMMs on one libtorch
+ * thread is measured (the best of several timings at several sizes, so that one slow timing on a contended
+ * machine cannot lower it) and multiplied by the intra-op threads the rank runs with.
  *
  * @param flopsPerSecond the peak a rank can reach
  * @param source how it was found, for the log
  */
 public record PeakFlops(double flopsPerSecond, String source) {
-    private static final int GEMM_SIZE = 512;
+    private static final int[] GEMM_SIZES = {256, 512, 1024};
     private static final long MIN_MEASURE_NANOS = 300_000_000L;
     private static final Map<ScalarType, Double> SINGLE_THREAD = new EnumMap<>(ScalarType.class);
 
@@ -52,43 +51,70 @@ public record PeakFlops(double flopsPerSecond, String source) {
     }
 
     /**
-     * This CPU rank's peak: the measured single-thread GEMM rate at the compute type times {@code threads}.
-     * Measured once per JVM and type (about 0.3 s, libtorch set to one thread meanwhile).
+     * A CPU rank's peak from a single-thread rate: {@code singleThread x threads}.
+     *
+     * @param singleThread FLOP/s of one libtorch thread
+     * @param threads the intra-op threads the rank runs with (libtorch's {@code get_num_threads})
      */
-    public static PeakFlops forCpu(ScalarType compute, int threads) {
-        double one = singleThreadGemmRate(compute);
-        return new PeakFlops(one * threads, String.format(Locale.ROOT, "measured %dx%d %s GEMM on one thread: %.2f "
-                + "GFLOP/s, x %d thread(s)", GEMM_SIZE, GEMM_SIZE, compute, one / 1e9, threads));
+    public static PeakFlops forCpu(ScalarType compute, double singleThread, int threads) {
+        return new PeakFlops(singleThread * threads, String.format(Locale.ROOT, "best measured %s GEMM on one "
+                + "thread (sizes %s): %.2f GFLOP/s, x %d intra-op thread(s)", compute,
+                Arrays.toString(GEMM_SIZES), singleThread / 1e9, threads));
     }
 
-    /** FLOP/s of a square GEMM on one libtorch thread (median over repetitions). */
+    /** This CPU rank's peak: {@link #singleThreadGemmRate} times {@code threads}. */
+    public static PeakFlops forCpu(ScalarType compute, int threads) {
+        return forCpu(compute, singleThreadGemmRate(compute), threads);
+    }
+
+    /**
+     * FLOP/s of square GEMMs on one libtorch thread: the best timing over sizes 256, 512 and 1024, measured once
+     * per JVM and type (about 1 s, libtorch set to one thread meanwhile, its thread count restored after).
+     */
     public static synchronized double singleThreadGemmRate(ScalarType type) {
         Double cached = SINGLE_THREAD.get(type);
-        if (cached != null) {
-            return cached;
-        }
+        return cached != null ? cached : remeasureSingleThreadGemmRate(type);
+    }
+
+    /**
+     * Measures the single-thread GEMM rate again and keeps the best of this and every earlier measurement (what
+     * {@link #singleThreadGemmRate} returns from now on); for a run whose own achieved rate has passed the peak,
+     * which means the first measurement was taken on a busy machine.
+     */
+    public static synchronized double remeasureSingleThreadGemmRate(ScalarType type) {
         Natives.load();
         int before = torch.get_num_threads();
         torch.set_num_threads(1);
+        double best = SINGLE_THREAD.getOrDefault(type, 0.0);
+        try {
+            for (int size : GEMM_SIZES) {
+                best = Math.max(best, bestGemmRate(type, size));
+            }
+            SINGLE_THREAD.put(type, best);
+            return best;
+        } finally {
+            torch.set_num_threads(before);
+        }
+    }
+
+    /** The fastest of repeated timings of one {@code size x size} GEMM (at least 3, for about 0.3 s). */
+    private static double bestGemmRate(ScalarType type, int size) {
         try (PointerScope scope = new PointerScope()) {
-            long[] shape = {GEMM_SIZE, GEMM_SIZE};
+            long[] shape = {size, size};
             Tensor a = torch.ones(shape, new TensorOptions(type));
             Tensor b = torch.ones(shape, new TensorOptions(type));
             torch.mm(a, b).close();
-            double flops = 2.0 * GEMM_SIZE * GEMM_SIZE * GEMM_SIZE;
-            List<Double> rates = new ArrayList<>();
+            double flops = 2.0 * size * size * size;
+            double best = 0;
+            int timings = 0;
             long start = System.nanoTime();
-            while (rates.size() < 3 || (System.nanoTime() - start < MIN_MEASURE_NANOS && rates.size() < 200)) {
+            while (timings < 3 || (System.nanoTime() - start < MIN_MEASURE_NANOS && timings < 200)) {
                 long t0 = System.nanoTime();
                 torch.mm(a, b).close();
-                rates.add(flops / ((System.nanoTime() - t0) / 1e9));
+                best = Math.max(best, flops / ((System.nanoTime() - t0) / 1e9));
+                timings++;
             }
-            Collections.sort(rates);
-            double median = rates.get(rates.size() / 2);
-            SINGLE_THREAD.put(type, median);
-            return median;
-        } finally {
-            torch.set_num_threads(before);
+            return best;
         }
     }
 }

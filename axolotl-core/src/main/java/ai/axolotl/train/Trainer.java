@@ -69,8 +69,8 @@ public final class Trainer implements AutoCloseable {
     private TrainingData data;
     private UnitRunner runner;
     private LossScaler scaler;
-    private double flopsPerToken;
-    private PeakFlops peakFlops;
+    private MfuMeter mfu;
+    private MfuMeter.SingleThreadRate cpuPeakRate = MfuMeter.SingleThreadRate.GEMM;
     private Device device;
 
     /**
@@ -119,19 +119,25 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * The peak MFU is measured against: on a CUDA device the vendor table's entry for the GPU's name (null, and
-     * said once, for a GPU the table lacks); on the CPU the measured single-thread GEMM rate times the threads.
+     * The MFU meter of this rank: on a CUDA device against the vendor table's entry for the GPU's name (none, and
+     * said once, for a GPU the table lacks); on the CPU against the measured single-thread GEMM rate times the
+     * intra-op threads libtorch runs with.
      */
-    private PeakFlops peakFlops(ScalarType compute) {
+    private MfuMeter mfuMeter(ScalarType compute, double flopsPerToken) {
         if (!device.isCuda()) {
-            return PeakFlops.forCpu(compute, torch.get_num_threads());
+            return MfuMeter.cpu(flopsPerToken, compute, cpuPeakRate, torch::get_num_threads);
         }
         String name = Natives.cudaDeviceName(device.index());
         PeakFlops gpu = PeakFlops.forGpu(name, compute).orElse(null);
         if (gpu == null) {
             LOG.info("mfu not reported: {} is not in the peak-FLOP table (H100, H200, A100)", name);
         }
-        return gpu;
+        return MfuMeter.gpu(flopsPerToken, gpu);
+    }
+
+    /** Replaces where the CPU peak's single-thread rate comes from (tests: a deliberately wrong peak). */
+    void cpuPeakRate(MfuMeter.SingleThreadRate rate) {
+        this.cpuPeakRate = rate;
     }
 
     /** Element type of activations for this run. */
@@ -148,14 +154,12 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * The fields a metrics line adds to the basic ones: MFU of the window, the fp16 scaler's state, and on a CUDA
+     * The fields a metrics line adds to the basic ones: the achieved FLOP/s and MFU of the window, the fp16 scaler's state, and on a CUDA
      * device the caching allocator's bytes (rank 0's: this rank writes metrics.jsonl).
      */
     private Map<String, Object> extraFields(double tokensPerSecond) {
         Map<String, Object> m = new LinkedHashMap<>();
-        if (peakFlops != null) {
-            m.put("mfu", Math.round(tokensPerSecond * flopsPerToken / peakFlops.flopsPerSecond() * 1e4) / 1e4);
-        }
+        m.putAll(mfu.fields(tokensPerSecond));
         DeviceMemory.of(device).ifPresent(mem -> m.putAll(mem.fields()));
         if (scaler != null) {
             m.put("loss_scale", scaler.scale());
@@ -266,12 +270,12 @@ public final class Trainer implements AutoCloseable {
                         + "strategy {}, world {}, warmup {}, compute {}", model.parameterCount(), total, spe,
                 data.globalBatchRows(), config.data().sequenceLen(), strategy.name(), strategy.worldSize(),
                 schedule.warmupSteps(), compute);
-        flopsPerToken = TrainingFlops.perToken(model.config(), config.data().sequenceLen())
+        double flopsPerToken = TrainingFlops.perToken(model.config(), config.data().sequenceLen())
                 / config.parallel().tensorParallelSize();
-        peakFlops = peakFlops(compute);
-        if (peakFlops != null) {
+        mfu = mfuMeter(compute, flopsPerToken);
+        if (mfu.peak() != null) {
             logRun("mfu: {} GFLOP per token on this rank (6 x matmul weights + attention, PaLM's count) against "
-                    + "{}", String.format("%.4f", flopsPerToken / 1e9), peakFlops.source());
+                    + "{}", String.format("%.4f", flopsPerToken / 1e9), mfu.peak().source());
         }
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
