@@ -1,5 +1,7 @@
 package ai.axolotl.config;
 
+import ai.axolotl.model.ModelFamilies;
+
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -83,9 +85,11 @@ public final class ConfigBinder {
         RawValues r = new RawValues(raw, "", errors);
 
         String modelType = r.string("model_type", null);
-        if (modelType != null && !List.of("LlamaForCausalLM", "AutoModelForCausalLM").contains(modelType)) {
+        List<String> causalLms = new ArrayList<>(ModelFamilies.architectures());
+        causalLms.add("AutoModelForCausalLM");
+        if (modelType != null && !causalLms.contains(modelType)) {
             errors.add(new ConfigError("model_type", "unsupported feature: model type '" + modelType
-                    + "'; axolotl-java trains Llama models (LlamaForCausalLM)"));
+                    + "'; axolotl-java trains these causal language models: " + causalLms));
         }
         r.string("tokenizer_type", null);
         Object gc = raw.get("gradient_checkpointing");

@@ -1,8 +1,7 @@
 package ai.axolotl.config;
 
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -119,7 +118,7 @@ final class ConfigRules {
         }
         List<String> problems;
         try {
-            problems = LlamaModel.tensorParallelProblems(LlamaConfig.read(json), tp);
+            problems = ModelConfig.read(json).tensorParallelProblems(tp);
         } catch (IllegalArgumentException | UncheckedIOException e) {
             return; // an unreadable config.json is reported where the model is loaded
         }

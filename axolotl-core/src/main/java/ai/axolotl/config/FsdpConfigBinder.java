@@ -38,9 +38,7 @@ final class FsdpConfigBinder {
         }
         List<String> wrap = new ArrayList<>();
         Object w = f.get("transformer_layer_cls_to_wrap");
-        if (w == null) {
-            wrap.add("LlamaDecoderLayer");
-        } else {
+        if (w != null) { // absent: the model's own decoder-layer class, known once the model is read
             for (String s : r.stringList("transformer_layer_cls_to_wrap")) {
                 for (String part : s.split(",")) {
                     if (!part.isBlank()) {

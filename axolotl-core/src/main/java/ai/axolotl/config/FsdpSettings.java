@@ -9,7 +9,8 @@ import java.util.List;
  * @param reshardAfterForward free a unit's gathered parameters after its forward (FSDP1
  *     {@code sharding_strategy: FULL_SHARD}); false keeps them until its backward ({@code SHARD_GRAD_OP})
  * @param activationCheckpointing recompute each decoder layer's forward in backward
- * @param transformerLayerClsToWrap the module classes that become units ({@code LlamaDecoderLayer})
+ * @param transformerLayerClsToWrap the module classes that become units ({@code Qwen3DecoderLayer}); empty: the
+ *                                  model's own decoder-layer class
  * @param fullStateDict checkpoints also hold the consolidated model ({@code state_dict_type: FULL_STATE_DICT})
  * @param cpuRamEfficientLoading only rank 0 reads the weights; the others receive their shards
  * @param paramDtype the dtype parameters are gathered and computed in ({@code float32} or {@code bfloat16})

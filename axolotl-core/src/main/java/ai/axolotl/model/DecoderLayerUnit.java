@@ -6,12 +6,15 @@ import org.bytedeco.pytorch.global.torch;
 import java.util.Map;
 
 /**
- * One {@code LlamaDecoderLayer}: pre-norm grouped-query self-attention with rotary positions, then a pre-norm
- * SwiGLU MLP, each with a residual connection.
+ * One decoder layer of any built family ({@code LlamaDecoderLayer}, {@code Qwen3DecoderLayer}, ...): normed
+ * grouped-query self-attention with rotary positions, then a normed gated MLP, each with a residual connection,
+ * changed only where the family declares ({@link Deltas}: q/k norms before RoPE, sandwich norms, norm style,
+ * activation) and the config says (biases, the layer's window and RoPE table, the attention scale).
  */
 public final class DecoderLayerUnit implements ModelUnit {
     private final int index;
-    private final LlamaConfig config;
+    private final ModelConfig config;
+    private final Deltas deltas;
     private final Map<String, Tensor> params;
     private final Projection q;
     private final Projection k;
@@ -23,44 +26,50 @@ public final class DecoderLayerUnit implements ModelUnit {
     private final AttentionKernel attention;
     private final ModelParallelism parallel;
 
-    DecoderLayerUnit(int index, LlamaConfig config, Map<String, Tensor> params, AttentionKernel attention,
+    DecoderLayerUnit(int index, ModelConfig config, Map<String, Tensor> params, AttentionKernel attention,
                      ModelParallelism parallel) {
         this.index = index;
         this.parallel = parallel;
         this.config = config;
+        this.deltas = config.deltas();
         this.params = params;
-        this.q = new DenseProjection(param("self_attn.q_proj.weight"));
-        this.k = new DenseProjection(param("self_attn.k_proj.weight"));
-        this.v = new DenseProjection(param("self_attn.v_proj.weight"));
-        this.o = new DenseProjection(param("self_attn.o_proj.weight"));
-        this.gate = new DenseProjection(param("mlp.gate_proj.weight"));
-        this.up = new DenseProjection(param("mlp.up_proj.weight"));
-        this.down = new DenseProjection(param("mlp.down_proj.weight"));
+        this.q = projection("self_attn.q_proj", true);
+        this.k = projection("self_attn.k_proj", true);
+        this.v = projection("self_attn.v_proj", true);
+        this.o = projection("self_attn.o_proj", false);
+        this.gate = projection("mlp.gate_proj", true);
+        this.up = projection("mlp.up_proj", true);
+        this.down = projection("mlp.down_proj", false);
         this.attention = attention;
     }
 
-    /** HF parameter names of layer {@code i}, in a fixed order. */
-    static String[] parameterNames(int i) {
-        String p = "model.layers." + i + ".";
-        return new String[] {
-            p + "input_layernorm.weight",
-            p + "self_attn.q_proj.weight",
-            p + "self_attn.k_proj.weight",
-            p + "self_attn.v_proj.weight",
-            p + "self_attn.o_proj.weight",
-            p + "post_attention_layernorm.weight",
-            p + "mlp.gate_proj.weight",
-            p + "mlp.up_proj.weight",
-            p + "mlp.down_proj.weight",
-        };
+    /** The name prefix of layer {@code i}'s parameters. */
+    static String prefix(int i) {
+        return "model.layers." + i + ".";
+    }
+
+    /**
+     * A projection with its bias when the layer has one. A column-parallel bias is this rank's slice; a
+     * row-parallel one ({@code column} false) is whole on every rank, and each of the tp ranks adds {@code 1/tp}
+     * of it to its partial sum, so the sum over ranks adds it once (its gradient is then partial on every rank:
+     * {@link GradientPlacement#PARTIAL}).
+     */
+    private Projection projection(String name, boolean column) {
+        Tensor w = param(name + ".weight");
+        Tensor b = params.get(prefix(index) + name + ".bias");
+        return new DenseProjection(w, b, column ? 1.0 : 1.0 / parallel.size());
     }
 
     private Tensor param(String suffix) {
-        Tensor t = params.get("model.layers." + index + "." + suffix);
+        Tensor t = params.get(prefix(index) + suffix);
         if (t == null) {
-            throw new IllegalStateException("missing parameter model.layers." + index + "." + suffix);
+            throw new IllegalStateException("missing parameter " + prefix(index) + suffix);
         }
         return t;
+    }
+
+    private Tensor norm(Tensor x, String weight) {
+        return RmsNorm.apply(x, param(weight), config.rmsNormEps(), deltas.norm());
     }
 
     @Override
@@ -70,7 +79,7 @@ public final class DecoderLayerUnit implements ModelUnit {
 
     @Override
     public String moduleClass() {
-        return "LlamaDecoderLayer";
+        return config.decoderLayerClass();
     }
 
     @Override
@@ -81,20 +90,28 @@ public final class DecoderLayerUnit implements ModelUnit {
     /**
      * Under tensor parallelism {@code h} is this rank's part of the sequence (sequence parallel) or the whole
      * replicated sequence; the attention and MLP blocks are each one parallel region: entered before the
-     * column-parallel projections, left after the row-parallel one.
+     * column-parallel projections, left after the row-parallel one. Sandwich norms (Gemma) normalise each block's
+     * output between the regions, before its residual add.
      */
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
-        try (Tensor normed = RmsNorm.apply(h, param("input_layernorm.weight"), config.rmsNormEps());
+        boolean sandwich = deltas.sandwichNorms();
+        Tensor h2;
+        try (Tensor normed = norm(h, "input_layernorm.weight");
              Tensor full = parallel.enterRegion(normed, ctx);
              Tensor attnPartial = selfAttention(full, ctx);
              Tensor attn = parallel.exitRegion(attnPartial, ctx);
-             Tensor h2 = h.add(attn);
-             Tensor normed2 = RmsNorm.apply(h2, param("post_attention_layernorm.weight"), config.rmsNormEps());
+             Tensor attnOut = sandwich ? norm(attn, "post_attention_layernorm.weight") : new Tensor(attn)) {
+            h2 = h.add(attnOut);
+        }
+        try (Tensor residual = h2;
+             Tensor normed2 = norm(h2, sandwich ? "pre_feedforward_layernorm.weight"
+                     : "post_attention_layernorm.weight");
              Tensor full2 = parallel.enterRegion(normed2, ctx);
              Tensor mlpPartial = mlp(full2);
-             Tensor mlp = parallel.exitRegion(mlpPartial, ctx)) {
-            return h2.add(mlp);
+             Tensor mlp = parallel.exitRegion(mlpPartial, ctx);
+             Tensor mlpOut = sandwich ? norm(mlp, "post_feedforward_layernorm.weight") : new Tensor(mlp)) {
+            return residual.add(mlpOut);
         }
     }
 
@@ -107,12 +124,16 @@ public final class DecoderLayerUnit implements ModelUnit {
         try (Tensor qp = q.apply(x);
              Tensor kp = k.apply(x);
              Tensor vp = v.apply(x);
-             Tensor qh = qp.view(b, t, heads, hd).transpose(1, 2);
-             Tensor kh = kp.view(b, t, kvHeads, hd).transpose(1, 2);
+             Tensor q4 = qp.view(b, t, heads, hd);
+             Tensor k4 = kp.view(b, t, kvHeads, hd);
+             Tensor qn = deltas.qkNorm() ? norm(q4, "self_attn.q_norm.weight") : new Tensor(q4);
+             Tensor kn = deltas.qkNorm() ? norm(k4, "self_attn.k_norm.weight") : new Tensor(k4);
+             Tensor qh = qn.transpose(1, 2);
+             Tensor kh = kn.transpose(1, 2);
              Tensor vh = vp.view(b, t, kvHeads, hd).transpose(1, 2);
-             Tensor qr = RotaryEmbedding.apply(qh, ctx.cos(), ctx.sin());
-             Tensor kr = RotaryEmbedding.apply(kh, ctx.cos(), ctx.sin());
-             Tensor out = attention.attend(qr, kr, vh, ctx);
+             Tensor qr = RotaryEmbedding.apply(qh, ctx.cos(index), ctx.sin(index));
+             Tensor kr = RotaryEmbedding.apply(kh, ctx.cos(index), ctx.sin(index));
+             Tensor out = attention.attend(qr, kr, vh, ctx, index);
              Tensor merged = out.transpose(1, 2).reshape(b, t, (long) heads * hd)) {
             return o.apply(merged);
         }
@@ -120,7 +141,7 @@ public final class DecoderLayerUnit implements ModelUnit {
 
     private Tensor mlp(Tensor x) {
         try (Tensor g = gate.apply(x);
-             Tensor act = torch.silu(g);
+             Tensor act = deltas.activation() == Deltas.Activation.GELU_TANH ? torch.gelu(g, "tanh") : torch.silu(g);
              Tensor u = up.apply(x);
              Tensor prod = act.mul(u)) {
             return down.apply(prod);

@@ -1,23 +1,27 @@
 package ai.axolotl.model;
 
 import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * Per-micro-batch state shared by every unit's forward: the attention mask that keeps tokens inside their own
- * packed sample and the rotary tables for each token's position.
+ * Per-micro-batch state shared by every unit's forward: the attention masks that keep tokens inside their own
+ * packed sample (one per distinct key window of the model's layers: causal, or causal within a sliding window)
+ * and the rotary tables for each token's position (one per distinct RoPE spec of its layers).
  *
  * <p>Made once per micro-batch from position and segment ids; its tensors are released by {@link #close()}.
  */
 public final class ForwardContext implements AutoCloseable {
-    private final Tensor mask;
-    private final Tensor cos;
-    private final Tensor sin;
+    private final ModelConfig config;
+    private final Map<Integer, Tensor> masks = new LinkedHashMap<>();
+    private final Map<Rope, Tensor[]> tables = new LinkedHashMap<>();
     private final ScalarType computeType;
     private final List<GraphCut> cuts = new ArrayList<>();
 
@@ -27,32 +31,68 @@ public final class ForwardContext implements AutoCloseable {
      * @param config the model's shape
      * @param computeType the element type activations are computed in
      */
-    public ForwardContext(Tensor positionIds, Tensor segmentIds, LlamaConfig config, ScalarType computeType) {
+    public ForwardContext(Tensor positionIds, Tensor segmentIds, ModelConfig config, ScalarType computeType) {
+        this.config = config;
         this.computeType = computeType;
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            int window = config.window(layer);
+            if (!masks.containsKey(window)) {
+                masks.put(window, mask(segmentIds, window));
+            }
+            Rope rope = config.rope(layer);
+            if (!tables.containsKey(rope)) {
+                tables.put(rope, RotaryEmbedding.cosSin(positionIds, config.headDim(), rope, computeType));
+            }
+        }
+    }
+
+    /**
+     * [B, 1, T, T]: key j is visible to query i when both are in the same segment, j <= i, and, with a window
+     * w > 0, {@code i - w < j} (transformers' sliding-window rule: a query sees itself and the w - 1 keys before).
+     */
+    static Tensor mask(Tensor segmentIds, int window) {
         long t = segmentIds.size(1);
         try (Tensor same = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1));
              Tensor ones = torch.ones(new long[] {t, t}, Tensors.optionsOn(ScalarType.Bool, segmentIds));
              Tensor causal = torch.tril(ones)) {
-            this.mask = same.logical_and(causal).unsqueeze(1);
+            if (window <= 0) {
+                try (Tensor m = same.logical_and(causal)) {
+                    return m.unsqueeze(1);
+                }
+            }
+            try (Tensor tooFar = torch.tril(ones, -window);
+                 Tensor near = tooFar.logical_not();
+                 Tensor band = causal.logical_and(near);
+                 Tensor m = same.logical_and(band)) {
+                return m.unsqueeze(1);
+            }
         }
-        Tensor[] table = RotaryEmbedding.cosSin(positionIds, config.headDim(), config.ropeTheta(), computeType);
-        this.cos = table[0];
-        this.sin = table[1];
     }
 
-    /** [B, 1, T, T] boolean mask, true where a query may attend to a key. */
+    /** [B, 1, T, T] boolean mask of layer {@code layer}, true where a query may attend to a key. */
+    public Tensor mask(int layer) {
+        return masks.get(config.window(layer));
+    }
+
+    /** The full causal mask within samples (layers without a window). */
     public Tensor mask() {
-        return mask;
+        Tensor m = masks.get(0);
+        return m != null ? m : masks.values().iterator().next();
     }
 
-    /** [B, 1, T, head_dim] cosines of the rotary angles. */
-    public Tensor cos() {
-        return cos;
+    /** [B, 1, T, head_dim] cosines of layer {@code layer}'s rotary angles. */
+    public Tensor cos(int layer) {
+        return tables.get(config.rope(layer))[0];
     }
 
-    /** [B, 1, T, head_dim] sines of the rotary angles. */
-    public Tensor sin() {
-        return sin;
+    /** [B, 1, T, head_dim] sines of layer {@code layer}'s rotary angles. */
+    public Tensor sin(int layer) {
+        return tables.get(config.rope(layer))[1];
+    }
+
+    /** The factor attention scores are scaled by. */
+    public double attentionScale() {
+        return config.attentionScale();
     }
 
     /** Element type of activations. */
@@ -78,8 +118,10 @@ public final class ForwardContext implements AutoCloseable {
             c.source().close();
             c.leaf().close();
         }
-        mask.close();
-        cos.close();
-        sin.close();
+        masks.values().forEach(Tensor::close);
+        for (Tensor[] t : tables.values()) {
+            t[0].close();
+            t[1].close();
+        }
     }
 }

@@ -11,16 +11,16 @@ import java.util.Map;
 /** Final RMSNorm and the output projection to vocabulary logits (float32). */
 public final class HeadUnit implements ModelUnit {
     /** HF name of the final norm. */
-    public static final String NORM = "model.norm.weight";
+    public static final String NORM = ParameterLayout.NORM;
     /** HF name of the output projection (absent when tied). */
-    public static final String LM_HEAD = "lm_head.weight";
-    private final LlamaConfig config;
+    public static final String LM_HEAD = ParameterLayout.LM_HEAD;
+    private final ModelConfig config;
     private final Map<String, Tensor> params;
     private final Projection lmHead;
     private final Map<String, Tensor> used;
     private final ModelParallelism parallel;
 
-    HeadUnit(LlamaConfig config, Map<String, Tensor> params, Tensor outputWeight, ModelParallelism parallel) {
+    HeadUnit(ModelConfig config, Map<String, Tensor> params, Tensor outputWeight, ModelParallelism parallel) {
         this.config = config;
         this.parallel = parallel;
         this.params = params;
@@ -44,7 +44,7 @@ public final class HeadUnit implements ModelUnit {
 
     @Override
     public String moduleClass() {
-        return "LlamaHead";
+        return "Head";
     }
 
     @Override
@@ -59,7 +59,7 @@ public final class HeadUnit implements ModelUnit {
      */
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
-        try (Tensor normed = RmsNorm.apply(h, params.get(NORM), config.rmsNormEps());
+        try (Tensor normed = RmsNorm.apply(h, params.get(NORM), config.rmsNormEps(), config.deltas().norm());
              Tensor full = parallel.enterRegion(normed, ctx);
              Tensor logits = lmHead.apply(full)) {
             ScalarType type = Tensors.sameType(logits.scalar_type(), ScalarType.Double)

@@ -36,14 +36,14 @@ public final class HfCheckpoint {
     }
 
     /** Loads the model of a directory, converting weights to float32 parameters. */
-    public static LlamaModel load(Path dir) throws IOException {
+    public static DecoderModel load(Path dir) throws IOException {
         if (!Files.isRegularFile(dir.resolve(CONFIG))) {
             throw new IOException(dir + ": no config.json (expected a Hugging Face model directory)");
         }
-        LlamaConfig config = LlamaConfig.read(dir.resolve(CONFIG));
+        ModelConfig config = ModelConfig.read(dir.resolve(CONFIG));
         Map<String, Tensor> weights = readWeights(dir);
         try {
-            return LlamaModel.fromWeights(config, weights, dir.toString());
+            return DecoderModel.fromWeights(config, weights, dir.toString());
         } finally {
             weights.values().forEach(Tensor::close);
         }
@@ -51,7 +51,7 @@ public final class HfCheckpoint {
 
     /**
      * The slices of a model directory's weights that rank {@code rank} of a tensor-parallel degree {@code tp}
-     * holds, as stored (dtype unchanged): split parameters cut along their {@link LlamaModel#tensorParallelStyle}
+     * holds, as stored (dtype unchanged): split parameters cut along their {@link DecoderModel#tensorParallelStyle}
      * dimension, replicated ones whole. Only those bytes are read from the safetensors files.
      *
      * @param tensors the slices by parameter name (the caller closes them)
@@ -60,25 +60,25 @@ public final class HfCheckpoint {
     public record Slices(Map<String, Tensor> tensors, long bytesRead) {}
 
     /** Reads rank {@code rank}'s slices of every parameter of {@code config} (see {@link Slices}). */
-    public static Slices readSlices(Path dir, LlamaConfig config, int rank, int tp) throws IOException {
+    public static Slices readSlices(Path dir, ModelConfig config, int rank, int tp) throws IOException {
         Map<String, Path> files = weightFiles(dir);
         Map<Path, Map<String, Safetensors.Entry>> headers = new LinkedHashMap<>();
         Map<String, Tensor> out = new LinkedHashMap<>();
         long bytes = 0;
         try {
-            for (String name : LlamaModel.parameterNames(config)) {
+            for (String name : config.parameterNames()) {
                 Path file = files.get(name);
                 Safetensors.Entry entry = file == null ? null
                         : headers.computeIfAbsent(file, HfCheckpoint::entriesOf).get(name);
                 if (entry == null) {
                     throw new IllegalArgumentException(dir + ": missing tensor '" + name + "'");
                 }
-                long[] shape = LlamaModel.parameterShape(config, name);
+                long[] shape = config.parameterShape(name);
                 if (!Arrays.equals(shape, entry.shape())) {
                     throw new IllegalArgumentException(dir + ": tensor '" + name + "' has shape "
                             + Arrays.toString(entry.shape()) + ", expected " + Arrays.toString(shape));
                 }
-                int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+                int dim = config.spec(name).tensorParallel().shardDim();
                 Tensor t = dim < 0 || tp == 1 ? Safetensors.readSlice(file, entry, 0, 0, shape[0])
                         : Safetensors.readSlice(file, entry, dim, rank * (shape[dim] / tp), shape[dim] / tp);
                 bytes += t.nbytes();
@@ -133,7 +133,7 @@ public final class HfCheckpoint {
      * Writes config.json and the weights, converted to {@code dtype}, into {@code dir}. Weights larger than
      * {@code maxShardBytes} in total are split into {@code model-0000i-of-0000n.safetensors} with an index.
      */
-    public static void save(Path dir, LlamaConfig config, Map<String, Tensor> params, DType dtype,
+    public static void save(Path dir, ModelConfig config, Map<String, Tensor> params, DType dtype,
                             long maxShardBytes) throws IOException {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         params.forEach((name, t) -> shapes.put(name, t.shape()));

@@ -35,7 +35,7 @@ public final class HfModelWriter implements WeightSink, AutoCloseable {
      * @param dtype the stored type
      * @param maxShardBytes the most bytes per safetensors file
      */
-    public HfModelWriter(Path dir, LlamaConfig config, Map<String, long[]> shapes, DType dtype, long maxShardBytes)
+    public HfModelWriter(Path dir, ModelConfig config, Map<String, long[]> shapes, DType dtype, long maxShardBytes)
             throws IOException {
         this.dir = dir;
         this.dtype = dtype;

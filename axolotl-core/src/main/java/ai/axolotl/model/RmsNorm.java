@@ -7,12 +7,24 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-/** RMSNorm as in Hugging Face Llama: normalised in float32, cast back, then scaled by the weight. */
+/**
+ * RMSNorm as Hugging Face computes it, in either family style ({@link Deltas.NormStyle}): Llama normalises in
+ * float32, casts back, then scales by the weight; Gemma scales by {@code 1 + w} in float32 and casts last.
+ */
 public final class RmsNorm {
     private RmsNorm() {}
 
-    /** {@code w * (x * rsqrt(mean(x^2, -1) + eps)).to(x.dtype)}. */
+    /** Llama's {@code w * (x * rsqrt(mean(x^2, -1) + eps)).to(x.dtype)}. */
     public static Tensor apply(Tensor x, Tensor weight, double eps) {
+        return apply(x, weight, eps, Deltas.NormStyle.LLAMA);
+    }
+
+    /**
+     * Normalises the last dimension of {@code x}: Llama {@code w * (x_f * rsqrt(mean(x_f^2) + eps)).to(dtype)};
+     * Gemma {@code ((x_f * rsqrt(mean(x_f^2) + eps)) * (1 + w_f)).to(dtype)}, with {@code x_f} the float32 (float64
+     * for a float64 model) input.
+     */
+    public static Tensor apply(Tensor x, Tensor weight, double eps, Deltas.NormStyle style) {
         ScalarType in = x.scalar_type();
         ScalarType work = Tensors.sameType(in, ScalarType.Double) ? ScalarType.Double : ScalarType.Float;
         try (Tensor xf = x.to(work);
@@ -20,10 +32,18 @@ public final class RmsNorm {
              Tensor var = sq.mean(new long[] {-1}, true, new ScalarTypeOptional());
              Tensor varEps = var.add(new Scalar(eps));
              Tensor inv = torch.rsqrt(varEps);
-             Tensor normed = xf.mul(inv);
-             Tensor back = normed.to(in);
-             Tensor w = weight.to(in)) {
-            return w.mul(back);
+             Tensor normed = xf.mul(inv)) {
+            if (style == Deltas.NormStyle.GEMMA) {
+                try (Tensor wf = weight.to(work);
+                     Tensor onePlus = wf.add(new Scalar(1.0));
+                     Tensor scaled = normed.mul(onePlus)) {
+                    return scaled.to(in);
+                }
+            }
+            try (Tensor back = normed.to(in);
+                 Tensor w = weight.to(in)) {
+                return w.mul(back);
+            }
         }
     }
 }

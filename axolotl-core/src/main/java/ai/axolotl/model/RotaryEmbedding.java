@@ -11,12 +11,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class RotaryEmbedding {
     private RotaryEmbedding() {}
 
-    /** Returns {cos, sin} of shape [B, 1, T, headDim] for the given [B, T] positions. */
-    public static Tensor[] cosSin(Tensor positionIds, int headDim, double theta, ScalarType type) {
-        float[] inv = new float[headDim / 2];
-        for (int i = 0; i < inv.length; i++) {
-            inv[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
-        }
+    /**
+     * Returns {cos, sin} of shape [B, 1, T, headDim] for the given [B, T] positions, from the spec's inverse
+     * frequencies ({@link Rope#inverseFrequencies}; float32, cast to {@code type} at the end).
+     */
+    public static Tensor[] cosSin(Tensor positionIds, int headDim, Rope rope, ScalarType type) {
+        float[] inv = rope.inverseFrequencies(headDim);
         try (Tensor hostFreq = Tensors.floats(inv, inv.length);
              Device device = positionIds.device();
              Tensor invFreq = hostFreq.to(device, ScalarType.Float);

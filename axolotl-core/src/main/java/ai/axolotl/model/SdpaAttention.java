@@ -8,21 +8,21 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * Masked scaled-dot-product attention through libtorch, with key/value heads repeated for grouped-query
- * attention (HF {@code repeat_kv}) and the mask of the {@link ForwardContext} (causal, within each sample).
+ * attention (HF {@code repeat_kv}), the layer's mask of the {@link ForwardContext} (causal within each sample, and
+ * within the sliding window on sliding layers) and the model's score scale.
  */
 public final class SdpaAttention implements AttentionKernel {
     @Override
-    public Tensor attend(Tensor q, Tensor k, Tensor v, ForwardContext ctx) {
+    public Tensor attend(Tensor q, Tensor k, Tensor v, ForwardContext ctx, int layer) {
         long rep = q.size(1) / k.size(1);
-        double scale = 1.0 / Math.sqrt(q.size(-1));
+        DoubleOptional scale = new DoubleOptional(ctx.attentionScale());
+        TensorOptional mask = new TensorOptional(ctx.mask(layer));
         if (rep == 1) {
-            return torch.scaled_dot_product_attention(q, k, v, new TensorOptional(ctx.mask()), 0.0, false,
-                    new DoubleOptional(scale), false);
+            return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale, false);
         }
         try (Tensor kr = k.repeat_interleave(rep, new LongOptional(1), new LongOptional());
              Tensor vr = v.repeat_interleave(rep, new LongOptional(1), new LongOptional())) {
-            return torch.scaled_dot_product_attention(q, kr, vr, new TensorOptional(ctx.mask()), 0.0, false,
-                    new DoubleOptional(scale), false);
+            return torch.scaled_dot_product_attention(q, kr, vr, mask, 0.0, false, scale, false);
         }
     }
 }

@@ -2,7 +2,7 @@ package ai.axolotl.model;
 
 /**
  * How a parameter is laid out over the tensor-parallel ranks (Megatron's layout). The model declares one style per
- * parameter ({@link LlamaModel#tensorParallelStyle}); a tensor-parallel plan slices by it, and checkpoints record
+ * parameter ({@link DecoderModel#tensorParallelStyle}); a tensor-parallel plan slices by it, and checkpoints record
  * it so a later run on another mesh can find the slices it owns.
  */
 public enum TensorParallelStyle {

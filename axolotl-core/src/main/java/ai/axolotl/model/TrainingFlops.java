@@ -11,7 +11,7 @@ public final class TrainingFlops {
     private TrainingFlops() {}
 
     /** Weights that take part in matrix multiplications: every projection of every layer and the lm_head. */
-    public static long matmulWeights(LlamaConfig c) {
+    public static long matmulWeights(ModelConfig c) {
         long d = c.hiddenSize();
         long kv = (long) c.numKeyValueHeads() * c.headDim();
         long q = (long) c.numAttentionHeads() * c.headDim();
@@ -23,7 +23,7 @@ public final class TrainingFlops {
      * FLOPs per token of a training step on rows of {@code sequenceLen} tokens, whole model (a tensor-parallel rank
      * does its share of it).
      */
-    public static double perToken(LlamaConfig c, int sequenceLen) {
+    public static double perToken(ModelConfig c, int sequenceLen) {
         double attention = 12.0 * c.numHiddenLayers() * c.numAttentionHeads() * c.headDim() * sequenceLen;
         return 6.0 * matmulWeights(c) + attention;
     }

@@ -36,6 +36,14 @@ public final class Tensors {
         }
     }
 
+    /**
+     * A zero-dimensional tensor holding {@code v} rounded to {@code like}'s element type, on its device: what a
+     * Python float becomes when multiplied into a tensor after {@code torch.tensor(v).to(dtype)}.
+     */
+    public static Tensor scalarLike(double v, Tensor like) {
+        return torch.full(new long[0], new Scalar(v), optionsOn(like.scalar_type(), like));
+    }
+
     /** A zero-filled float32 tensor of the given shape. */
     public static Tensor zeros(long... shape) {
         return torch.empty(shape, options(ScalarType.Float), null).zero_();

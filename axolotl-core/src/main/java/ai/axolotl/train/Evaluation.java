@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
@@ -11,7 +12,6 @@ import ai.axolotl.data.Tokenizers;
 import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Natives;
@@ -34,7 +34,7 @@ public final class Evaluation {
      *
      * @param strategy the run's strategy, or null for one process without hooks
      */
-    public static EvalResult run(LlamaModel model, List<PackedRow> rows, int batchSize, int padId, ScalarType compute,
+    public static EvalResult run(CausalLm model, List<PackedRow> rows, int batchSize, int padId, ScalarType compute,
                                  TrainingStrategy strategy) {
         UnitHooks hooks = strategy != null ? strategy.hooks() : UnitHooks.NONE;
         int ranks = strategy != null ? strategy.dataParallelSize() : 1;
@@ -81,7 +81,7 @@ public final class Evaluation {
             throw new TrainingException("--checkpoint: '" + dir + "' is not a model directory (config.json and "
                     + "model.safetensors expected; pass an exported model or a checkpoint-<step> directory)");
         }
-        try (LlamaModel model = HfCheckpoint.load(dir)) {
+        try (CausalLm model = HfCheckpoint.load(dir)) {
             Tokenizer tok = Tokenizers.forConfig(config);
             TokenizedDataset ds = TokenizedDataset.load(config, tok, model.config().vocabSize());
             List<PackedRow> rows = RowPacker.pack(ds.examples(), config.data().sequenceLen(),

@@ -1,9 +1,10 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.ModelParallelism;
 import org.bytedeco.pytorch.Tensor;
 import org.slf4j.Logger;
@@ -37,14 +38,14 @@ public final class ModelLoader {
     }
 
     /** A placeholder of the model's shape (config.json only): its weights will come from rank 0. */
-    public static LlamaModel placeholder(AxolotlConfig config) {
+    public static CausalLm placeholder(AxolotlConfig config) {
         Path dir = baseModelDir(config);
-        return LlamaModel.placeholder(LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG)));
+        return DecoderModel.placeholder(ModelConfig.read(dir.resolve(HfCheckpoint.CONFIG)));
     }
 
     /** The shape of the base model (its config.json). */
-    public static LlamaConfig shape(AxolotlConfig config) {
-        return LlamaConfig.read(baseModelDir(config).resolve(HfCheckpoint.CONFIG));
+    public static ModelConfig shape(AxolotlConfig config) {
+        return ModelConfig.read(baseModelDir(config).resolve(HfCheckpoint.CONFIG));
     }
 
     /**
@@ -53,7 +54,7 @@ public final class ModelLoader {
      * @param model the rank's model over its slices
      * @param bytesRead bytes read from the weight files (its slices and the replicated norms only)
      */
-    public record SlicedModel(LlamaModel model, long bytesRead) {}
+    public record SlicedModel(CausalLm model, long bytesRead) {}
 
     /**
      * A tensor-parallel rank's model read slice by slice from base_model's safetensors (only the bytes of its
@@ -62,15 +63,15 @@ public final class ModelLoader {
     public static SlicedModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
         Path dir = baseModelDir(config);
         long[] bytes = {0};
-        LlamaModel model = reading(dir, () -> {
+        CausalLm model = reading(dir, () -> {
             requireWeights(dir);
-            LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
+            ModelConfig shape = ModelConfig.read(dir.resolve(HfCheckpoint.CONFIG));
             HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, shape, parallel.rank(), parallel.size());
             try {
                 bytes[0] = slices.bytesRead();
                 LOG.info("tensor-parallel rank {} of {} read {} bytes of base_model's weights (its slices)",
                         parallel.rank(), parallel.size(), slices.bytesRead());
-                return LlamaModel.fromSlices(shape, slices.tensors(), parallel, dir.toString());
+                return DecoderModel.fromSlices(shape, slices.tensors(), parallel, dir.toString());
             } finally {
                 slices.tensors().values().forEach(Tensor::close);
             }
@@ -79,12 +80,12 @@ public final class ModelLoader {
     }
 
     /** The model to train. */
-    public static LlamaModel load(AxolotlConfig config) {
+    public static CausalLm load(AxolotlConfig config) {
         Path dir = baseModelDir(config);
         return reading(dir, () -> {
             if (config.model().reinitWeights()) {
-                LlamaConfig shape = LlamaConfig.read(dir.resolve(HfCheckpoint.CONFIG));
-                return LlamaModel.initialise(shape, config.training().seed());
+                ModelConfig shape = ModelConfig.read(dir.resolve(HfCheckpoint.CONFIG));
+                return DecoderModel.initialise(shape, config.training().seed());
             }
             requireWeights(dir);
             return HfCheckpoint.load(dir);
@@ -101,10 +102,10 @@ public final class ModelLoader {
     /** What reads base_model, its failures worded as one line naming base_model. */
     @FunctionalInterface
     private interface Read {
-        LlamaModel get() throws IOException;
+        CausalLm get() throws IOException;
     }
 
-    private static LlamaModel reading(Path dir, Read read) {
+    private static CausalLm reading(Path dir, Read read) {
         try {
             return read.get();
         } catch (IllegalArgumentException e) {

@@ -1,9 +1,9 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -21,7 +21,7 @@ import java.util.Map;
 public final class SingleProcessStrategy implements TrainingStrategy {
     /** Optimizer state file inside a checkpoint. */
     public static final String OPTIMIZER_FILE = "optimizer.pt";
-    private LlamaModel model;
+    private CausalLm model;
     private Optimizer optimizer;
     private TensorVector params;
     private boolean stepped;
@@ -76,7 +76,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     @Override
-    public void setup(LlamaModel model, OptimizerSettings settings) {
+    public void setup(CausalLm model, OptimizerSettings settings) {
         this.model = model;
         this.optimizer = OptimizerFactory.create(settings, model.parameters());
         this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
@@ -121,7 +121,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     /** Writes a whole model (HF safetensors + config.json) and, optionally, its optimizer into a checkpoint. */
-    public static void saveWhole(Path dir, LlamaModel model, Optimizer optimizer, boolean includeOptimizer)
+    public static void saveWhole(Path dir, CausalLm model, Optimizer optimizer, boolean includeOptimizer)
             throws IOException {
         HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
         if (includeOptimizer) {
@@ -130,7 +130,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     /** Restores a whole model and its optimizer from a checkpoint written by {@link #saveWhole}. */
-    public static void loadWhole(Path dir, LlamaModel model, Optimizer optimizer) throws IOException {
+    public static void loadWhole(Path dir, CausalLm model, Optimizer optimizer) throws IOException {
         Path opt = dir.resolve(OPTIMIZER_FILE);
         if (!Files.isRegularFile(opt)) {
             throw new TrainingException(opt + " not found (saved with save_only_model, or not on storage this "
@@ -141,7 +141,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     /** Bytes of a whole model's state: parameters, gradients and (after a step) AdamW's two moments. */
-    public static long wholeStateBytes(LlamaModel model, boolean adamwStepped) {
+    public static long wholeStateBytes(CausalLm model, boolean adamwStepped) {
         long paramBytes = 0;
         for (Tensor t : model.parameters().values()) {
             paramBytes += t.nbytes();
@@ -150,7 +150,7 @@ public final class SingleProcessStrategy implements TrainingStrategy {
     }
 
     /** Copies named weights into a model's parameters in place (closing the given tensors). */
-    public static void copyWeights(LlamaModel model, Map<String, Tensor> weights, String source) {
+    public static void copyWeights(CausalLm model, Map<String, Tensor> weights, String source) {
         try (NoGradGuard g = new NoGradGuard()) {
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                 Tensor w = weights.get(e.getKey());

@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.LossScaleSettings;
@@ -12,7 +13,6 @@ import ai.axolotl.data.Tokenizers;
 import ai.axolotl.data.TrainingData;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ForwardContext;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.TrainingFlops;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.DeviceMemory;
@@ -63,7 +63,7 @@ public final class Trainer implements AutoCloseable {
     private volatile boolean stopRequested;
     private volatile boolean started;
     private final CountDownLatch closed = new CountDownLatch(1);
-    private LlamaModel model;
+    private CausalLm model;
     private Tokenizer tokenizer;
     private TokenizedDataset dataset;
     private TrainingData data;

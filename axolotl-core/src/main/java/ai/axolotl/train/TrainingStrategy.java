@@ -1,11 +1,11 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfModelWriter;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
 
@@ -71,7 +71,7 @@ public interface TrainingStrategy extends AutoCloseable {
      * The model this rank starts from, before {@link #parallelize}: by default the whole base model
      * ({@link ModelLoader#load}); a strategy whose rank holds only slices may read only those.
      */
-    default LlamaModel loadModel(AxolotlConfig config) {
+    default CausalLm loadModel(AxolotlConfig config) {
         return ModelLoader.load(config);
     }
 
@@ -80,12 +80,12 @@ public interface TrainingStrategy extends AutoCloseable {
      * parallel) one whose parameters are this rank's slices and whose layers communicate. A strategy that replaces
      * the model closes the one it was given.
      */
-    default LlamaModel parallelize(LlamaModel model) {
+    default CausalLm parallelize(CausalLm model) {
         return model;
     }
 
     /** Takes the model and builds the optimizer over what this rank holds. Called once before training. */
-    void setup(LlamaModel model, OptimizerSettings optimizer);
+    void setup(CausalLm model, OptimizerSettings optimizer);
 
     /** Hooks around each unit. */
     UnitHooks hooks();
@@ -147,10 +147,10 @@ public interface TrainingStrategy extends AutoCloseable {
      * Writes the full model as an HF model directory ({@code config.json} + safetensors in {@code dtype}) on the
      * main rank, streamed from {@link #streamFullWeights}; a collective: every rank calls it.
      */
-    default void writeFullModel(Path dir, LlamaConfig config, DType dtype) throws IOException {
+    default void writeFullModel(Path dir, ModelConfig config, DType dtype) throws IOException {
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (String name : LlamaModel.parameterNames(config)) {
-            shapes.put(name, LlamaModel.parameterShape(config, name));
+        for (String name : config.parameterNames()) {
+            shapes.put(name, config.parameterShape(name));
         }
         try (HfModelWriter w = isMain() ? new HfModelWriter(dir, config, shapes, dtype, 2L << 30) : null) {
             streamFullWeights((name, t) -> {

@@ -1,8 +1,8 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.GraphCut;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.BoolOptional;
@@ -31,7 +31,7 @@ import java.util.List;
  * unit's tensors are closed). Gradients are linear, so the pieces add up to the one backward of the unit.
  */
 public final class UnitRunner {
-    private final LlamaModel model;
+    private final CausalLm model;
     private final List<ModelUnit> units;
     private final UnitHooks hooks;
     private final boolean checkpointing;
@@ -42,7 +42,7 @@ public final class UnitRunner {
      * @param hooks strategy hooks
      * @param checkpointing recompute decoder layers in backward
      */
-    public UnitRunner(LlamaModel model, UnitHooks hooks, boolean checkpointing) {
+    public UnitRunner(CausalLm model, UnitHooks hooks, boolean checkpointing) {
         this.model = model;
         this.units = model.units();
         this.hooks = hooks;
@@ -169,7 +169,7 @@ public final class UnitRunner {
      * partitions parameters gathers each unit's before it runs and frees them after), closing each intermediate
      * output as soon as the next unit has consumed it.
      */
-    public static double evalLossSum(LlamaModel model, UnitHooks hooks, Tensor inputIds, Tensor labels,
+    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor labels,
                                      ForwardContext ctx) {
         List<ModelUnit> units = model.units();
         try (NoGradGuard g = new NoGradGuard()) {

@@ -1,7 +1,7 @@
 package ai.axolotl.config;
 
 import ai.axolotl.distributed.Timeouts;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -111,7 +111,7 @@ class KeyClassificationTest {
         Path model = dir.resolve("model");
         Files.createDirectories(model);
         // 4 heads, 2 key/value heads, intermediate 48, vocabulary 262
-        new LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32")
+        ModelConfig.llama(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32")
                 .write(model.resolve("config.json"));
         Map<String, String> base = Map.of("base_model", model.toString());
         assertThat(ConfigLoader.load(ConfigLoaderTest.write(dir, BASE + "tensor_parallel_size: 2\n"), base)

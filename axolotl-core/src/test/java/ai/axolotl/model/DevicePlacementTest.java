@@ -34,11 +34,11 @@ class DevicePlacementTest {
 
     @Test
     void theModelMovesAsTrainableLeavesAndStaysWhenAlreadyThere() {
-        LlamaModel cpu = LlamaModel.initialise(LlamaModelTest.TINY, 7);
+        CausalLm cpu = DecoderModel.initialise(DecoderModelTest.TINY, 7);
         Map<String, long[]> shapes = new LinkedHashMap<>();
         cpu.parameters().forEach((n, t) -> shapes.put(n, t.shape()));
         assertThat(cpu.to(Device.cpu("test"))).isSameAs(cpu);
-        try (LlamaModel meta = cpu.to(META)) {
+        try (CausalLm meta = cpu.to(META)) {
             assertThat(meta).isNotSameAs(cpu);
             assertThat(meta.device().name()).isEqualTo("meta");
             assertThat(meta.parameters().keySet()).containsExactlyElementsOf(shapes.keySet());
@@ -48,7 +48,7 @@ class DevicePlacementTest {
                 assertThat(t.is_leaf()).as(n).isTrue();
                 assertThat(t.shape()).as(n).isEqualTo(shapes.get(n));
             });
-            assertThat(meta.units()).hasSize(LlamaModelTest.TINY.numHiddenLayers() + 2);
+            assertThat(meta.units()).hasSize(DecoderModelTest.TINY.numHiddenLayers() + 2);
         }
     }
 
@@ -63,12 +63,12 @@ class DevicePlacementTest {
             }
             assertThat(mb.labelTokens()).isEqualTo(6);
             // the forward context's rotary tables (its mask needs logical_and, which has no meta kernel in libtorch)
-            Tensor[] table = RotaryEmbedding.cosSin(mb.positionIds(), LlamaModelTest.TINY.headDim(),
-                    LlamaModelTest.TINY.ropeTheta(), ScalarType.Float);
+            Tensor[] table = RotaryEmbedding.cosSin(mb.positionIds(), DecoderModelTest.TINY.headDim(),
+                    DecoderModelTest.TINY.rope(), ScalarType.Float);
             try (Tensor cos = table[0]; Tensor sin = table[1]) {
                 assertThat(Tensors.deviceName(cos)).isEqualTo("meta");
                 assertThat(Tensors.deviceName(sin)).isEqualTo("meta");
-                assertThat(cos.shape()).containsExactly(2, 1, 6, LlamaModelTest.TINY.headDim());
+                assertThat(cos.shape()).containsExactly(2, 1, 6, DecoderModelTest.TINY.headDim());
             }
         }
         try (MicroBatch host = MicroBatch.of(List.of(row), 0, 0, 1)) {

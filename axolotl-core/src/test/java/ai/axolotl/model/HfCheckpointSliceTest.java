@@ -21,9 +21,9 @@ class HfCheckpointSliceTest {
     @ParameterizedTest(name = "{0}, shards of {1} bytes")
     @CsvSource({"F32, 1073741824", "BF16, 1073741824", "F32, 40000"})
     void eachRankReadsExactlyItsSlices(DType dtype, long shardBytes, @TempDir Path dir) throws Exception {
-        LlamaConfig config = new LlamaConfig(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32");
+        ModelConfig config = ModelConfig.llama(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32");
         long fileBytes = 0;
-        try (LlamaModel full = LlamaModel.initialise(config, 3)) {
+        try (CausalLm full = DecoderModel.initialise(config, 3)) {
             HfCheckpoint.save(dir, config, full.parameters(), dtype, shardBytes);
             Map<String, Tensor> stored = HfCheckpoint.readWeights(dir);
             for (Tensor t : stored.values()) {
@@ -32,9 +32,9 @@ class HfCheckpointSliceTest {
             for (int rank = 0; rank < 2; rank++) {
                 HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, config, rank, 2);
                 long owned = 0;
-                for (String name : LlamaModel.parameterNames(config)) {
+                for (String name : config.parameterNames()) {
                     Tensor slice = slices.tensors().get(name);
-                    int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+                    int dim = config.spec(name).tensorParallel().shardDim();
                     Tensor whole = stored.get(name);
                     try (Tensor expected = dim < 0 ? whole.alias() : whole.narrow(dim, rank * whole.size(dim) / 2,
                             whole.size(dim) / 2)) {

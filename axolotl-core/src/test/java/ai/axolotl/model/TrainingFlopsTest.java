@@ -12,8 +12,8 @@ class TrainingFlopsTest {
     @Test
     void matmulWeightsAreTheModelsProjectionAndHeadWeights() {
         for (boolean tied : new boolean[] {false, true}) {
-            LlamaConfig c = new LlamaConfig(261, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
-            try (LlamaModel m = LlamaModel.initialise(c, 1)) {
+            ModelConfig c = ModelConfig.llama(261, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
+            try (CausalLm m = DecoderModel.initialise(c, 1)) {
                 long counted = 0;
                 for (Map.Entry<String, Tensor> e : m.parameters().entrySet()) {
                     boolean matmul = e.getValue().dim() == 2 && !e.getKey().equals("model.embed_tokens.weight");
@@ -29,7 +29,7 @@ class TrainingFlopsTest {
 
     @Test
     void perTokenIsSixPerWeightPlusPalmsAttentionTerm() {
-        LlamaConfig c = LlamaConfig.shape("llama-tiny");
+        ModelConfig c = ModelConfig.shape("llama-tiny");
         double attention = 12.0 * c.numHiddenLayers() * c.hiddenSize() * 256;
         assertThat(TrainingFlops.perToken(c, 256)).isEqualTo(6.0 * TrainingFlops.matmulWeights(c) + attention);
     }

@@ -1,6 +1,6 @@
 package ai.axolotl.testing;
 
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,7 +12,7 @@ import java.util.Random;
 /** Writes a tiny model directory and a small text corpus for end-to-end tests. */
 public final class TinyRun {
     /** A model just big enough for the byte tokenizer (vocab 259). */
-    public static final LlamaConfig CONFIG = new LlamaConfig(264, 32, 64, 2, 4, 2, 512, 1e-5, 10000, false,
+    public static final ModelConfig CONFIG = ModelConfig.llama(264, 32, 64, 2, 4, 2, 512, 1e-5, 10000, false,
             "float32");
 
     private TinyRun() {}
@@ -23,7 +23,7 @@ public final class TinyRun {
     }
 
     /** As {@link #write(Path, int)} with another model shape. */
-    public static Path write(Path dir, int rows, LlamaConfig config) throws IOException {
+    public static Path write(Path dir, int rows, ModelConfig config) throws IOException {
         Files.createDirectories(dir.resolve("model"));
         config.write(dir.resolve("model/config.json"));
         Random r = new Random(1);

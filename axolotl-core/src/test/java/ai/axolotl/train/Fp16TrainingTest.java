@@ -1,10 +1,10 @@
 package ai.axolotl.train;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Tensors;
@@ -108,8 +108,8 @@ class Fp16TrainingTest {
         List<JsonNode> lines = stepLines(dir.resolve("split"));
         assertThat(lines.get(lines.size() - 1).get("loss_scale").asDouble()).isEqualTo(32768.0);
         assertThat(lines.get(lines.size() - 1).get("skipped_steps").asLong()).isEqualTo(1);
-        try (LlamaModel a = HfCheckpoint.load(dir.resolve("full"));
-             LlamaModel b = HfCheckpoint.load(dir.resolve("split"))) {
+        try (CausalLm a = HfCheckpoint.load(dir.resolve("full"));
+             CausalLm b = HfCheckpoint.load(dir.resolve("split"))) {
             for (String n : a.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(a.parameters().get(n), b.parameters().get(n))).as(n).isZero();
             }
@@ -142,7 +142,7 @@ class Fp16TrainingTest {
         private final Set<Integer> overflowAt;
         private final List<Integer> appliedSteps = new ArrayList<>();
         private final Map<Integer, Double> weightSums = new HashMap<>();
-        private LlamaModel model;
+        private CausalLm model;
         private int step;
 
         Overflowing(Set<Integer> overflowAt) {
@@ -150,7 +150,7 @@ class Fp16TrainingTest {
         }
 
         @Override
-        public void setup(LlamaModel m, OptimizerSettings optimizer) {
+        public void setup(CausalLm m, OptimizerSettings optimizer) {
             model = m;
             inner.setup(m, optimizer);
         }

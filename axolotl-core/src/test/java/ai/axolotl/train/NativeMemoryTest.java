@@ -1,7 +1,7 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.ConfigLoader;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.testing.TinyRun;
 import org.junit.jupiter.api.Assumptions;
@@ -25,7 +25,7 @@ class NativeMemoryTest {
     @Test
     void rssStaysFlatOverThreeHundredSteps(@TempDir Path dir) throws Exception {
         Assumptions.assumeTrue(ProcessMemory.rssBytes() > 0, "needs /proc/self/status");
-        LlamaConfig shape = new LlamaConfig(264, 128, 256, 2, 4, 2, 512, 1e-5, 10000, false, "float32");
+        ModelConfig shape = ModelConfig.llama(264, 128, 256, 2, 4, 2, 512, 1e-5, 10000, false, "float32");
         TinyRun.write(dir, 400, shape);
         Path yml = dir.resolve("run.yml");
         Files.writeString(yml, TinyRun.yaml(dir, "save_strategy: 'no'\nlogging_steps: 100\n"));

@@ -1,12 +1,13 @@
 package ai.axolotl.bench;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.cli.AxolotlCli;
 import ai.axolotl.distributed.launch.LocalLauncher;
 import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.MemoryReport;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -65,9 +66,9 @@ public final class MemoryBenchmark {
 
     /** Runs every strategy at every accumulation; returns the JSON line. */
     public String run() throws IOException, InterruptedException {
-        LlamaConfig config = LlamaConfig.shape(shape);
+        ModelConfig config = ModelConfig.shape(shape);
         long params;
-        try (LlamaModel m = LlamaModel.placeholder(config)) {
+        try (CausalLm m = DecoderModel.placeholder(config)) {
             params = m.parameterCount();
         }
         Path dir = Files.createTempDirectory("axolotl-bench-memory");

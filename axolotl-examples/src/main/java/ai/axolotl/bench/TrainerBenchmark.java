@@ -1,5 +1,7 @@
 package ai.axolotl.bench;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.data.MicroBatch;
@@ -7,8 +9,7 @@ import ai.axolotl.data.PackedRow;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.CausalLmLoss;
 import ai.axolotl.model.ForwardContext;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.sharding.ParallelPlan;
@@ -91,7 +92,7 @@ public final class TrainerBenchmark {
     /** Runs both loops and returns the JSON line. */
     public String run() throws IOException {
         Natives.setThreads(threads);
-        LlamaConfig config = LlamaConfig.shape(shape);
+        ModelConfig config = ModelConfig.shape(shape);
         Path dir = Files.createTempDirectory("axolotl-bench");
         try {
             Files.createDirectories(dir.resolve("model"));
@@ -127,7 +128,7 @@ public final class TrainerBenchmark {
             // the machine's own ceiling: the same ranks training independently (no communication) at once
             WorldRun independent = world > 1 && !againstDdp ? trainIndependently(dir, world) : null;
             long params;
-            try (LlamaModel m = LlamaModel.initialise(config, 1)) {
+            try (CausalLm m = DecoderModel.initialise(config, 1)) {
                 params = m.parameterCount();
             }
             long tokensPerStep = (long) microBatch * seqLen;
@@ -226,7 +227,7 @@ public final class TrainerBenchmark {
      * sequence parallelism: per decoder layer 2 all-gathers and 2 reduce-scatters forward and the same backward,
      * plus the embedding's reduce-scatter and the head's all-gather (and their conjugates), each of B x T x hidden.
      */
-    private Map<String, Map<String, Long>> expectedTraffic(LlamaConfig config) {
+    private Map<String, Map<String, Long>> expectedTraffic(ModelConfig config) {
         long calls = 4L * config.numHiddenLayers() + 2;
         long elements = calls * microBatch * seqLen * config.hiddenSize();
         Map<String, Map<String, Long>> m = new LinkedHashMap<>();
@@ -368,9 +369,9 @@ public final class TrainerBenchmark {
         Files.writeString(file, b.toString());
     }
 
-    private StepTimes bareLoop(LlamaConfig config, List<int[]> rows) {
+    private StepTimes bareLoop(ModelConfig config, List<int[]> rows) {
         StepTimes times = new StepTimes(WARMUP);
-        try (LlamaModel model = LlamaModel.initialise(config, 42)) {
+        try (CausalLm model = DecoderModel.initialise(config, 42)) {
             OptimizerSettings s = new OptimizerSettings("adamw", 3e-4, 0.01, 0.9,
                     0.95, 1e-8, 1.0);
             Optimizer opt = OptimizerFactory.create(s, model.parameters());

@@ -2,7 +2,7 @@ package ai.axolotl.examples;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -24,8 +24,8 @@ class ExampleAssetsTest {
         AxolotlConfig c = loaded.config();
         assertThat(loaded.warnings()).isEmpty();
         assertThat(ConfigLoader.unresolvedReferences(c)).isEmpty();
-        LlamaConfig shape = LlamaConfig.read(Path.of(c.model().baseModel(), "config.json"));
-        LlamaConfig tiny = LlamaConfig.shape("llama-tiny");
+        ModelConfig shape = ModelConfig.read(Path.of(c.model().baseModel(), "config.json"));
+        ModelConfig tiny = ModelConfig.shape("llama-tiny");
         assertThat(shape.withVocabSize(tiny.vocabSize())).isEqualTo(tiny);
     }
 }

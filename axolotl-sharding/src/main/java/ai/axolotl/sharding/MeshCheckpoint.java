@@ -1,10 +1,10 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.ParameterSpec;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.HfModelWriter;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.sharding.partition.PartitionCheckpoint;
 import ai.axolotl.train.TrainingException;
@@ -160,8 +160,9 @@ public final class MeshCheckpoint implements AutoCloseable {
      * {@link #read}, checked against {@code expected}, the shape this rank holds the parameter in: a checkpoint of
      * another model fails naming the parameter and both shapes.
      */
-    public Tensor read(String kind, String name, long[] globalShape, long[] expected) throws IOException {
-        Tensor t = read(kind, name, globalShape);
+    public Tensor read(String kind, ParameterSpec spec, long[] expected) throws IOException {
+        String name = spec.name();
+        Tensor t = read(kind, spec);
         if (!Arrays.equals(t.shape(), expected)) {
             String saved = Arrays.toString(t.shape());
             t.close();
@@ -175,10 +176,12 @@ public final class MeshCheckpoint implements AutoCloseable {
      * This rank's slice of saved tensor {@code kind/name} ({@code param}, {@code exp_avg}, {@code exp_avg_sq}), in
      * the shape the rank's model holds it; the caller closes it.
      *
-     * @param globalShape the parameter's shape in the whole model
+     * @param spec the parameter's declaration (global shape and tensor-parallel layout)
      */
-    public Tensor read(String kind, String name, long[] globalShape) throws IOException {
-        TensorParallelStyle style = LlamaModel.tensorParallelStyle(name);
+    public Tensor read(String kind, ParameterSpec spec) throws IOException {
+        String name = spec.name();
+        long[] globalShape = spec.shape();
+        TensorParallelStyle style = spec.tensorParallel();
         int saved = slices.size();
         if (!style.sharded() || (saved == 1 && tp == 1)) {
             return slices.get(0).readWhole(kind, name);
@@ -226,16 +229,16 @@ public final class MeshCheckpoint implements AutoCloseable {
         if (!Files.isRegularFile(json)) {
             throw new TrainingException(checkpoint + ": no " + HfCheckpoint.CONFIG + "; not a checkpoint directory");
         }
-        LlamaConfig config = LlamaConfig.read(json);
+        ModelConfig config = ModelConfig.read(json);
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (String name : LlamaModel.parameterNames(config)) {
-            shapes.put(name, LlamaModel.parameterShape(config, name));
+        for (ParameterSpec spec : config.parameterSpecs()) {
+            shapes.put(spec.name(), spec.shape());
         }
         try (MeshCheckpoint saved = open(checkpoint, 0, 1);
              HfModelWriter w = new HfModelWriter(out, config, shapes, DType.F32, 2L << 30)) {
-            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-                try (Tensor full = saved.read("param", e.getKey(), e.getValue())) {
-                    w.accept(e.getKey(), full);
+            for (ParameterSpec spec : config.parameterSpecs()) {
+                try (Tensor full = saved.read("param", spec)) {
+                    w.accept(spec.name(), full);
                 }
             }
         }

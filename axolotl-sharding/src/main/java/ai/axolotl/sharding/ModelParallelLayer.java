@@ -1,7 +1,7 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.train.ModelLoader;
 import ai.axolotl.train.UnitHooks;
@@ -24,7 +24,7 @@ public interface ModelParallelLayer {
     }
 
     /** The model this rank starts from, before {@link #parallelize}: the whole base model unless overridden. */
-    default LlamaModel loadModel(AxolotlConfig config) {
+    default CausalLm loadModel(AxolotlConfig config) {
         return ModelLoader.load(config);
     }
 
@@ -32,7 +32,7 @@ public interface ModelParallelLayer {
      * This rank's model made from the loaded one: the same model, or one whose parameters are this rank's slices and
      * whose layers communicate. An implementation that replaces the model closes the one it was given.
      */
-    default LlamaModel parallelize(LlamaModel model) {
+    default CausalLm parallelize(CausalLm model) {
         return model;
     }
 

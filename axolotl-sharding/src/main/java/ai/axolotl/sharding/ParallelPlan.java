@@ -1,11 +1,11 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.DType;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.train.GradientClipping;
@@ -137,17 +137,17 @@ public final class ParallelPlan implements TrainingStrategy {
     }
 
     @Override
-    public LlamaModel loadModel(AxolotlConfig config) {
+    public CausalLm loadModel(AxolotlConfig config) {
         return modelParallelLayer.loadModel(config);
     }
 
     @Override
-    public LlamaModel parallelize(LlamaModel model) {
+    public CausalLm parallelize(CausalLm model) {
         return modelParallelLayer.parallelize(model);
     }
 
     @Override
-    public void setup(LlamaModel model, OptimizerSettings optimizer) {
+    public void setup(CausalLm model, OptimizerSettings optimizer) {
         layer.setup(model, optimizer);
     }
 

@@ -1,7 +1,7 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.train.UnitHooks;
 
@@ -23,10 +23,10 @@ public interface ParameterPlacement {
     }
 
     /** Takes the model (this rank's slice of it under a model parallelism) and builds the optimizer. */
-    void setup(LlamaModel model, OptimizerSettings optimizer);
+    void setup(CausalLm model, OptimizerSettings optimizer);
 
     /** The model this rank trains (after {@link #setup}). */
-    LlamaModel model();
+    CausalLm model();
 
     /** Hooks around each unit: gathers before it runs, frees after, gradient reductions as its backward ends. */
     UnitHooks hooks();

@@ -3,7 +3,7 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.ddp.DdpLayer;
 import ai.axolotl.sharding.partition.PartitionedLayer;
@@ -44,7 +44,7 @@ class CommunicationKeysTest {
 
     private static AxolotlConfig config(Path dir, String extra, int accumulation) throws Exception {
         Files.createDirectories(dir.resolve("model"));
-        new LlamaConfig(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
+        ModelConfig.llama(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
                 .write(dir.resolve("model/config.json"));
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 64; i++) {

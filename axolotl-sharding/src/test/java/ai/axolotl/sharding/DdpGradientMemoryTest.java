@@ -3,7 +3,7 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.sharding.ddp.DdpLayer;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
@@ -39,7 +39,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class DdpGradientMemoryTest {
     private static AxolotlConfig config(Path dir) throws Exception {
         Files.createDirectories(dir.resolve("model"));
-        new LlamaConfig(4000, 512, 2048, 4, 8, 4, 64, 1e-5, 10000, false, "float32")
+        ModelConfig.llama(4000, 512, 2048, 4, 8, 4, 64, 1e-5, 10000, false, "float32")
                 .write(dir.resolve("model/config.json"));
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 32; i++) {

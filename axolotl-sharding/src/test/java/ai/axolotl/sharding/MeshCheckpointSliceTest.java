@@ -1,7 +1,7 @@
 package ai.axolotl.sharding;
 
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.DecoderModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
@@ -29,11 +29,11 @@ class MeshCheckpointSliceTest {
         StrategyTestKit.fixture(dir, false, 262);
         kit.run(kit.config(dir, 2, dir.resolve("out"), Map.of("save_strategy", "steps", "save_steps", "5")), 2, -1);
         Path checkpoint = dir.resolve("out/checkpoint-5");
-        LlamaConfig config = StrategyTestKit.model(false, 262);
+        ModelConfig config = StrategyTestKit.model(false, 262);
         long total = 0;
-        for (String name : LlamaModel.parameterNames(config)) {
+        for (String name : config.parameterNames()) {
             long n = 1;
-            for (long d : LlamaModel.parameterShape(config, name)) {
+            for (long d : config.parameterShape(name)) {
                 n *= d;
             }
             total += 4 * n * KINDS.length;
@@ -42,11 +42,11 @@ class MeshCheckpointSliceTest {
             MeshCheckpoint whole = MeshCheckpoint.open(checkpoint, 0, 1);
             MeshCheckpoint mine = MeshCheckpoint.open(checkpoint, rank, 2);
             long owned = 0;
-            for (String name : LlamaModel.parameterNames(config)) {
-                long[] shape = LlamaModel.parameterShape(config, name);
-                TensorParallelStyle style = LlamaModel.tensorParallelStyle(name);
+            for (String name : config.parameterNames()) {
+                long[] shape = config.parameterShape(name);
+                TensorParallelStyle style = config.spec(name).tensorParallel();
                 for (String kind : KINDS) {
-                    try (Tensor all = whole.read(kind, name, shape); Tensor slice = mine.read(kind, name, shape)) {
+                    try (Tensor all = whole.read(kind, config.spec(name)); Tensor slice = mine.read(kind, config.spec(name))) {
                         if (style.sharded()) {
                             long len = shape[style.shardDim()] / 2;
                             try (Tensor expected = all.narrow(style.shardDim(), rank * len, len)) {

@@ -3,7 +3,7 @@ package ai.axolotl.sharding;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.ProcessMemory;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Assumptions;
@@ -36,7 +36,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class MicroBatchMemoryTest {
     private static AxolotlConfig config(Path dir, String parallel, int accumulation) throws Exception {
         Files.createDirectories(dir.resolve("model"));
-        new LlamaConfig(300, 256, 512, 4, 4, 2, 1024, 1e-5, 10000, false, "float32")
+        ModelConfig.llama(300, 256, 512, 4, 4, 2, 1024, 1e-5, 10000, false, "float32")
                 .write(dir.resolve("model/config.json"));
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 64; i++) {

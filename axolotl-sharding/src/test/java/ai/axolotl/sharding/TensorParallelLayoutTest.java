@@ -1,10 +1,10 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.sharding.partition.ShardedParameter;
@@ -67,15 +67,15 @@ class TensorParallelLayoutTest {
 
     @Test
     void eachRankHoldsHalfOfEverySplitParameterAndTheWholeNorms(@TempDir Path dir) throws Exception {
-        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        ModelConfig shape = StrategyTestKit.model(false, 262);
         long split = 0;
         long replicated = 0;
-        for (String name : LlamaModel.parameterNames(shape)) {
+        for (String name : shape.parameterNames()) {
             long n = 1;
-            for (long d : LlamaModel.parameterShape(shape, name)) {
+            for (long d : shape.parameterShape(name)) {
                 n *= d;
             }
-            if (LlamaModel.tensorParallelStyle(name).sharded()) {
+            if (shape.spec(name).tensorParallel().sharded()) {
                 split += n * 4;
             } else {
                 replicated += n * 4;
@@ -96,7 +96,7 @@ class TensorParallelLayoutTest {
      */
     @Test
     void activationCollectivesMatchTheLayoutsCount(@TempDir Path dir) throws Exception {
-        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        ModelConfig shape = StrategyTestKit.model(false, 262);
         long microBatches = (long) STEPS * ACCUMULATION;
         long perCall = 48L * shape.hiddenSize(); // B = 1, T = sequence_len (rows are padded to it when packing)
         long calls = 4L * shape.numHiddenLayers() + 2;
@@ -127,12 +127,12 @@ class TensorParallelLayoutTest {
         Path yml = Files.writeString(dir.resolve("fsdp-tp.yml"), Files.readString(dir.resolve("tp.yml"))
                 + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"));
         AxolotlConfig config = ConfigLoader.load(yml, Map.of()).config();
-        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        ModelConfig shape = StrategyTestKit.model(false, 262);
         long expected = 0;
-        for (String name : LlamaModel.parameterNames(shape)) {
-            long[] global = LlamaModel.parameterShape(shape, name);
+        for (String name : shape.parameterNames()) {
+            long[] global = shape.parameterShape(name);
             long[] local = global.clone();
-            int dim = LlamaModel.tensorParallelStyle(name).shardDim();
+            int dim = shape.spec(name).tensorParallel().shardDim();
             if (dim >= 0) {
                 local[dim] /= 2;
             }

@@ -1,9 +1,10 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.train.TrainingStrategy;
@@ -32,9 +33,9 @@ class TensorParallelLoadTest {
             return s;
         }, "").tensorParallel(2);
         StrategyTestKit.fixture(dir, false, 262);
-        LlamaConfig shape = StrategyTestKit.model(false, 262);
+        ModelConfig shape = StrategyTestKit.model(false, 262);
         Path base = dir.resolve("base");
-        try (LlamaModel m = LlamaModel.initialise(shape, 17)) {
+        try (CausalLm m = DecoderModel.initialise(shape, 17)) {
             HfCheckpoint.save(base, shape, m.parameters(), DType.BF16, 1L << 30);
         }
         Map<String, String> fromWeights = Map.of("base_model", base.toString(), "reinit_weights", "false");

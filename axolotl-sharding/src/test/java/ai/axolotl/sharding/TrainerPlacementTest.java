@@ -1,8 +1,8 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
@@ -46,7 +46,7 @@ class TrainerPlacementTest {
             }
 
             @Override
-            public void setup(LlamaModel model, OptimizerSettings optimizer) {
+            public void setup(CausalLm model, OptimizerSettings optimizer) {
                 seen[0] = model.device().name();
                 model.parameters().forEach((n, t) -> assertThat(t.is_meta()).as(n).isTrue());
                 throw new Stop();

@@ -1,11 +1,11 @@
 package ai.axolotl.sharding;
 
+import ai.axolotl.model.DecoderModel;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.launch.ThreadLauncher;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.sharding.partition.PartitionedLayer;
 import ai.axolotl.train.Trainer;
 import org.junit.jupiter.api.Test;
@@ -40,7 +40,7 @@ class ZeroMemoryTest {
     static AxolotlConfig config(Path dir, String parallelYaml, String out) throws Exception {
         Files.createDirectories(dir.resolve("model"));
         // 4 layers of 128 wide: small norms, so persistent parameters stay well under the 5% margin
-        new LlamaConfig(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
+        ModelConfig.llama(300, 128, 256, 4, 4, 2, 256, 1e-5, 10000, false, "float32")
                 .write(dir.resolve("model/config.json"));
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 64; i++) {
@@ -73,8 +73,8 @@ class ZeroMemoryTest {
                 return r;
             }
         });
-        try (var m = LlamaModel.placeholder(
-                LlamaConfig.read(modelDir.resolve("config.json")))) {
+        try (var m = DecoderModel.placeholder(
+                ModelConfig.read(modelDir.resolve("config.json")))) {
             return new Measured(measured[0], measured[1], m.parameterCount());
         }
     }

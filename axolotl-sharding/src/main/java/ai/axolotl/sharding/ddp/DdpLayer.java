@@ -1,11 +1,12 @@
 package ai.axolotl.sharding.ddp;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.ParameterSpec;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.CollectiveException;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.model.WeightSink;
@@ -53,7 +54,7 @@ public final class DdpLayer implements DataParallelLayer {
     private final DeviceMesh mesh;
     private final int rank;
     private final long bucketBytes;
-    private LlamaModel model;
+    private CausalLm model;
     private Optimizer optimizer;
     private GradientBuckets buckets;
     private boolean stepped;
@@ -82,7 +83,7 @@ public final class DdpLayer implements DataParallelLayer {
     }
 
     @Override
-    public void setup(LlamaModel model, OptimizerSettings settings) {
+    public void setup(CausalLm model, OptimizerSettings settings) {
         this.model = model;
         this.optimizer = OptimizerFactory.create(settings, model.parameters());
         this.optimizerName = settings.optimizer();
@@ -205,15 +206,15 @@ public final class DdpLayer implements DataParallelLayer {
         try {
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                 String name = e.getKey();
-                long[] global = LlamaModel.parameterShape(model.config(), name);
+                ParameterSpec global = model.spec(name);
                 try (Tensor dst = e.getValue().detach();
-                     Tensor saved = checkpoint.read("param", name, global, dst.shape());
+                     Tensor saved = checkpoint.read("param", global, dst.shape());
                      NoGradGuard g = new NoGradGuard()) {
                     dst.copy_(saved);
                 }
                 if (steps > 0) {
-                    moments.put(name, new AdamWArchive.Moments(onModelDevice(checkpoint.read("exp_avg", name, global)),
-                            onModelDevice(checkpoint.read("exp_avg_sq", name, global)), steps));
+                    moments.put(name, new AdamWArchive.Moments(onModelDevice(checkpoint.read("exp_avg", global)),
+                            onModelDevice(checkpoint.read("exp_avg_sq", global)), steps));
                 }
             }
             AdamWArchive.load(optimizer, OptimizerFactory.groupOrder(model.parameters()), moments);
@@ -250,7 +251,7 @@ public final class DdpLayer implements DataParallelLayer {
 
     /** The model this rank trains (after {@link #setup}). */
     @Override
-    public LlamaModel model() {
+    public CausalLm model() {
         return model;
     }
 

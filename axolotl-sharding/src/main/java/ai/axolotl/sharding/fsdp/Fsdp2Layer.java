@@ -1,11 +1,11 @@
 package ai.axolotl.sharding.fsdp;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.config.FsdpSettings;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.sharding.partition.CommunicationPlan;
 import ai.axolotl.sharding.partition.PartitionPlan;
@@ -64,13 +64,13 @@ public final class Fsdp2Layer extends PartitionedLayer {
     }
 
     @Override
-    public void setup(LlamaModel model, OptimizerSettings settings) {
+    public void setup(CausalLm model, OptimizerSettings settings) {
         checkWrapClass(model);
         super.setup(model, settings);
     }
 
     /** Checks the wrap classes name modules of the model; the error lists the classes that exist. */
-    private void checkWrapClass(LlamaModel model) {
+    private void checkWrapClass(CausalLm model) {
         Set<String> classes = new LinkedHashSet<>();
         for (ModelUnit u : model.units()) {
             classes.add(u.moduleClass());

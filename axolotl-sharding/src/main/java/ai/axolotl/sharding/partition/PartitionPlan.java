@@ -1,6 +1,6 @@
 package ai.axolotl.sharding.partition;
 
-import ai.axolotl.model.LlamaConfig;
+import ai.axolotl.model.ModelConfig;
 
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
@@ -22,6 +22,6 @@ import java.util.function.ToLongFunction;
  */
 public record PartitionPlan(String name, boolean partitionGradients, boolean partitionParameters,
                             boolean reshardAfterForward, boolean rowAligned,
-                            ToLongFunction<LlamaConfig> persistenceThreshold,
+                            ToLongFunction<ModelConfig> persistenceThreshold,
                             String checkpointDir, boolean bf16Gather,
-                            Function<LlamaConfig, CommunicationPlan> communication) {}
+                            Function<ModelConfig, CommunicationPlan> communication) {}

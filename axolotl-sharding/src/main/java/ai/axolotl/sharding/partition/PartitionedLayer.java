@@ -1,10 +1,11 @@
 package ai.axolotl.sharding.partition;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.ParameterSpec;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.HeldTensorBytes;
@@ -46,7 +47,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     private final PartitionPlan plan;
     private final Collectives shardGroup;
     private final Collectives replicateGroup;
-    private LlamaModel model;
+    private CausalLm model;
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
@@ -92,7 +93,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     @Override
-    public void setup(LlamaModel model, OptimizerSettings settings) {
+    public void setup(CausalLm model, OptimizerSettings settings) {
         this.model = model;
         this.units = model.units();
         this.communication = plan.communication().apply(model.config());
@@ -408,7 +409,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         checkpoint.requireOptimizer();
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
-                long[] global = LlamaModel.parameterShape(model.config(), p.name());
+                ParameterSpec global = model.spec(p.name());
                 fillPartition(checkpoint, "param", p, global, p.shard());
                 if (optimizer.expAvg(p.name()) != null) {
                     fillPartition(checkpoint, "exp_avg", p, global, optimizer.expAvg(p.name()));
@@ -421,9 +422,9 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     /** Copies this rank's partition of the saved tensor (as this rank's model holds it) into {@code into}. */
-    private void fillPartition(MeshCheckpoint checkpoint, String kind, ShardedParameter p, long[] global,
+    private void fillPartition(MeshCheckpoint checkpoint, String kind, ShardedParameter p, ParameterSpec global,
                                Tensor into) throws IOException {
-        try (Tensor whole = checkpoint.read(kind, p.name(), global, p.shape()); Tensor flat = whole.reshape(-1);
+        try (Tensor whole = checkpoint.read(kind, global, p.shape()); Tensor flat = whole.reshape(-1);
              Tensor dst = into.detach()) {
             dst.zero_();
             long start = Math.min(p.numel(), shardGroup.rank() * p.chunk());
@@ -461,7 +462,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
 
     /** The model. */
     @Override
-    public LlamaModel model() {
+    public CausalLm model() {
         return model;
     }
 

@@ -1,5 +1,6 @@
 package ai.axolotl.sharding.partition;
 
+import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -74,7 +75,7 @@ public final class ShardedOptimizer implements AutoCloseable {
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : params) {
                 // the single-process rule (OptimizerFactory.decays) on the full parameter's shape
-                boolean decay = p.shape().length > 1 && !p.name().contains("norm");
+                boolean decay = OptimizerFactory.decays(p.name(), p.shape().length);
                 double wd = decay ? s.weightDecay() : 0.0;
                 Tensor w = p.shard().detach();
                 Tensor grad = p.shardGrad();

@@ -1,10 +1,12 @@
 package ai.axolotl.sharding.tp;
 
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.GradientPlacement;
+import ai.axolotl.model.ParameterSpec;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigException;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
-import ai.axolotl.model.LlamaModel;
 import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.model.WeightSink;
@@ -43,6 +45,8 @@ public final class TensorParallelism implements ModelParallelLayer {
     private final int rank;
     private final boolean sequenceParallel;
     private TensorParallelRegions regions;
+    /** The rank's model after {@link #loadModel} or {@link #parallelize}: its parameters' declarations. */
+    private CausalLm model;
     private long baseModelBytesRead;
 
     /**
@@ -70,19 +74,20 @@ public final class TensorParallelism implements ModelParallelLayer {
      * made whole and sliced by {@link #parallelize}.
      */
     @Override
-    public LlamaModel loadModel(AxolotlConfig config) {
+    public CausalLm loadModel(AxolotlConfig config) {
         if (config.model().reinitWeights()) {
             return ModelLoader.load(config);
         }
         try {
-            LlamaModel.requireTensorParallel(ModelLoader.shape(config), tensorGroup.size());
+            ModelLoader.shape(config).requireTensorParallel(tensorGroup.size());
         } catch (IllegalArgumentException e) {
             throw notDividing(e);
         }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
         ModelLoader.SlicedModel sliced = ModelLoader.loadSlices(config, regions);
         baseModelBytesRead = sliced.bytesRead();
-        return sliced.model();
+        model = sliced.model();
+        return model;
     }
 
     private static ConfigException notDividing(IllegalArgumentException e) {
@@ -95,18 +100,19 @@ public final class TensorParallelism implements ModelParallelLayer {
     }
 
     @Override
-    public LlamaModel parallelize(LlamaModel full) {
+    public CausalLm parallelize(CausalLm full) {
         if (regions != null && full.parallelism() == regions) {
             return full; // loaded as this rank's slices already
         }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
-        LlamaModel local;
+        CausalLm local;
         try {
             local = full.tensorParallel(regions);
         } catch (IllegalArgumentException e) { // the degree does not divide the model (validation read no config.json)
             throw notDividing(e);
         }
         full.close();
+        model = local;
         return local;
     }
 
@@ -117,18 +123,23 @@ public final class TensorParallelism implements ModelParallelLayer {
 
     @Override
     public UnitHooks hooks(DataParallelLayer layer) {
-        // the layer beneath consumes the gradients when it reduces them: sum the norms' before that
+        // the layer beneath consumes the gradients when it reduces them: sum the partial ones before that
         return UnitHooks.beforeGradientReduction(layer.hooks(), (unit, lastMicroStep) -> {
-            if (sequenceParallel && (lastMicroStep || layer.reducesGradientsEveryMicroBatch())) {
-                sumReplicatedGradients(unit);
+            if (lastMicroStep || layer.reducesGradientsEveryMicroBatch()) {
+                sumPartialGradients(layer.model(), unit);
             }
         });
     }
 
-    /** Sums the unit's replicated (norm) gradients over the tensor-parallel group, in place, in fp32. */
-    private void sumReplicatedGradients(ModelUnit unit) {
+    /**
+     * Sums, in place and in fp32, the gradients the model declares partial over the tensor-parallel group: those
+     * used inside a region on this rank's heads or partial sums ({@link GradientPlacement#PARTIAL}: q/k norms, a
+     * row-parallel projection's bias) always, and those between regions
+     * ({@link GradientPlacement#PARTIAL_UNDER_SEQUENCE_PARALLEL}: the layer norms) under sequence parallelism.
+     */
+    private void sumPartialGradients(CausalLm model, ModelUnit unit) {
         for (Map.Entry<String, Tensor> e : unit.parameters().entrySet()) {
-            if (LlamaModel.tensorParallelStyle(e.getKey()).sharded()) {
+            if (!partial(model.spec(e.getKey()).gradient())) {
                 continue;
             }
             try (Tensor g = e.getValue().grad()) {
@@ -139,10 +150,16 @@ public final class TensorParallelism implements ModelParallelLayer {
         }
     }
 
+    /** Whether a gradient of this placement is a partial sum over the tensor-parallel group in this run. */
+    boolean partial(GradientPlacement placement) {
+        return placement == GradientPlacement.PARTIAL
+                || (placement == GradientPlacement.PARTIAL_UNDER_SEQUENCE_PARALLEL && sequenceParallel);
+    }
+
     /** A replicated gradient is the same on every tensor-parallel rank: counted once over the group. */
     @Override
     public double gradientSquaresWeight(String parameter) {
-        return LlamaModel.tensorParallelStyle(parameter).sharded() ? 1.0 : 1.0 / tensorGroup.size();
+        return model.spec(parameter).tensorParallel().sharded() ? 1.0 : 1.0 / tensorGroup.size();
     }
 
     @Override
@@ -174,12 +191,13 @@ public final class TensorParallelism implements ModelParallelLayer {
     }
 
     private void writeMeta(Path file, DataParallelLayer layer) throws IOException {
-        LlamaModel model = layer.model();
+        CausalLm model = layer.model();
         Map<String, Object> params = new LinkedHashMap<>();
         for (String name : model.parameters().keySet()) {
             Map<String, Object> p = new LinkedHashMap<>();
-            p.put("global_shape", LlamaModel.parameterShape(model.config(), name));
-            p.put("placements", Map.of("tp", LlamaModel.tensorParallelStyle(name).placement()));
+            ParameterSpec spec = model.spec(name);
+            p.put("global_shape", spec.shape());
+            p.put("placements", Map.of("tp", spec.tensorParallel().placement()));
             params.put(name, p);
         }
         Map<String, Object> meta = new LinkedHashMap<>();
@@ -215,7 +233,7 @@ public final class TensorParallelism implements ModelParallelLayer {
      */
     @Override
     public void exportParameter(String name, Tensor slice, WeightSink mainSink) throws IOException {
-        TensorParallelStyle style = LlamaModel.tensorParallelStyle(name);
+        TensorParallelStyle style = model.spec(name).tensorParallel();
         if (!style.sharded()) {
             mainSink.accept(name, slice);
             return;

@@ -1,9 +1,9 @@
 package ai.axolotl.sharding.testkit;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.model.DType;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.train.TrainingStrategy;
@@ -31,8 +31,8 @@ public class ForwardingStrategy implements TrainingStrategy {
     @Override public boolean isMain() { return inner.isMain(); }
     @Override public Device device() { return inner.device(); }
     @Override public boolean rankZeroLoadsWeights() { return inner.rankZeroLoadsWeights(); }
-    @Override public LlamaModel parallelize(LlamaModel model) { return inner.parallelize(model); }
-    @Override public void setup(LlamaModel model, OptimizerSettings optimizer) { inner.setup(model, optimizer); }
+    @Override public CausalLm parallelize(CausalLm model) { return inner.parallelize(model); }
+    @Override public void setup(CausalLm model, OptimizerSettings optimizer) { inner.setup(model, optimizer); }
     @Override public UnitHooks hooks() { return inner.hooks(); }
     @Override public double allReduceSum(double value) { return inner.allReduceSum(value); }
 
@@ -53,7 +53,7 @@ public class ForwardingStrategy implements TrainingStrategy {
     @Override public void streamFullWeights(WeightSink sink) throws IOException { inner.streamFullWeights(sink); }
 
     @Override
-    public void writeFullModel(Path dir, LlamaConfig config, DType dtype) throws IOException {
+    public void writeFullModel(Path dir, ModelConfig config, DType dtype) throws IOException {
         inner.writeFullModel(dir, config, dtype);
     }
 

@@ -1,12 +1,12 @@
 package ai.axolotl.sharding.testkit;
 
+import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
-import ai.axolotl.model.LlamaConfig;
-import ai.axolotl.model.LlamaModel;
+import ai.axolotl.model.ModelConfig;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.ParallelPlan;
 import ai.axolotl.train.EvalResult;
@@ -65,6 +65,7 @@ public final class StrategyTestKit {
     private final List<List<Double>> evalLosses = new ArrayList<>();
     private int tensorParallel = 1;
     private int resumeWorld = 2;
+    private String family = "llama";
 
     /**
      * @param strategy builds the strategy under test for a rank
@@ -84,6 +85,15 @@ public final class StrategyTestKit {
         return this;
     }
 
+    /**
+     * Runs the kit on a tiny model of another family ({@link #model(String, boolean, int)}: {@code mistral},
+     * {@code qwen2}, {@code qwen3}, {@code gemma3_text}; {@code llama} by default).
+     */
+    public StrategyTestKit family(String modelType) {
+        this.family = modelType;
+        return this;
+    }
+
     /** The world size of the save, crash and resume check (2 unless the mesh needs more ranks). */
     public StrategyTestKit resumeAt(int world) {
         this.resumeWorld = world;
@@ -91,13 +101,49 @@ public final class StrategyTestKit {
     }
 
     /** The model of the kit: vocab 261 (prime, so no world size divides the first dimension of the embedding). */
-    public static LlamaConfig model(boolean tied) {
+    public static ModelConfig model(boolean tied) {
         return model(tied, 261);
     }
 
     /** The kit's model with another vocabulary size. */
-    public static LlamaConfig model(boolean tied, int vocab) {
-        return new LlamaConfig(vocab, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
+    public static ModelConfig model(boolean tied, int vocab) {
+        return ModelConfig.llama(vocab, 32, 48, 2, 4, 2, 256, 1e-5, 10000, tied, "float32");
+    }
+
+    /**
+     * The kit's model shape in another family, with the family's real config keys: Mistral with a sliding window of
+     * 8 (shorter than the kit's rows), Qwen2 with q/k/v biases, Qwen3 with head_dim 16 (q and o not square) and
+     * q/k norms, Gemma3 text with head_dim 16, query_pre_attn_scalar 24 and alternating sliding (window 8) and
+     * global layers with their own RoPE tables; {@code llama} is {@link #model(boolean, int)}.
+     */
+    public static ModelConfig model(String family, boolean tied, int vocab) {
+        if (family.equals("llama")) {
+            return model(tied, vocab);
+        }
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("model_type", family);
+        c.put("vocab_size", vocab);
+        c.put("hidden_size", 32);
+        c.put("intermediate_size", 48);
+        c.put("num_hidden_layers", 2);
+        c.put("num_attention_heads", 4);
+        c.put("num_key_value_heads", 2);
+        c.put("max_position_embeddings", 256);
+        c.put("rms_norm_eps", 1e-5);
+        c.put("tie_word_embeddings", tied);
+        switch (family) {
+            case "mistral" -> c.put("sliding_window", 8);
+            case "qwen2" -> c.put("rope_theta", 1_000_000.0);
+            case "qwen3" -> c.put("head_dim", 16);
+            case "gemma3_text" -> {
+                c.put("head_dim", 16);
+                c.put("query_pre_attn_scalar", 24);
+                c.put("sliding_window", 8);
+                c.put("sliding_window_pattern", 2);
+            }
+            default -> throw new IllegalArgumentException("no kit model for " + family);
+        }
+        return ModelConfig.parse(c, Path.of("kit-" + family + "-config.json"));
     }
 
     /** Writes model config and data into {@code dir}. */
@@ -107,8 +153,13 @@ public final class StrategyTestKit {
 
     /** Writes model config (with the given vocabulary) and data into {@code dir}. */
     public static void fixture(Path dir, boolean tied, int vocab) throws IOException {
+        fixture(dir, tied, vocab, "llama");
+    }
+
+    /** Writes a model config of {@code family} (with the given vocabulary) and data into {@code dir}. */
+    public static void fixture(Path dir, boolean tied, int vocab, String family) throws IOException {
         Files.createDirectories(dir.resolve("model"));
-        model(tied, vocab).write(dir.resolve("model/config.json"));
+        model(family, tied, vocab).write(dir.resolve("model/config.json"));
         Random r = new Random(3);
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < 120; i++) {
@@ -207,7 +258,7 @@ public final class StrategyTestKit {
     public void assertParity(Path dir, int... worlds) throws IOException {
         for (boolean tied : new boolean[] {false, true}) {
             Path d = dir.resolve(tied ? "tied" : "untied");
-            fixture(d, tied, (261 + tensorParallel - 1) / tensorParallel * tensorParallel);
+            fixture(d, tied, (261 + tensorParallel - 1) / tensorParallel * tensorParallel, family);
             List<Double> reference = run(config(d, 1, d.resolve("ref"), Map.of()), 0, -1).get(0);
             List<Double> referenceEval = List.copyOf(evalLosses.get(0));
             assertThat(reference).hasSize(STEPS);
@@ -271,7 +322,7 @@ public final class StrategyTestKit {
     }
 
     public static void assertSameWeights(Path a, Path b, String what) throws IOException {
-        try (LlamaModel ma = HfCheckpoint.load(a); LlamaModel mb = HfCheckpoint.load(b)) {
+        try (CausalLm ma = HfCheckpoint.load(a); CausalLm mb = HfCheckpoint.load(b)) {
             for (String n : ma.parameters().keySet()) {
                 assertThat(Tensors.maxAbsDiff(ma.parameters().get(n), mb.parameters().get(n)))
                         .as(what + ": " + n).isLessThanOrEqualTo(WEIGHT_TOLERANCE);

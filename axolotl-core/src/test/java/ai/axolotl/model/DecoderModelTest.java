@@ -21,8 +21,8 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-class LlamaModelTest {
-    static final LlamaConfig TINY = new LlamaConfig(32, 16, 24, 2, 4, 2, 64, 1e-5, 10000, false, "float32");
+class DecoderModelTest {
+    static final ModelConfig TINY = ModelConfig.llama(32, 16, 24, 2, 4, 2, 64, 1e-5, 10000, false, "float32");
 
     @BeforeAll
     static void natives() {
@@ -42,7 +42,7 @@ class LlamaModelTest {
         return out;
     }
 
-    static ForwardContext ctx(int b, int t, LlamaConfig c, ScalarType type) {
+    static ForwardContext ctx(int b, int t, ModelConfig c, ScalarType type) {
         long[] pos = new long[b * t];
         long[] seg = new long[b * t];
         for (int i = 0; i < b * t; i++) {
@@ -55,9 +55,9 @@ class LlamaModelTest {
     @Test
     void gradientsMatchFiniteDifferences() {
         try (PointerScope scope = new PointerScope()) {
-            LlamaModel f = LlamaModel.initialise(TINY, 7);
+            CausalLm f = DecoderModel.initialise(TINY, 7);
             Map<String, Tensor> w = new LinkedHashMap<>(f.parameters());
-            LlamaModel m = LlamaModel.fromWeights(TINY, w, "test", ScalarType.Double);
+            CausalLm m = DecoderModel.fromWeights(TINY, w, "test", ScalarType.Double);
             int b = 2;
             int t = 6;
             Tensor in = ids(tokens(b * t, 1), b, t);
@@ -96,8 +96,8 @@ class LlamaModelTest {
     @Test
     void gradientCheckpointingGivesTheSameGradients() {
         try (PointerScope scope = new PointerScope()) {
-            LlamaModel a = LlamaModel.initialise(TINY, 3);
-            LlamaModel b = LlamaModel.initialise(TINY, 3);
+            CausalLm a = DecoderModel.initialise(TINY, 3);
+            CausalLm b = DecoderModel.initialise(TINY, 3);
             Tensor in = ids(tokens(12, 5), 2, 6);
             Tensor labels = ids(tokens(12, 6), 2, 6);
             ForwardContext ctx = ctx(2, 6, TINY, ScalarType.Float);
@@ -119,7 +119,7 @@ class LlamaModelTest {
     @Test
     void packedSamplesDoNotAttendAcrossBoundaries() {
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            LlamaModel m = LlamaModel.initialise(TINY, 11);
+            CausalLm m = DecoderModel.initialise(TINY, 11);
             long[] s1 = tokens(5, 21);
             long[] s2 = tokens(4, 22);
             long[] packed = new long[9];
@@ -145,12 +145,12 @@ class LlamaModelTest {
     @Test
     void savedAndReloadedModelGivesIdenticalLogits(@TempDir Path dir) throws Exception {
         for (boolean tied : new boolean[] {false, true}) {
-            LlamaConfig c = TINY.withTiedEmbeddings(tied);
+            ModelConfig c = TINY.withTiedEmbeddings(tied);
             try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-                LlamaModel m = LlamaModel.initialise(c, 13);
+                CausalLm m = DecoderModel.initialise(c, 13);
                 Path out = dir.resolve("m" + tied);
                 HfCheckpoint.save(out, c, m.parameters(), DType.F32, Long.MAX_VALUE);
-                LlamaModel r = HfCheckpoint.load(out);
+                CausalLm r = HfCheckpoint.load(out);
                 assertThat(r.config()).isEqualTo(c);
                 assertThat(r.parameters().keySet()).containsExactlyElementsOf(m.parameters().keySet());
                 assertThat(r.parameters()).doesNotContainKey(tied ? "lm_head.weight" : "none");
@@ -164,7 +164,7 @@ class LlamaModelTest {
     @Test
     void shardedAndHalfPrecisionSafetensorsRoundTrip(@TempDir Path dir) throws Exception {
         try (PointerScope scope = new PointerScope()) {
-            LlamaModel m = LlamaModel.initialise(TINY, 17);
+            CausalLm m = DecoderModel.initialise(TINY, 17);
             HfCheckpoint.save(dir, TINY, m.parameters(), DType.F32, 4096);
             assertThat(dir.resolve(HfCheckpoint.INDEX)).exists();
             assertThat(dir.resolve(HfCheckpoint.WEIGHTS)).doesNotExist();
@@ -180,8 +180,8 @@ class LlamaModelTest {
                 assertThat(q.scalar_type().value).isEqualTo(d.scalarType().value);
                 assertThat(Tensors.maxAbsDiff(q, m.parameters().get("model.layers.0.mlp.up_proj.weight")))
                         .isLessThan(1e-3);
-                assertThat(LlamaConfig.read(p.resolve("config.json")).torchDtype()).isEqualTo(d.torchName());
-                LlamaModel loaded = HfCheckpoint.load(p);
+                assertThat(ModelConfig.read(p.resolve("config.json")).torchDtype()).isEqualTo(d.torchName());
+                CausalLm loaded = HfCheckpoint.load(p);
                 assertThat(loaded.parameters().get("model.norm.weight").scalar_type().value).isEqualTo(ScalarType.Float.value);
             }
         }

@@ -1,0 +1,68 @@
+package ai.axolotl.model;
+
+import ai.axolotl.runtime.Device;
+import org.bytedeco.pytorch.Tensor;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the trainer and every parallelism see of a model: a causal language model run as an ordered list of
+ * {@link ModelUnit}s, whose parameters are declared ({@link #spec}) so that strategies apply their layouts without
+ * knowing the family. {@link DecoderModel} is the one implementation; families differ by declaration
+ * ({@link ModelFamily}), not by class.
+ */
+public interface CausalLm extends AutoCloseable {
+    /** The model's hyper-parameters and family. */
+    ModelConfig config();
+
+    /** Every parameter this rank holds by HF name, in the fixed order (tied weights appear once). */
+    Map<String, Tensor> parameters();
+
+    /** The units in forward order. */
+    List<ModelUnit> units();
+
+    /** What the model declares about a parameter (global shape, layouts, gradient placement, decay, init). */
+    default ParameterSpec spec(String name) {
+        return config().spec(name);
+    }
+
+    /** The shape of a named parameter as this model holds it (its tensor-parallel slice, or the global shape). */
+    default long[] localShape(String name) {
+        return spec(name).localShape(parallelism().size());
+    }
+
+    /** How this model's layers communicate ({@link ModelParallelism#NONE} for the dense model). */
+    ModelParallelism parallelism();
+
+    /** Summed next-token cross entropy of the head's output (through the parallelism: loss parallel under TP). */
+    Tensor lossSum(Tensor logits, Tensor labels);
+
+    /** The device the parameters are on. */
+    Device device();
+
+    /** This model with every parameter on {@code device} (this model when they are there already, else a new one). */
+    CausalLm to(Device device);
+
+    /**
+     * This model's tensor-parallel version for one rank: every split parameter replaced by a copy of the rank's
+     * slice (by its declared layout), replicated ones copied whole, the layers built to communicate through
+     * {@code parallel}. This model is left as it is.
+     */
+    CausalLm tensorParallel(ModelParallelism parallel);
+
+    /** Total number of parameter elements of the declared global shapes. */
+    default long parameterCount() {
+        long n = 0;
+        for (String name : parameters().keySet()) {
+            n += spec(name).numel();
+        }
+        return n;
+    }
+
+    /** Runs every unit forward on token ids and returns float32 logits [B, T, vocab]. */
+    Tensor logits(Tensor inputIds, ForwardContext ctx);
+
+    @Override
+    void close();
+}
