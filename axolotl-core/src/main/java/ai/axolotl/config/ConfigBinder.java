@@ -80,6 +80,35 @@ public final class ConfigBinder {
         }
     }
 
+    /** Axolotl's Cut Cross Entropy plugin. */
+    static final String CUT_CROSS_ENTROPY_PLUGIN = "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin";
+    /** Axolotl's Liger plugin (its liger_* keys decide what it does). */
+    static final String LIGER_PLUGIN = "axolotl.integrations.liger.LigerPlugin";
+
+    /**
+     * Whether the loss is computed in chunks of tokens: the Cut Cross Entropy plugin ({@code cut_cross_entropy},
+     * true by default once the plugin is listed, as the plugin's own argument defaults) or
+     * {@code liger_fused_linear_cross_entropy: true}. Any other plugin is refused naming it.
+     */
+    private boolean chunkedLoss(RawValues r) {
+        List<String> plugins = r.stringList("plugins");
+        boolean cutCrossEntropyPlugin = false;
+        if (plugins != null) {
+            for (int i = 0; i < plugins.size(); i++) {
+                String p = plugins.get(i);
+                if (p.equals(CUT_CROSS_ENTROPY_PLUGIN)) {
+                    cutCrossEntropyPlugin = true;
+                } else if (!p.equals(LIGER_PLUGIN)) {
+                    errors.add(new ConfigError("plugins[" + i + "]", "unsupported feature: plugin '" + p
+                            + "' (axolotl-java acts on " + CUT_CROSS_ENTROPY_PLUGIN + " and " + LIGER_PLUGIN + ")"));
+                }
+            }
+        }
+        boolean cce = r.bool("cut_cross_entropy", cutCrossEntropyPlugin);
+        boolean liger = r.bool("liger_fused_linear_cross_entropy", false);
+        return cce || liger;
+    }
+
     private AxolotlConfig doBind(Map<String, Object> raw) {
         classifyKeys(raw);
         RawValues r = new RawValues(raw, "", errors);
@@ -102,7 +131,7 @@ public final class ConfigBinder {
         }
         r.map("gradient_checkpointing_kwargs");
         ModelSettings model = new ModelSettings(r.string("base_model", null), r.bool("reinit_weights", false),
-                r.string("tokenizer_config", null), gradientCheckpointing);
+                r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r));
 
         List<DatasetConfig> datasets = bindDatasets(r);
 

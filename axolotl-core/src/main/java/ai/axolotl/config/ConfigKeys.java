@@ -111,9 +111,11 @@ public final class ConfigKeys {
         unsupported("RL and preference training (DPO/KTO/ORPO/GRPO)", "rl", "trl", "dpo_beta", "rl_beta");
         unsupported("reward and classification models", "reward_model", "num_labels", "center_rewards_coefficient",
                 "cls_model_config", "process_reward_model");
-        unsupported("Axolotl plugins", "plugins");
-        unsupported("Liger kernels", "liger_rms_norm", "liger_rope", "liger_glu_activation", "liger_layer_norm",
-                "liger_fused_linear_cross_entropy", "liger_cross_entropy", "liger_rms_norm_gated");
+        // plugins: Cut Cross Entropy and Liger are acted on (the chunked loss; Liger's other kernels warn), others refused
+        supported("plugins", "cut_cross_entropy", "liger_fused_linear_cross_entropy");
+        noEffect("Liger's fused GPU kernel of the same math; axolotl-java computes it unfused, with the same result",
+                "liger_rms_norm", "liger_rope", "liger_glu_activation", "liger_layer_norm", "liger_cross_entropy",
+                "liger_rms_norm_gated");
         unsupported("chat templates", "chat_template", "chat_template_jinja", "default_system_message");
         unsupported("streaming pretraining datasets", "pretraining_dataset", "streaming",
                 "streaming_multipack_buffer_size", "max_packed_sequence_len");

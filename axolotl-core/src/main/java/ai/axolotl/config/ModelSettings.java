@@ -13,9 +13,13 @@ import java.io.Serializable;
  * @param tokenizerConfig path of a tokenizer.json (or its directory); null: base_model's if present, else the
  *     embedded byte tokenizer
  * @param gradientCheckpointing recompute each unit's activations in backward instead of keeping them
+ * @param chunkedLoss compute the output projection and cross entropy in chunks of tokens, never holding the whole
+ *     logits ({@code plugins: [...CutCrossEntropyPlugin]}, {@code cut_cross_entropy},
+ *     {@code liger_fused_linear_cross_entropy})
  */
 public record ModelSettings(
         @NotBlank(message = "is required (a local Hugging Face model directory)") String baseModel,
         boolean reinitWeights,
         String tokenizerConfig,
-        boolean gradientCheckpointing) implements Serializable {}
+        boolean gradientCheckpointing,
+        boolean chunkedLoss) implements Serializable {}

@@ -60,6 +60,9 @@ public interface CausalLm extends AutoCloseable {
         return n;
     }
 
+    /** The last unit: final norm and output projection (its hidden states and weight feed a chunked loss). */
+    HeadUnit head();
+
     /** Runs every unit forward on token ids and returns float32 logits [B, T, vocab]. */
     Tensor logits(Tensor inputIds, ForwardContext ctx);
 

@@ -43,6 +43,32 @@ public final class CausalLmLoss {
         }
     }
 
+    /**
+     * The summed loss of logits already aligned with their targets: {@code logits} [N, vocab] at the positions
+     * that predict {@code targets} [N] (-100 ignored); what a chunk of {@link ChunkedCrossEntropy} computes.
+     */
+    public static Tensor alignedSum(Tensor logits, Tensor targets) {
+        try (Tensor l = logits.scalar_type().value == ScalarType.Half.value ? logits.to(ScalarType.Float)
+                : new Tensor(logits)) {
+            return torch.cross_entropy_loss(l, targets, new TensorOptional(), REDUCTION_SUM, IGNORE_INDEX, 0.0);
+        }
+    }
+
+    /**
+     * The next token of each position, {@code labels[:, 1:]} followed by -100 for the last one, as [B, T]: the
+     * targets of the logits at the same positions, so that the sequence can be cut anywhere.
+     */
+    public static Tensor nextTokenTargets(Tensor labels) {
+        long b = labels.size(0);
+        long t = labels.size(1);
+        try (Tensor next = labels.narrow(1, 1, t - 1);
+             Tensor last = torch.full(new long[] {b, 1}, new org.bytedeco.pytorch.Scalar(IGNORE_INDEX),
+                     ai.axolotl.runtime.Tensors.optionsOn(ScalarType.Long, labels));
+             org.bytedeco.pytorch.TensorVector both = new org.bytedeco.pytorch.TensorVector(next, last)) {
+            return torch.cat(both, 1);
+        }
+    }
+
     /** Number of label tokens that count towards the loss of a [B, T] label tensor. */
     public static long countTokens(long[] labels, int batch, int seqLen) {
         long n = 0;

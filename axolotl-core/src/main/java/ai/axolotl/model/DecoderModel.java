@@ -27,6 +27,7 @@ public final class DecoderModel implements CausalLm {
     private final List<ModelUnit> units;
     private final ModelParallelism parallel;
     private final AttentionKernel attention;
+    private final HeadUnit head;
 
     private DecoderModel(ModelConfig config, Map<String, Tensor> parameters, AttentionKernel attention,
                          ModelParallelism parallel) {
@@ -54,7 +55,8 @@ public final class DecoderModel implements CausalLm {
             out = parameters.get(HeadUnit.LM_HEAD);
             hp.put(HeadUnit.LM_HEAD, out);
         }
-        u.add(new HeadUnit(config, hp, out, parallel));
+        this.head = new HeadUnit(config, hp, out, parallel);
+        u.add(head);
         this.units = List.copyOf(u);
     }
 
@@ -257,6 +259,11 @@ public final class DecoderModel implements CausalLm {
     @Override
     public List<ModelUnit> units() {
         return units;
+    }
+
+    @Override
+    public HeadUnit head() {
+        return head;
     }
 
     @Override

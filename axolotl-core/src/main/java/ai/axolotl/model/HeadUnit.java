@@ -10,6 +10,7 @@ import java.util.Map;
 
 /** Final RMSNorm and the output projection to vocabulary logits (float32). */
 public final class HeadUnit implements ModelUnit {
+    private final Tensor outputWeight;
     /** HF name of the final norm. */
     public static final String NORM = ParameterLayout.NORM;
     /** HF name of the output projection (absent when tied). */
@@ -25,6 +26,7 @@ public final class HeadUnit implements ModelUnit {
         this.parallel = parallel;
         this.params = params;
         this.lmHead = new DenseProjection(outputWeight);
+        this.outputWeight = outputWeight;
         Map<String, Tensor> u = new LinkedHashMap<>(params);
         if (config.tieWordEmbeddings()) {
             u.put(EmbeddingUnit.WEIGHT, outputWeight);
@@ -59,12 +61,26 @@ public final class HeadUnit implements ModelUnit {
      */
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
-        try (Tensor normed = RmsNorm.apply(h, params.get(NORM), config.rmsNormEps(), config.deltas().norm());
-             Tensor full = parallel.enterRegion(normed, ctx);
+        try (Tensor full = hidden(h, ctx);
              Tensor logits = lmHead.apply(full)) {
             ScalarType type = Tensors.sameType(logits.scalar_type(), ScalarType.Double)
                     ? ScalarType.Double : ScalarType.Float;
             return logits.to(type);
         }
+    }
+
+    /**
+     * What the output projection reads: the final norm of {@code h}, in the full form a column-parallel layer
+     * needs under tensor parallelism (the whole sequence), [B, T, hidden] in the compute type.
+     */
+    public Tensor hidden(Tensor h, ForwardContext ctx) {
+        try (Tensor normed = RmsNorm.apply(h, params.get(NORM), config.rmsNormEps(), config.deltas().norm())) {
+            return parallel.enterRegion(normed, ctx);
+        }
+    }
+
+    /** The output projection's [vocab (or this rank's slice), hidden] weight: {@code lm_head}, or the embedding. */
+    public Tensor outputWeight() {
+        return outputWeight;
     }
 }

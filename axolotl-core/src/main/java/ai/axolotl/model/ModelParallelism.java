@@ -66,6 +66,14 @@ public interface ModelParallelism {
      */
     Tensor lossSum(Tensor logits, Tensor labels);
 
+    /**
+     * Summed cross entropy of logits already aligned with their targets ([N, vocab or this rank's slice] against
+     * [N] full targets, -100 ignored): one chunk of {@link ChunkedCrossEntropy}.
+     */
+    default Tensor lossSumAligned(Tensor logits, Tensor targets) {
+        return CausalLmLoss.alignedSum(logits, targets);
+    }
+
     /** Rows of a micro-batch's sequence must be a multiple of this (sequence parallel splits them evenly). */
     default int sequenceMultiple() {
         return 1;

@@ -1,6 +1,7 @@
 package ai.axolotl.train;
 
 import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.ChunkedCrossEntropy;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.LossScaleSettings;
@@ -138,6 +139,11 @@ public final class Trainer implements AutoCloseable {
     /** Replaces where the CPU peak's single-thread rate comes from (tests: a deliberately wrong peak). */
     void cpuPeakRate(MfuMeter.SingleThreadRate rate) {
         this.cpuPeakRate = rate;
+    }
+
+    /** Logits per chunk of the chunked loss, 0 for the plain loss over the whole logits. */
+    static long lossChunkElements(AxolotlConfig config) {
+        return config.model().chunkedLoss() ? ChunkedCrossEntropy.chunkElements() : 0;
     }
 
     /** Element type of activations for this run. */
@@ -280,7 +286,11 @@ public final class Trainer implements AutoCloseable {
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
                 && fsdp.activationCheckpointing());
-        runner = new UnitRunner(model, strategy.hooks(), checkpointing);
+        runner = new UnitRunner(model, strategy.hooks(), checkpointing, lossChunkElements(config));
+        if (lossChunkElements(config) > 0) {
+            logRun("loss: output projection and cross entropy in chunks of at most {} logits (cut_cross_entropy / "
+                    + "liger_fused_linear_cross_entropy): the whole logits are never held", lossChunkElements(config));
+        }
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
         double peak = config.optimizer().learningRate();
@@ -542,7 +552,7 @@ public final class Trainer implements AutoCloseable {
     /** Token-weighted mean loss over rows, split over data-parallel ranks and summed. */
     EvalResult evaluate(List<PackedRow> rows) {
         return Evaluation.run(model, rows, config.training().evalBatchSize(), tokenizer.padId(), computeType(),
-                strategy);
+                strategy, config.model().chunkedLoss());
     }
 
     @Override

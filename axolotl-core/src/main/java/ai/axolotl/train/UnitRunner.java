@@ -1,6 +1,7 @@
 package ai.axolotl.train;
 
 import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.ChunkedCrossEntropy;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.GraphCut;
 import ai.axolotl.model.ModelUnit;
@@ -35,6 +36,7 @@ public final class UnitRunner {
     private final List<ModelUnit> units;
     private final UnitHooks hooks;
     private final boolean checkpointing;
+    private final long lossChunkElements;
     private long unitForwards;
 
     /**
@@ -43,10 +45,22 @@ public final class UnitRunner {
      * @param checkpointing recompute decoder layers in backward
      */
     public UnitRunner(CausalLm model, UnitHooks hooks, boolean checkpointing) {
+        this(model, hooks, checkpointing, 0);
+    }
+
+    /**
+     * @param model the model (its units in forward order and its loss)
+     * @param hooks strategy hooks
+     * @param checkpointing recompute decoder layers in backward
+     * @param lossChunkElements above 0: compute the output projection and the loss in chunks of at most this many
+     *                          logits ({@link ChunkedCrossEntropy}) instead of from the whole logits
+     */
+    public UnitRunner(CausalLm model, UnitHooks hooks, boolean checkpointing, long lossChunkElements) {
         this.model = model;
         this.units = model.units();
         this.hooks = hooks;
         this.checkpointing = checkpointing;
+        this.lossChunkElements = lossChunkElements;
     }
 
     /** How many unit forwards this runner has run, recomputations included (what checkpointing costs). */
@@ -82,6 +96,9 @@ public final class UnitRunner {
                 try (NoGradGuard g = new NoGradGuard()) {
                     outputs[i] = forward(u, in, ctx);
                 }
+            } else if (lossChunkElements > 0 && i == n - 1) {
+                unitForwards++;
+                outputs[i] = model.head().hidden(in, ctx); // the logits are made chunk by chunk in backward
             } else {
                 outputs[i] = forward(u, in, ctx);
             }
@@ -91,11 +108,23 @@ public final class UnitRunner {
         }
         double lossSum;
         ModelUnit head = units.get(n - 1);
-        try (Tensor sum = model.lossSum(outputs[n - 1], labels);
-             Tensor scaled = sum.div(Tensors.scalar(normalizer))) {
-            lossSum = sum.item_double();
-            hooks.beforeBackward(head);
-            backward(scaled, null, cuts.get(n - 1));
+        if (lossChunkElements > 0) {
+            hooks.beforeBackward(head); // the output weight is read now, chunk by chunk
+            try (Tensor leaf = outputs[n - 1].detach()) {
+                leaf.requires_grad_(true);
+                lossSum = ChunkedCrossEntropy.lossSum(leaf, model.head().outputWeight(), labels,
+                        model.parallelism(), normalizer, true, lossChunkElements);
+                try (Tensor hiddenGrad = ownedGrad(leaf)) {
+                    backward(outputs[n - 1], hiddenGrad, cuts.get(n - 1));
+                }
+            }
+        } else {
+            try (Tensor sum = model.lossSum(outputs[n - 1], labels);
+                 Tensor scaled = sum.div(Tensors.scalar(normalizer))) {
+                lossSum = sum.item_double();
+                hooks.beforeBackward(head);
+                backward(scaled, null, cuts.get(n - 1));
+            }
         }
         outputs[n - 1].close();
         hooks.afterBackward(head, lastMicroStep);
@@ -171,12 +200,32 @@ public final class UnitRunner {
      */
     public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor labels,
                                      ForwardContext ctx) {
+        return evalLossSum(model, hooks, inputIds, labels, ctx, 0);
+    }
+
+    /**
+     * As {@link #evalLossSum(CausalLm, UnitHooks, Tensor, Tensor, ForwardContext)}, with the loss in chunks of at
+     * most {@code lossChunkElements} logits when above 0.
+     */
+    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor labels,
+                                     ForwardContext ctx, long lossChunkElements) {
         List<ModelUnit> units = model.units();
         try (NoGradGuard g = new NoGradGuard()) {
             Tensor h = inputIds;
             for (int i = 0; i < units.size(); i++) {
                 ModelUnit u = units.get(i);
                 hooks.beforeForward(u);
+                if (lossChunkElements > 0 && i == units.size() - 1) {
+                    try (Tensor hidden = model.head().hidden(h, ctx)) {
+                        double sum = ChunkedCrossEntropy.lossSum(hidden, model.head().outputWeight(), labels,
+                                model.parallelism(), 1.0, false, lossChunkElements);
+                        hooks.afterEvaluationForward(u);
+                        if (i > 0) {
+                            h.close();
+                        }
+                        return sum;
+                    }
+                }
                 Tensor next = u.forward(h, ctx);
                 hooks.afterEvaluationForward(u);
                 if (i > 0) {

@@ -1,5 +1,6 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.bench.LossMemoryBenchmark;
 import ai.axolotl.bench.MemoryBenchmark;
 import ai.axolotl.bench.TrainerBenchmark;
 import ai.axolotl.distributed.launch.RankAllocator;
@@ -57,8 +58,28 @@ final class BenchCommand implements Callable<Integer> {
             + "reports the allocator it has")
     String allocator;
 
+    @Option(names = "--loss", description = "measure the memory of the output projection and loss of one "
+            + "micro-batch, whole logits against chunked (cut_cross_entropy); --vocab, --tokens, --hidden")
+    boolean loss;
+
+    @Option(names = "--vocab", defaultValue = "151936", description = "--loss: vocabulary size (default Qwen's)")
+    int vocab;
+
+    @Option(names = "--tokens", defaultValue = "4096", description = "--loss: tokens of the micro-batch")
+    int tokens;
+
+    @Option(names = "--hidden", defaultValue = "1024", description = "--loss: hidden size (default Qwen3-0.6B's)")
+    int hidden;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "--loss: alternated rounds (medians reported)")
+    int rounds;
+
     @Override
     public Integer call() throws Exception {
+        if (loss) {
+            System.out.println(new LossMemoryBenchmark(vocab, tokens, hidden, rounds).run());
+            return 0;
+        }
         if (allocator != null && !memory) {
             throw new IllegalArgumentException("--allocator applies to --memory, whose ranks are JVMs it starts; the "
                     + "time benchmark runs in this JVM (" + ProcessMemory.nativeAllocator() + "): preload jemalloc "

@@ -172,7 +172,7 @@ public final class SparkTraining {
         DatasetConfig written = new DatasetConfig(input.dir(), d.type(), d.field(), "json", input.files());
         ModelSettings m = c.model();
         ModelSettings model = new ModelSettings(absoluteIfHere(m.baseModel()), m.reinitWeights(),
-                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing());
+                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss());
         DataSettings t = c.data();
         DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
                 : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),

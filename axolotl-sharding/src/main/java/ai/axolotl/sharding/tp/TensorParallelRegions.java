@@ -84,6 +84,12 @@ public final class TensorParallelRegions implements ModelParallelism {
         return VocabParallelLoss.sum(logits, labels, group);
     }
 
+    /** A chunk's vocab-parallel loss over aligned logits and targets, without gathering the logits. */
+    @Override
+    public Tensor lossSumAligned(Tensor logits, Tensor targets) {
+        return VocabParallelLoss.alignedSum(logits, targets, group);
+    }
+
     /** All-gather along the sequence of a detached copy (no autograd history). */
     private Tensor allGather(Tensor x) {
         try (Tensor d = x.detach()) {

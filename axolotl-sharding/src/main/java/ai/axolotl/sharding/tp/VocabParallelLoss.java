@@ -25,11 +25,21 @@ public final class VocabParallelLoss {
      * @return the summed (not averaged) loss over label tokens, equal on every rank of the group
      */
     public static Tensor sum(Tensor logits, Tensor labels, Collectives group) {
-        long slice = logits.size(2);
+        try (Tensor l = CausalLmLoss.predictions(logits); Tensor y = CausalLmLoss.targets(labels)) {
+            return alignedSum(l, y, group);
+        }
+    }
+
+    /**
+     * The same over logits already aligned with their targets.
+     *
+     * @param l [N, V / tp], this rank's vocabulary slice of the logits at N positions
+     * @param y [N] the full targets of those positions, -100 ignored
+     */
+    public static Tensor alignedSum(Tensor l, Tensor y, Collectives group) {
+        long slice = l.size(1);
         long offset = group.rank() * slice;
-        try (Tensor l = CausalLmLoss.predictions(logits);
-             Tensor y = CausalLmLoss.targets(labels);
-             Tensor max = globalMax(l, group);
+        try (Tensor max = globalMax(l, group);
              Tensor maxCol = max.unsqueeze(1);
              Tensor shifted = l.sub(maxCol);
              Tensor exp = shifted.exp();
