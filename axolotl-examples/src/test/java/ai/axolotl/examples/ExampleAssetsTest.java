@@ -28,4 +28,16 @@ class ExampleAssetsTest {
         ModelConfig tiny = ModelConfig.shape("llama-tiny");
         assertThat(shape.withVocabSize(tiny.vocabSize())).isEqualTo(tiny);
     }
+
+    @Test
+    void qwen3ExampleValidatesAndIsAQwen3WithItsRealKeys() {
+        var loaded = ConfigLoader.load(Path.of("axolotl-examples/configs/qwen3-tiny.yml"), Map.of());
+        assertThat(loaded.warnings()).isEmpty();
+        ModelConfig shape = ModelConfig.read(Path.of(loaded.config().model().baseModel(), "config.json"));
+        assertThat(shape.decoderLayerClass()).isEqualTo("Qwen3DecoderLayer");
+        assertThat(shape.parameterShape("model.layers.0.self_attn.q_proj.weight")).containsExactly(512, 256);
+        assertThat(shape.parameterShape("model.layers.0.self_attn.q_norm.weight")).containsExactly(64);
+        assertThat(shape.tieWordEmbeddings()).isTrue();
+        assertThat(shape.carried()).containsEntry("eos_token_id", 151645);
+    }
 }
