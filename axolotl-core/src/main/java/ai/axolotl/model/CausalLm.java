@@ -45,11 +45,14 @@ public interface CausalLm extends AutoCloseable {
     CausalLm to(Device device);
 
     /**
-     * This model's tensor-parallel version for one rank: every split parameter replaced by a copy of the rank's
-     * slice (by its declared layout), replicated ones copied whole, the layers built to communicate through
-     * {@code parallel}. This model is left as it is.
+     * A model of this config over other tensors, its layers communicating through {@code parallel}: what a
+     * tensor-parallel plan builds from the slices it cut. Each tensor must have its parameter's local shape for
+     * {@code parallel.size()} ranks; they are copied as float32 leaves that require grad (the caller keeps and
+     * closes the given ones). This model is left as it is.
+     *
+     * @param source what the tensors came from, for messages
      */
-    CausalLm tensorParallel(ModelParallelism parallel);
+    CausalLm withParameters(Map<String, Tensor> parameters, ModelParallelism parallel, String source);
 
     /** Total number of parameter elements of the declared global shapes. */
     default long parameterCount() {

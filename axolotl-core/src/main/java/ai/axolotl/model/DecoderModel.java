@@ -99,27 +99,8 @@ public final class DecoderModel implements CausalLm {
     }
 
     @Override
-    public DecoderModel tensorParallel(ModelParallelism parallel) {
-        int tp = parallel.size();
-        config.requireTensorParallel(tp);
-        Map<String, Tensor> local = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
-            int dim = spec(e.getKey()).tensorParallel().shardDim();
-            Tensor p;
-            try (Tensor d = e.getValue().detach()) {
-                if (dim < 0) {
-                    p = d.clone();
-                } else {
-                    long len = d.size(dim) / tp;
-                    try (Tensor slice = d.narrow(dim, parallel.rank() * len, len)) {
-                        p = slice.clone();
-                    }
-                }
-            }
-            p.requires_grad_(true);
-            local.put(e.getKey(), p);
-        }
-        return new DecoderModel(config, local, new SdpaAttention(), parallel);
+    public DecoderModel withParameters(Map<String, Tensor> local, ModelParallelism parallel, String source) {
+        return fromSlices(config, local, parallel, source);
     }
 
     @Override

@@ -49,58 +49,8 @@ public final class HfCheckpoint {
         }
     }
 
-    /**
-     * The slices of a model directory's weights that rank {@code rank} of a tensor-parallel degree {@code tp}
-     * holds, as stored (dtype unchanged): split parameters cut along their {@link DecoderModel#tensorParallelStyle}
-     * dimension, replicated ones whole. Only those bytes are read from the safetensors files.
-     *
-     * @param tensors the slices by parameter name (the caller closes them)
-     * @param bytesRead bytes read from the files
-     */
-    public record Slices(Map<String, Tensor> tensors, long bytesRead) {}
-
-    /** Reads rank {@code rank}'s slices of every parameter of {@code config} (see {@link Slices}). */
-    public static Slices readSlices(Path dir, ModelConfig config, int rank, int tp) throws IOException {
-        Map<String, Path> files = weightFiles(dir);
-        Map<Path, Map<String, Safetensors.Entry>> headers = new LinkedHashMap<>();
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        long bytes = 0;
-        try {
-            for (String name : config.parameterNames()) {
-                Path file = files.get(name);
-                Safetensors.Entry entry = file == null ? null
-                        : headers.computeIfAbsent(file, HfCheckpoint::entriesOf).get(name);
-                if (entry == null) {
-                    throw new IllegalArgumentException(dir + ": missing tensor '" + name + "'");
-                }
-                long[] shape = config.parameterShape(name);
-                if (!Arrays.equals(shape, entry.shape())) {
-                    throw new IllegalArgumentException(dir + ": tensor '" + name + "' has shape "
-                            + Arrays.toString(entry.shape()) + ", expected " + Arrays.toString(shape));
-                }
-                int dim = config.spec(name).tensorParallel().shardDim();
-                Tensor t = dim < 0 || tp == 1 ? Safetensors.readSlice(file, entry, 0, 0, shape[0])
-                        : Safetensors.readSlice(file, entry, dim, rank * (shape[dim] / tp), shape[dim] / tp);
-                bytes += t.nbytes();
-                out.put(name, t);
-            }
-            return new Slices(out, bytes);
-        } catch (IOException | RuntimeException e) {
-            out.values().forEach(Tensor::close);
-            throw e;
-        }
-    }
-
-    private static Map<String, Safetensors.Entry> entriesOf(Path file) {
-        try {
-            return Safetensors.entries(file);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
-        }
-    }
-
     /** Which file holds each tensor: the single model.safetensors, or the index's weight_map. */
-    private static Map<String, Path> weightFiles(Path dir) throws IOException {
+    public static Map<String, Path> weightFiles(Path dir) throws IOException {
         Map<String, Path> out = new LinkedHashMap<>();
         if (Files.isRegularFile(dir.resolve(WEIGHTS))) {
             for (String name : Safetensors.entries(dir.resolve(WEIGHTS)).keySet()) {

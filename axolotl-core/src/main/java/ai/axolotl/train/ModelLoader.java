@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /** Loads the model a config names: weights from {@code base_model}, or a fresh one when {@code reinit_weights}. */
 public final class ModelLoader {
@@ -57,16 +58,31 @@ public final class ModelLoader {
     public record SlicedModel(CausalLm model, long bytesRead) {}
 
     /**
-     * A tensor-parallel rank's model read slice by slice from base_model's safetensors (only the bytes of its
-     * slices and of the replicated norms), for a config without {@code reinit_weights}.
+     * The tensors a rank read from a model directory.
+     *
+     * @param tensors by parameter name, each in the shape the rank holds it (the caller closes them)
+     * @param bytesRead bytes read from the files
      */
-    public static SlicedModel loadSlices(AxolotlConfig config, ModelParallelism parallel) {
+    public record Slices(Map<String, Tensor> tensors, long bytesRead) {}
+
+    /** Reads a rank's slices of a model directory's weights (the tensor-parallel plan decides what they are). */
+    @FunctionalInterface
+    public interface SliceReader {
+        /** The slices of every parameter of {@code config} that this rank holds. */
+        Slices read(Path dir, ModelConfig config) throws IOException;
+    }
+
+    /**
+     * A tensor-parallel rank's model read slice by slice from base_model's safetensors (only the bytes {@code
+     * reader} reads), for a config without {@code reinit_weights}; failures are one line naming base_model.
+     */
+    public static SlicedModel loadSlices(AxolotlConfig config, ModelParallelism parallel, SliceReader reader) {
         Path dir = baseModelDir(config);
         long[] bytes = {0};
         CausalLm model = reading(dir, () -> {
             requireWeights(dir);
             ModelConfig shape = ModelConfig.read(dir.resolve(HfCheckpoint.CONFIG));
-            HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, shape, parallel.rank(), parallel.size());
+            Slices slices = reader.read(dir, shape);
             try {
                 bytes[0] = slices.bytesRead();
                 LOG.info("tensor-parallel rank {} of {} read {} bytes of base_model's weights (its slices)",

@@ -84,7 +84,9 @@ public final class TensorParallelism implements ModelParallelLayer {
             throw notDividing(e);
         }
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
-        ModelLoader.SlicedModel sliced = ModelLoader.loadSlices(config, regions);
+        TensorParallelRegions r = regions;
+        ModelLoader.SlicedModel sliced = ModelLoader.loadSlices(config, regions,
+                (dir, shape) -> TensorParallelSlices.read(dir, shape, r.rank(), r.size()));
         baseModelBytesRead = sliced.bytesRead();
         model = sliced.model();
         return model;
@@ -107,7 +109,7 @@ public final class TensorParallelism implements ModelParallelLayer {
         regions = new TensorParallelRegions(tensorGroup, sequenceParallel);
         CausalLm local;
         try {
-            local = full.tensorParallel(regions);
+            local = TensorParallelSlices.cut(full, regions);
         } catch (IllegalArgumentException e) { // the degree does not divide the model (validation read no config.json)
             throw notDividing(e);
         }

@@ -1,4 +1,12 @@
-package ai.axolotl.model;
+package ai.axolotl.sharding;
+
+import ai.axolotl.model.CausalLm;
+import ai.axolotl.model.DType;
+import ai.axolotl.model.DecoderModel;
+import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.model.ModelConfig;
+import ai.axolotl.sharding.tp.TensorParallelSlices;
+import ai.axolotl.train.ModelLoader;
 
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Tensor;
@@ -17,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the whole tensor cut along its split dimension, and the bytes read are the slices' bytes (single file, sharded
  * index, float32 and bfloat16 storage).
  */
-class HfCheckpointSliceTest {
+class TensorParallelSlicesTest {
     @ParameterizedTest(name = "{0}, shards of {1} bytes")
     @CsvSource({"F32, 1073741824", "BF16, 1073741824", "F32, 40000"})
     void eachRankReadsExactlyItsSlices(DType dtype, long shardBytes, @TempDir Path dir) throws Exception {
@@ -30,7 +38,7 @@ class HfCheckpointSliceTest {
                 fileBytes += t.nbytes();
             }
             for (int rank = 0; rank < 2; rank++) {
-                HfCheckpoint.Slices slices = HfCheckpoint.readSlices(dir, config, rank, 2);
+                ModelLoader.Slices slices = TensorParallelSlices.read(dir, config, rank, 2);
                 long owned = 0;
                 for (String name : config.parameterNames()) {
                     Tensor slice = slices.tensors().get(name);
@@ -48,6 +56,23 @@ class HfCheckpointSliceTest {
                 slices.tensors().values().forEach(Tensor::close);
             }
             stored.values().forEach(Tensor::close);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void anExtraOrMissingTensorInTheFilesIsAnErrorNamingIt(@TempDir Path dir) throws Exception {
+        ModelConfig config = ModelConfig.llama(262, 32, 48, 2, 4, 2, 256, 1e-5, 10000, false, "float32");
+        try (CausalLm full = DecoderModel.initialise(config, 3)) {
+            Map<String, Tensor> extra = new java.util.LinkedHashMap<>(full.parameters());
+            extra.put("model.layers.0.self_attn.q_proj.bias", org.bytedeco.pytorch.global.torch.zeros(32));
+            HfCheckpoint.save(dir.resolve("extra"), config, extra, DType.F32, Long.MAX_VALUE);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> TensorParallelSlices.read(dir.resolve("extra"),
+                    config, 0, 2)).hasMessageContaining("unexpected tensor 'model.layers.0.self_attn.q_proj.bias'");
+            Map<String, Tensor> missing = new java.util.LinkedHashMap<>(full.parameters());
+            missing.remove("model.norm.weight");
+            HfCheckpoint.save(dir.resolve("missing"), config, missing, DType.F32, Long.MAX_VALUE);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> TensorParallelSlices.read(
+                    dir.resolve("missing"), config, 1, 2)).hasMessageContaining("missing tensor 'model.norm.weight'");
         }
     }
 }
