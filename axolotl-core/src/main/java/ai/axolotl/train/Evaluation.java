@@ -37,7 +37,7 @@ public final class Evaluation {
      * @param chunkedLoss compute the output projection and loss in chunks of tokens ({@link UnitRunner})
      */
     public static EvalResult run(CausalLm model, List<PackedRow> rows, int batchSize, int padId, ScalarType compute,
-                                 TrainingStrategy strategy, boolean chunkedLoss) {
+                                 ShardingStrategy strategy, boolean chunkedLoss) {
         UnitHooks hooks = strategy != null ? strategy.hooks() : UnitHooks.NONE;
         int ranks = strategy != null ? strategy.dataParallelSize() : 1;
         int rank = strategy != null ? strategy.dataParallelRank() : 0;

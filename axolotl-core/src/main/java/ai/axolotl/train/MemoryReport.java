@@ -29,7 +29,7 @@ public final class MemoryReport {
         return dir != null && !dir.isBlank();
     }
 
-    static void write(TrainingStrategy strategy, int steps) {
+    static void write(ShardingStrategy strategy, int steps) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("rank", strategy.rank());
         out.put("strategy", strategy.name());

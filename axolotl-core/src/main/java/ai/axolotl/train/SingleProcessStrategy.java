@@ -18,7 +18,7 @@ import java.util.Arrays;
 import java.util.Map;
 
 /** Everything in one process: the whole model, its gradients and the whole optimizer state. */
-public final class SingleProcessStrategy implements TrainingStrategy {
+public final class SingleProcessStrategy implements ShardingStrategy {
     /** Optimizer state file inside a checkpoint. */
     public static final String OPTIMIZER_FILE = "optimizer.pt";
     private CausalLm model;

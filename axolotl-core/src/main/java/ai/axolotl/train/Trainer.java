@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  * Trains a model as an {@link AxolotlConfig} describes: loads the model and data, then runs optimizer steps
  * (gradient accumulation over micro-batches, global-norm clipping, the learning-rate schedule), logs metrics,
  * evaluates, writes checkpoints, and exports the model as Hugging Face safetensors at the end. How each step is
- * spread over processes is the {@link TrainingStrategy}'s business.
+ * spread over processes is the {@link ShardingStrategy}'s business.
  *
  * <p>The loss of a step is the summed cross entropy of every micro-batch (and every rank) divided by the step's
  * label-token count, so gradient accumulation and data parallelism over the same global batch give the same
@@ -58,7 +58,7 @@ public final class Trainer implements AutoCloseable {
     /** The file beside an exported model recording what trained it. */
     public static final String PROVENANCE_FILE = "training_provenance.json";
     private final AxolotlConfig config;
-    private final TrainingStrategy strategy;
+    private final ShardingStrategy strategy;
     private final List<TrainingListener> listeners;
     private final int threads;
     private volatile boolean stopRequested;
@@ -80,7 +80,7 @@ public final class Trainer implements AutoCloseable {
      * @param listeners callbacks
      * @param threads libtorch intra-op threads (0: leave libtorch's default)
      */
-    public Trainer(AxolotlConfig config, TrainingStrategy strategy, List<TrainingListener> listeners, int threads) {
+    public Trainer(AxolotlConfig config, ShardingStrategy strategy, List<TrainingListener> listeners, int threads) {
         this.config = config;
         this.strategy = strategy;
         this.listeners = List.copyOf(listeners);

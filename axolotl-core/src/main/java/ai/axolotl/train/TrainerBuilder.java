@@ -36,7 +36,7 @@ public final class TrainerBuilder {
     private final Map<String, Object> raw = new LinkedHashMap<>();
     private final List<Map<String, Object>> datasets = new ArrayList<>();
     private final List<TrainingListener> listeners = new ArrayList<>();
-    private Supplier<TrainingStrategy> strategy = SingleProcessStrategy::new;
+    private Supplier<ShardingStrategy> strategy = SingleProcessStrategy::new;
     private int threads;
 
     /** An empty builder with micro_batch_size and gradient_accumulation_steps 1. */
@@ -216,7 +216,7 @@ public final class TrainerBuilder {
     }
 
     /** The strategy that spreads steps over processes (default: one process). */
-    public TrainerBuilder strategy(Supplier<TrainingStrategy> s) {
+    public TrainerBuilder strategy(Supplier<ShardingStrategy> s) {
         this.strategy = s;
         return this;
     }

@@ -137,7 +137,7 @@ class Fp16TrainingTest {
      * (even steps) before reduction, as an fp16 overflow would leave it; records which steps were applied and the
      * sum of the weights after each step.
      */
-    private static final class Overflowing implements TrainingStrategy {
+    private static final class Overflowing implements ShardingStrategy {
         private final SingleProcessStrategy inner = new SingleProcessStrategy();
         private final Set<Integer> overflowAt;
         private final List<Integer> appliedSteps = new ArrayList<>();

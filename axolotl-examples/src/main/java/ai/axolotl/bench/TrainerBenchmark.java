@@ -25,7 +25,7 @@ import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainerBuilder;
 import ai.axolotl.train.TrainingListener;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Optimizer;
@@ -60,7 +60,7 @@ public final class TrainerBenchmark {
     private final int seqLen;
     private final int microBatch;
     private final String strategyName;
-    private final Supplier<TrainingStrategy> strategy;
+    private final Supplier<ShardingStrategy> strategy;
     private final int world;
     private final IntFunction<RankLauncher> launcher;
 
@@ -76,7 +76,7 @@ public final class TrainerBenchmark {
      * @param launcher runs a given number of ranks (world &gt; 1, and the world-1 baseline)
      */
     public TrainerBenchmark(String shape, int steps, int threads, int seqLen, int microBatch, String strategyName,
-                            Supplier<TrainingStrategy> strategy, int world,
+                            Supplier<ShardingStrategy> strategy, int world,
                             IntFunction<RankLauncher> launcher) {
         this.shape = shape;
         this.steps = steps;
@@ -288,7 +288,7 @@ public final class TrainerBenchmark {
             }
         };
         if (ranks == 1 && world == 1 && extraKeys == null) {
-            try (TrainingStrategy s = strategy.get(); Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
+            try (ShardingStrategy s = strategy.get(); Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
                 TrainResult r = t.fit();
                 return new WorldRun(times, losses, r, s.modelStateBytes(), null);
             }

@@ -15,7 +15,7 @@ import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -184,7 +184,7 @@ final class TrainCommand implements Callable<Integer> {
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / spec.localWorldSize());
         String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
         try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId);
-             TrainingStrategy s = Strategies.create(c, groups);
+             ShardingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, List.of(), n)) {
             TrainResult r = stoppingOnSignal(List.of(trainer), trainer::fit);
             return spec.rank() == 0 ? report(r) : 0;

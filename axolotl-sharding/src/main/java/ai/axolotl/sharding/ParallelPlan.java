@@ -9,7 +9,7 @@ import ai.axolotl.model.DType;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.train.GradientClipping;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 
 import java.io.IOException;
@@ -19,7 +19,7 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * The {@link TrainingStrategy} of runs over process groups: one plan per rank that applies the parallelisms in a
+ * The {@link ShardingStrategy} of runs over process groups: one plan per rank that applies the parallelisms in a
  * fixed order and does, once, everything that is not a single parallelism's concern. Order: the
  * {@link ModelParallelLayer} first (tensor parallel slices the model; context parallel will join here), then the
  * {@link DataParallelLayer} (DDP, ZeRO 1-3, FSDP2 / HSDP) over the data-parallel ranks, which places what the
@@ -31,7 +31,7 @@ import java.util.function.Consumer;
  * preflight, progress reports, checkpoint orchestration and the streamed export. Each parallelism implements only
  * its own interface; none implements this one.
  */
-public final class ParallelPlan implements TrainingStrategy {
+public final class ParallelPlan implements ShardingStrategy {
     private final ModelParallelLayer modelParallelLayer;
     private final DataParallelLayer layer;
     private final Collectives lossGroup;
@@ -80,13 +80,13 @@ public final class ParallelPlan implements TrainingStrategy {
     }
 
     /** The data-parallel layer of {@code strategy} when it is a plan whose layer is a {@code type}. */
-    public static <T> Optional<T> layer(TrainingStrategy strategy, Class<T> type) {
+    public static <T> Optional<T> layer(ShardingStrategy strategy, Class<T> type) {
         return strategy instanceof ParallelPlan p && type.isInstance(p.layer)
                 ? Optional.of(type.cast(p.layer)) : Optional.empty();
     }
 
     /** The model parallelism of {@code strategy} when it is a plan whose model parallelism is a {@code type}. */
-    public static <T> Optional<T> modelParallelLayer(TrainingStrategy strategy, Class<T> type) {
+    public static <T> Optional<T> modelParallelLayer(ShardingStrategy strategy, Class<T> type) {
         return strategy instanceof ParallelPlan p && type.isInstance(p.modelParallelLayer)
                 ? Optional.of(type.cast(p.modelParallelLayer)) : Optional.empty();
     }

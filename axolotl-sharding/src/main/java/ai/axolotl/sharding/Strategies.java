@@ -14,7 +14,7 @@ import ai.axolotl.sharding.tp.TensorParallelism;
 import ai.axolotl.sharding.zero.ZeroLayer;
 import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.SingleProcessStrategy;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
@@ -56,7 +56,7 @@ public final class Strategies {
      * without any of them trains with the {@link SingleProcessStrategy}, unless it resumes a checkpoint of another
      * layout, which data parallel over that one rank reads.
      */
-    public static TrainingStrategy create(AxolotlConfig config, ProcessGroups groups) {
+    public static ShardingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
         if (config.parallel().contextParallelSize() > 1) {
             throw new ConfigException("context_parallel_size", "context parallelism is not available in this build "

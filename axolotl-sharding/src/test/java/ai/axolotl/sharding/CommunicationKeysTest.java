@@ -14,7 +14,7 @@ import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -61,7 +61,7 @@ class CommunicationKeysTest {
     }
 
     /** Losses of rank 0 of a world-2 run; {@code inspect} sees rank 0's strategy after training. */
-    private static List<Double> run(AxolotlConfig c, Consumer<TrainingStrategy> inspect) {
+    private static List<Double> run(AxolotlConfig c, Consumer<ShardingStrategy> inspect) {
         List<Double> losses = new ArrayList<>();
         new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
             TrainingListener rec = new TrainingListener() {
@@ -121,7 +121,7 @@ class CommunicationKeysTest {
         int[] mostInFlight = new int[2];
         new ThreadLauncher(2, Duration.ofSeconds(120), Strategies::create).launch(c, s -> {
             PartitionedLayer sharded = StrategyTestKit.layer(s, PartitionedLayer.class);
-            TrainingStrategy watched = new ForwardingStrategy(s) {
+            ShardingStrategy watched = new ForwardingStrategy(s) {
                 @Override
                 public UnitHooks hooks() {
                     return new ForwardingUnitHooks(s.hooks()) {

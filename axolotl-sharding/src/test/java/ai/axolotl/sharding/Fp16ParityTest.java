@@ -3,7 +3,7 @@ package ai.axolotl.sharding;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.testkit.ForwardingStrategy;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -67,7 +67,7 @@ class Fp16ParityTest {
         private final List<Integer> skipped;
         private int completed;
 
-        OverflowOnLastRank(TrainingStrategy inner, List<Integer> skipped) {
+        OverflowOnLastRank(ShardingStrategy inner, List<Integer> skipped) {
             super(inner);
             this.skipped = skipped;
         }

@@ -7,7 +7,7 @@ import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.sharding.testkit.StrategyTestKit;
 import ai.axolotl.sharding.tp.TensorParallelism;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,9 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TensorParallelLoadTest {
     @Test
     void ranksLoadTheirSlicesAndTrainTheOneProcessCurve(@TempDir Path dir) throws Exception {
-        List<TrainingStrategy> created = new CopyOnWriteArrayList<>();
+        List<ShardingStrategy> created = new CopyOnWriteArrayList<>();
         StrategyTestKit kit = new StrategyTestKit((c, groups) -> {
-            TrainingStrategy s = Strategies.create(c, groups);
+            ShardingStrategy s = Strategies.create(c, groups);
             created.add(s);
             return s;
         }, "").tensorParallel(2);

@@ -14,7 +14,7 @@ import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.slf4j.Logger;
@@ -122,7 +122,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<Spark
         device.log(LOG, "rank " + rank);
         try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), id,
                 device, CollectivesProvider.forDevice(device.type()));
-             TrainingStrategy s = Strategies.create(c, groups);
+             ShardingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, listeners, threads)) {
             TrainResult r = trainer.fit();
             if (rank != 0) {

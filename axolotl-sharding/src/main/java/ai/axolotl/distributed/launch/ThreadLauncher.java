@@ -8,7 +8,7 @@ import ai.axolotl.distributed.gloo.ProcessGroups;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.RankLauncher;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -29,7 +29,7 @@ import java.util.function.BiFunction;
 public final class ThreadLauncher implements RankLauncher {
     private final int world;
     private final Duration timeout;
-    private final BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategies;
+    private final BiFunction<AxolotlConfig, ProcessGroups, ShardingStrategy> strategies;
 
     /**
      * {@code world} ranks, strategies chosen from the config, timeout from the config's {@code ddp_timeout} or
@@ -45,7 +45,7 @@ public final class ThreadLauncher implements RankLauncher {
      * @param strategies builds each rank's strategy from the config and its process groups
      */
     public ThreadLauncher(int world, Duration timeout,
-                          BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategies) {
+                          BiFunction<AxolotlConfig, ProcessGroups, ShardingStrategy> strategies) {
         if (world < 1) {
             throw new IllegalArgumentException("world size must be at least 1, got " + world);
         }
@@ -119,7 +119,7 @@ public final class ThreadLauncher implements RankLauncher {
     public <T> List<T> launch(AxolotlConfig config, RankTask<T> task) {
         Duration t = timeout != null ? timeout : Timeouts.forRun(config.parallel(), System.getenv());
         return run(t, groups -> {
-            try (TrainingStrategy s = strategies.apply(config, groups)) {
+            try (ShardingStrategy s = strategies.apply(config, groups)) {
                 return task.run(s);
             }
         });

@@ -6,7 +6,7 @@ import ai.axolotl.model.DType;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 import ai.axolotl.train.UnitHooks;
 
 import java.io.IOException;
@@ -14,12 +14,12 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /** A strategy that hands every call to another one; tests override what they observe or alter. */
-public class ForwardingStrategy implements TrainingStrategy {
+public class ForwardingStrategy implements ShardingStrategy {
     /** The strategy calls go to. */
-    protected final TrainingStrategy inner;
+    protected final ShardingStrategy inner;
 
     /** Forwards to {@code inner}. */
-    public ForwardingStrategy(TrainingStrategy inner) {
+    public ForwardingStrategy(ShardingStrategy inner) {
         this.inner = inner;
     }
 

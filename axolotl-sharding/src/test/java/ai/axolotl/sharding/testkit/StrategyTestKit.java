@@ -15,7 +15,7 @@ import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.TrainResult;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
-import ai.axolotl.train.TrainingStrategy;
+import ai.axolotl.train.ShardingStrategy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,13 +41,13 @@ import static org.assertj.core.api.Assertions.within;
  */
 public final class StrategyTestKit {
     /** The data-parallel layer of a strategy built by {@code Strategies}, as {@code type}; fails the test otherwise. */
-    public static <T> T layer(TrainingStrategy s, Class<T> type) {
+    public static <T> T layer(ShardingStrategy s, Class<T> type) {
         return ParallelPlan.layer(s, type).orElseThrow(() -> new AssertionError(
                 "strategy " + s.name() + " has no data-parallel layer of type " + type.getSimpleName()));
     }
 
     /** The model parallelism of a strategy built by {@code Strategies}, as {@code type}; fails the test otherwise. */
-    public static <T> T modelParallelLayer(TrainingStrategy s, Class<T> type) {
+    public static <T> T modelParallelLayer(ShardingStrategy s, Class<T> type) {
         return ParallelPlan.modelParallelLayer(s, type).orElseThrow(() -> new AssertionError(
                 "strategy " + s.name() + " has no model parallelism of type " + type.getSimpleName()));
     }
@@ -59,7 +59,7 @@ public final class StrategyTestKit {
     /** Final weight tolerance (fp32). */
     public static final double WEIGHT_TOLERANCE = 1e-4;
     private static final int GLOBAL_ROWS = 4;
-    private final BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategy;
+    private final BiFunction<AxolotlConfig, ProcessGroups, ShardingStrategy> strategy;
     private final String extraYaml;
     private final Duration timeout = Duration.ofSeconds(120);
     private final List<List<Double>> evalLosses = new ArrayList<>();
@@ -71,7 +71,7 @@ public final class StrategyTestKit {
      * @param strategy builds the strategy under test for a rank
      * @param extraYaml config lines the strategy needs (e.g. an fsdp_config block); may be empty
      */
-    public StrategyTestKit(BiFunction<AxolotlConfig, ProcessGroups, TrainingStrategy> strategy, String extraYaml) {
+    public StrategyTestKit(BiFunction<AxolotlConfig, ProcessGroups, ShardingStrategy> strategy, String extraYaml) {
         this.strategy = strategy;
         this.extraYaml = extraYaml;
     }

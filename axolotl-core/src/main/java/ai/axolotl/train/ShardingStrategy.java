@@ -21,8 +21,12 @@ import java.util.Map;
  * {@code ParallelPlan}, which composes the parallelisms. A parallelism does not implement this interface: it
  * implements the plan's narrower one for its concern (a data-parallel layer: parameter placement, gradient sync,
  * checkpoint I/O; a model-parallel layer: how it slices the model), and the plan does the rest once.
+ *
+ * <p>This is also the pluggable unit a user implements and hands to {@code TrainerBuilder.strategy(...)}: the
+ * strategy test kit (the sharding module's test jar, {@code StrategyTestKit}) is the bar every implementation passes
+ * unchanged; {@code ai.axolotl.examples.AllReduceDataParallel} is a user-written one that does.
  */
-public interface TrainingStrategy extends AutoCloseable {
+public interface ShardingStrategy extends AutoCloseable {
     /** Short name for logs and benchmarks ({@code single}, {@code ddp}, ...). */
     String name();
 
