@@ -15,8 +15,18 @@ import java.util.Set;
 final class DecoderKeys {
     private static final Set<String> DTYPES = Set.of("float32", "bfloat16", "float16");
 
-    /** Defaults a family gives for absent keys. */
-    record Defaults(int headDim, boolean tie, double rmsNormEps, double ropeTheta, int maxPositions) {}
+    /**
+     * Defaults a family gives for absent keys.
+     *
+     * @param shapes defaults of the shape keys ({@code vocab_size}, {@code hidden_size}, ...) where the family's
+     *               config class has them (Gemma 3's nested {@code text_config} often omits them); absent: required
+     */
+    record Defaults(int headDim, boolean tie, double rmsNormEps, double ropeTheta, int maxPositions,
+                    Map<String, Integer> shapes) {
+        Defaults(int headDim, boolean tie, double rmsNormEps, double ropeTheta, int maxPositions) {
+            this(headDim, tie, rmsNormEps, ropeTheta, maxPositions, Map.of());
+        }
+    }
 
     /** The common keys as read; a family completes them into a {@link ModelConfig}. */
     static final class Read {
@@ -47,7 +57,7 @@ final class DecoderKeys {
             try {
                 return new ModelConfig(modelType, vocab, hidden, intermediate, layers, heads, kvHeads, headDim,
                         maxPositions, eps, rope, localRope, tie, dtype, qkvBias, oBias, mlpBias, window, sliding,
-                        queryPreAttnScalar, initializerRange, carried);
+                        queryPreAttnScalar, initializerRange, carried, false);
             } catch (IllegalArgumentException e) {
                 throw json.invalid(e.getMessage().replaceFirst("^config.json: ", ""));
             }
@@ -61,11 +71,11 @@ final class DecoderKeys {
         r.modelType = family.modelType();
         j.value("model_type");
         j.value("architectures");
-        r.vocab = required(j, "vocab_size");
-        r.hidden = required(j, "hidden_size");
-        r.intermediate = required(j, "intermediate_size");
-        r.layers = required(j, "num_hidden_layers");
-        r.heads = required(j, "num_attention_heads");
+        r.vocab = required(j, "vocab_size", d);
+        r.hidden = required(j, "hidden_size", d);
+        r.intermediate = required(j, "intermediate_size", d);
+        r.layers = required(j, "num_hidden_layers", d);
+        r.heads = required(j, "num_attention_heads", d);
         r.kvHeads = j.integer("num_key_value_heads", r.heads);
         r.headDim = j.integer("head_dim", d.headDim() > 0 ? d.headDim() : 0);
         r.maxPositions = j.integer("max_position_embeddings", d.maxPositions());
@@ -144,7 +154,10 @@ final class DecoderKeys {
         return out;
     }
 
-    private static int required(ConfigJson j, String key) {
+    private static int required(ConfigJson j, String key, Defaults d) {
+        if (j.value(key) == null && d.shapes().containsKey(key)) {
+            return d.shapes().get(key);
+        }
         if (j.value(key) == null) {
             throw j.error(key, null, "a positive integer (required)");
         }

@@ -36,9 +36,18 @@ final class Gemma3TextFamily implements ModelFamily {
         return DELTAS;
     }
 
+    /** Gemma3TextConfig's defaults of the shape keys (a multimodal checkpoint's text_config often omits them). */
+    private static final Map<String, Integer> SHAPES = Map.of("vocab_size", 262_208, "hidden_size", 2304,
+            "intermediate_size", 9216, "num_hidden_layers", 26, "num_attention_heads", 8);
+
     @Override
     public ModelConfig read(ConfigJson j) {
-        DecoderKeys.Read r = DecoderKeys.read(j, this, new DecoderKeys.Defaults(256, true, 1e-6, 1_000_000, 131072));
+        boolean kvGiven = j.value("num_key_value_heads") != null;
+        DecoderKeys.Read r = DecoderKeys.read(j, this, new DecoderKeys.Defaults(256, true, 1e-6, 1_000_000, 131072,
+                SHAPES));
+        if (!kvGiven) {
+            r.kvHeads = 4; // Gemma3TextConfig's default
+        }
         DecoderKeys.activation(j, "hidden_activation", Deltas.Activation.GELU_TANH);
         if (j.has("hidden_act")) {
             DecoderKeys.activation(j, "hidden_act", Deltas.Activation.GELU_TANH);

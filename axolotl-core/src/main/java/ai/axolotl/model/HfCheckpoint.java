@@ -19,6 +19,7 @@ import java.util.Map;
  * {@code model.safetensors.index.json}.
  */
 public final class HfCheckpoint {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HfCheckpoint.class);
     /** Single-file weights name. */
     public static final String WEIGHTS = "model.safetensors";
     /** Index of sharded weights. */
@@ -41,13 +42,57 @@ public final class HfCheckpoint {
             throw new IOException(dir + ": no config.json (expected a Hugging Face model directory)");
         }
         ModelConfig config = ModelConfig.read(dir.resolve(CONFIG));
-        Map<String, Tensor> weights = readWeights(dir);
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        Map<String, Tensor> stored = readWeights(dir);
         try {
+            int skipped = 0;
+            for (Map.Entry<String, Tensor> e : stored.entrySet()) {
+                String name = parameterName(config, e.getKey());
+                if (name == null) {
+                    skipped++;
+                } else {
+                    weights.put(name, e.getValue());
+                }
+            }
+            if (skipped > 0 && config.multimodalTextPart()) {
+                LOG.info("{}: trains the text model; {} vision tensors skipped", dir, skipped);
+            }
             return DecoderModel.fromWeights(config, weights, dir.toString());
         } finally {
-            weights.values().forEach(Tensor::close);
+            stored.values().forEach(Tensor::close);
         }
     }
+
+    /**
+     * The parameter name a stored tensor holds for a model of {@code config}, or null when it is not trained: the
+     * text part of a multimodal checkpoint is read from {@code language_model.model.*} (original release) or
+     * {@code model.language_model.*} (newer saves; transformers' {@code _checkpoint_conversion_mapping}), its
+     * vision tower and projector skipped. Any other name is returned as stored (a tensor that is no parameter is
+     * then an error naming it).
+     */
+    public static String parameterName(ModelConfig config, String stored) {
+        if (!config.multimodalTextPart()) {
+            return stored;
+        }
+        for (String vision : VISION_PREFIXES) {
+            if (stored.startsWith(vision)) {
+                return null;
+            }
+        }
+        if (stored.startsWith("language_model.model.")) {
+            return "model." + stored.substring("language_model.model.".length());
+        }
+        if (stored.startsWith("model.language_model.")) {
+            return "model." + stored.substring("model.language_model.".length());
+        }
+        if (stored.startsWith("language_model.lm_head.")) {
+            return stored.substring("language_model.".length());
+        }
+        return stored;
+    }
+
+    private static final String[] VISION_PREFIXES = {"vision_tower.", "multi_modal_projector.",
+        "model.vision_tower.", "model.multi_modal_projector."};
 
     /** Which file holds each tensor: the single model.safetensors, or the index's weight_map. */
     public static Map<String, Path> weightFiles(Path dir) throws IOException {

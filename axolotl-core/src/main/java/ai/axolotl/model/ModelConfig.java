@@ -44,13 +44,17 @@ import java.util.Map;
  * @param queryPreAttnScalar attention scores are scaled by its inverse square root (0: head_dim)
  * @param initializerRange standard deviation of a fresh model's linear and embedding weights
  * @param carried keys read that have no effect on training, written back as read (token ids, ...)
+ * @param multimodalTextPart read from the text part of a multimodal checkpoint ({@code gemma3}): its weights are
+ *                           stored under {@code language_model.model.*} or {@code model.language_model.*}, its
+ *                           vision tensors are skipped ({@link HfCheckpoint#parameterName}); written back as the
+ *                           text model
  */
 public record ModelConfig(
         String modelType, int vocabSize, int hiddenSize, int intermediateSize, int numHiddenLayers,
         int numAttentionHeads, int numKeyValueHeads, int headDim, int maxPositionEmbeddings, double rmsNormEps,
         Rope rope, Rope localRope, boolean tieWordEmbeddings, String torchDtype, boolean qkvBias, boolean oBias,
         boolean mlpBias, int slidingWindow, List<Boolean> slidingLayers, double queryPreAttnScalar,
-        double initializerRange, Map<String, Object> carried) {
+        double initializerRange, Map<String, Object> carried, boolean multimodalTextPart) {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -117,7 +121,7 @@ public record ModelConfig(
                                     String torchDtype) {
         return new ModelConfig("llama", vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads,
                 numKeyValueHeads, 0, maxPositionEmbeddings, rmsNormEps, Rope.plain(ropeTheta), null,
-                tieWordEmbeddings, torchDtype, false, false, false, 0, null, 0, 0, Map.of());
+                tieWordEmbeddings, torchDtype, false, false, false, 0, null, 0, 0, Map.of(), false);
     }
 
     /** The benchmark shapes of the reference spec: {@code llama-tiny} and {@code llama-small}. */
@@ -317,12 +321,20 @@ public record ModelConfig(
         Files.writeString(configJson, JSON.writeValueAsString(toJson()));
     }
 
+    /** A copy read as the text part of a multimodal checkpoint (or not). */
+    public ModelConfig withMultimodalTextPart(boolean textPart) {
+        return new ModelConfig(modelType, vocabSize, hiddenSize, intermediateSize, numHiddenLayers,
+                numAttentionHeads, numKeyValueHeads, headDim, maxPositionEmbeddings, rmsNormEps, rope, localRope,
+                tieWordEmbeddings, torchDtype, qkvBias, oBias, mlpBias, slidingWindow, slidingLayers,
+                queryPreAttnScalar, initializerRange, carried, textPart);
+    }
+
     /** A copy with another vocabulary size. */
     public ModelConfig withVocabSize(int v) {
         return new ModelConfig(modelType, v, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads,
                 numKeyValueHeads, headDim, maxPositionEmbeddings, rmsNormEps, rope, localRope, tieWordEmbeddings,
                 torchDtype, qkvBias, oBias, mlpBias, slidingWindow, slidingLayers, queryPreAttnScalar,
-                initializerRange, carried);
+                initializerRange, carried, multimodalTextPart);
     }
 
     /** A copy with tied or untied embeddings. */
@@ -330,7 +342,7 @@ public record ModelConfig(
         return new ModelConfig(modelType, vocabSize, hiddenSize, intermediateSize, numHiddenLayers,
                 numAttentionHeads, numKeyValueHeads, headDim, maxPositionEmbeddings, rmsNormEps, rope, localRope,
                 tied, torchDtype, qkvBias, oBias, mlpBias, slidingWindow, slidingLayers, queryPreAttnScalar,
-                initializerRange, carried);
+                initializerRange, carried, multimodalTextPart);
     }
 
     /** A copy with another dtype label for {@code config.json}. */
@@ -338,6 +350,6 @@ public record ModelConfig(
         return new ModelConfig(modelType, vocabSize, hiddenSize, intermediateSize, numHiddenLayers,
                 numAttentionHeads, numKeyValueHeads, headDim, maxPositionEmbeddings, rmsNormEps, rope, localRope,
                 tieWordEmbeddings, dtype, qkvBias, oBias, mlpBias, slidingWindow, slidingLayers, queryPreAttnScalar,
-                initializerRange, carried);
+                initializerRange, carried, multimodalTextPart);
     }
 }

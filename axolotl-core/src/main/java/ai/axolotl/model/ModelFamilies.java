@@ -16,7 +16,8 @@ public final class ModelFamilies {
             new MistralFamily(),
             new Qwen2Family(),
             new Qwen3Family(),
-            new Gemma3TextFamily());
+            new Gemma3TextFamily(),
+            new Gemma3Family());
 
     /** Architectures known and refused, with the feature that is missing. */
     private static final Map<String, String> REFUSED = new LinkedHashMap<>();

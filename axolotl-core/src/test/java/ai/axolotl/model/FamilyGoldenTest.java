@@ -208,4 +208,72 @@ class FamilyGoldenTest {
         }
         return Files.readAllBytes(again.resolve(HfCheckpoint.WEIGHTS));
     }
+
+    /**
+     * The text part of a multimodal Gemma 3 checkpoint ({@code gemma3}: nested {@code text_config}, weights under
+     * {@code language_model.model.*} or {@code model.language_model.*}, a vision tower beside them) gives the text
+     * model's golden logits, and exports as that text model.
+     */
+    @Test
+    void gemma3MultimodalCheckpointsTrainTheirTextPart(@TempDir Path tmp) throws Exception {
+        Path textDir = FAMILIES.resolve("gemma3_text");
+        ObjectMapper json = new ObjectMapper();
+        Map<String, Object> textConfig = json.readValue(textDir.resolve("config.json").toFile(), LinkedHashMap.class);
+        textConfig.remove("architectures");
+        for (String prefix : new String[] {"language_model.model.", "model.language_model."}) {
+            Path dir = Files.createDirectories(tmp.resolve(prefix.replace('.', '_')));
+            Map<String, Object> config = new LinkedHashMap<>();
+            config.put("architectures", List.of("Gemma3ForConditionalGeneration"));
+            config.put("model_type", "gemma3");
+            config.put("text_config", textConfig);
+            config.put("vision_config", Map.of("model_type", "siglip_vision_model", "hidden_size", 8));
+            config.put("mm_tokens_per_image", 256);
+            config.put("boi_token_index", 255999);
+            config.put("eoi_token_index", 256000);
+            config.put("image_token_index", 262144);
+            config.put("transformers_version", "4.50.0.dev0");
+            json.writeValue(dir.resolve("config.json").toFile(), config);
+            Map<String, Tensor> weights = HfCheckpoint.readWeights(textDir);
+            try (PointerScope scope = new PointerScope()) {
+                Map<String, long[]> shapes = new LinkedHashMap<>();
+                Map<String, Tensor> stored = new LinkedHashMap<>();
+                weights.forEach((n, t) -> stored.put(prefix + n.substring("model.".length()), t));
+                stored.put("vision_tower.vision_model.embeddings.patch_embedding.weight",
+                        torch.zeros(new long[] {8, 3, 2, 2}));
+                stored.put("multi_modal_projector.mm_input_projection_weight", torch.zeros(new long[] {8, 32}));
+                stored.forEach((n, t) -> shapes.put(n, t.shape()));
+                try (SafetensorsWriter w = new SafetensorsWriter(dir.resolve(HfCheckpoint.WEIGHTS), shapes, DType.F32,
+                        Map.of("format", "pt"))) {
+                    for (Map.Entry<String, Tensor> e : stored.entrySet()) {
+                        w.write(e.getKey(), e.getValue());
+                    }
+                }
+            } finally {
+                weights.values().forEach(Tensor::close);
+            }
+            ModelConfig read = ModelConfig.read(dir.resolve("config.json"));
+            assertThat(read.multimodalTextPart()).isTrue();
+            assertThat(read.withMultimodalTextPart(false))
+                    .isEqualTo(ModelConfig.read(textDir.resolve("config.json")));
+            JsonNode golden = json.readTree(textDir.resolve("golden.json").toFile());
+            long[] ids = new long[12];
+            for (int i = 0; i < 12; i++) {
+                ids[i] = golden.get("input_ids").get(i).asLong();
+            }
+            try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard();
+                 DecoderModel m = HfCheckpoint.load(dir)) {
+                Tensor logits = m.logits(row(ids), oneSequence(12, read, ScalarType.Float)).reshape(-1);
+                for (int i = 0; i < logits.numel(); i += 97) {
+                    assertThat(logits.get(i).item_double()).as(prefix + " logit " + i)
+                            .isCloseTo(golden.get("logits").get(i).asDouble(),
+                                    org.assertj.core.api.Assertions.within(1e-5));
+                }
+                Path out = tmp.resolve("export-" + prefix.replace('.', '_'));
+                HfCheckpoint.save(out, read, m.parameters(), DType.F32, Long.MAX_VALUE);
+                assertThat(ModelConfig.read(out.resolve("config.json")).modelType()).isEqualTo("gemma3_text");
+                assertThat(Safetensors.entries(out.resolve(HfCheckpoint.WEIGHTS)).keySet())
+                        .contains("model.layers.0.self_attn.q_norm.weight").noneMatch(n -> n.contains("vision"));
+            }
+        }
+    }
 }

@@ -63,12 +63,20 @@ public final class TensorParallelSlices {
      */
     public static ModelLoader.Slices read(Path dir, ModelConfig config, int rank, int tp) throws IOException {
         config.requireTensorParallel(tp);
-        Map<String, Path> files = HfCheckpoint.weightFiles(dir);
-        for (String stored : files.keySet()) {
-            if (!config.parameterNames().contains(stored) && !stored.endsWith("rotary_emb.inv_freq")) {
+        Map<String, Path> files = new LinkedHashMap<>();
+        Map<String, String> storedNames = new LinkedHashMap<>();
+        for (Map.Entry<String, Path> e : HfCheckpoint.weightFiles(dir).entrySet()) {
+            String stored = e.getKey();
+            String name = HfCheckpoint.parameterName(config, stored);
+            if (name == null || stored.endsWith("rotary_emb.inv_freq")) {
+                continue; // not trained
+            }
+            if (!config.parameterNames().contains(name)) {
                 throw new IllegalArgumentException(dir + ": unexpected tensor '" + stored + "' (not a parameter of "
                         + config.family().architectures().get(0) + " with this config.json)");
             }
+            files.put(name, e.getValue());
+            storedNames.put(name, stored);
         }
         Map<Path, Map<String, Safetensors.Entry>> headers = new LinkedHashMap<>();
         Map<String, Tensor> out = new LinkedHashMap<>();
@@ -78,7 +86,7 @@ public final class TensorParallelSlices {
                 String name = spec.name();
                 Path file = files.get(name);
                 Safetensors.Entry entry = file == null ? null
-                        : headers.computeIfAbsent(file, TensorParallelSlices::entriesOf).get(name);
+                        : headers.computeIfAbsent(file, TensorParallelSlices::entriesOf).get(storedNames.get(name));
                 if (entry == null) {
                     throw new IllegalArgumentException(dir + ": missing tensor '" + name + "'");
                 }
