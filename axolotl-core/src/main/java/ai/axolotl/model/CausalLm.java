@@ -54,6 +54,14 @@ public interface CausalLm extends AutoCloseable {
      */
     CausalLm withParameters(Map<String, Tensor> parameters, ModelParallelism parallel, String source);
 
+    /**
+     * This model over the same parameter tensors (shared, not copied: close one of the two only), its units built
+     * with another attention kernel and projection factory: the seams context parallel (a kernel that exchanges
+     * keys and values) and adapters (LoRA projections over a frozen base) apply through. Layouts and communication
+     * are kept.
+     */
+    CausalLm withComputation(AttentionKernel attention, ProjectionFactory projections);
+
     /** Total number of parameter elements of the declared global shapes. */
     default long parameterCount() {
         long n = 0;

@@ -24,15 +24,17 @@ public final class DecoderLayerUnit implements ModelUnit {
     private final Projection up;
     private final Projection down;
     private final AttentionKernel attention;
+    private final ProjectionFactory projections;
     private final ModelParallelism parallel;
 
     DecoderLayerUnit(int index, ModelConfig config, Map<String, Tensor> params, AttentionKernel attention,
-                     ModelParallelism parallel) {
+                     ProjectionFactory projections, ModelParallelism parallel) {
         this.index = index;
         this.parallel = parallel;
         this.config = config;
         this.deltas = config.deltas();
         this.params = params;
+        this.projections = projections;
         this.q = projection("self_attn.q_proj", true);
         this.k = projection("self_attn.k_proj", true);
         this.v = projection("self_attn.v_proj", true);
@@ -57,7 +59,8 @@ public final class DecoderLayerUnit implements ModelUnit {
     private Projection projection(String name, boolean column) {
         Tensor w = param(name + ".weight");
         Tensor b = params.get(prefix(index) + name + ".bias");
-        return new DenseProjection(w, b, column ? 1.0 : 1.0 / parallel.size());
+        return projections.create(config.spec(prefix(index) + name + ".weight"), w, b,
+                column ? 1.0 : 1.0 / parallel.size());
     }
 
     private Tensor param(String suffix) {

@@ -27,13 +27,15 @@ public final class DecoderModel implements CausalLm {
     private final List<ModelUnit> units;
     private final ModelParallelism parallel;
     private final AttentionKernel attention;
+    private final ProjectionFactory projections;
     private final HeadUnit head;
 
     private DecoderModel(ModelConfig config, Map<String, Tensor> parameters, AttentionKernel attention,
-                         ModelParallelism parallel) {
+                         ProjectionFactory projections, ModelParallelism parallel) {
         this.config = config;
         this.parallel = parallel;
         this.attention = attention;
+        this.projections = projections;
         this.parameters = Collections.unmodifiableMap(parameters);
         List<ModelUnit> u = new ArrayList<>();
         Tensor embed = parameters.get(EmbeddingUnit.WEIGHT);
@@ -46,7 +48,7 @@ public final class DecoderModel implements CausalLm {
                     lp.put(e.getKey(), e.getValue());
                 }
             }
-            u.add(new DecoderLayerUnit(i, config, lp, attention, parallel));
+            u.add(new DecoderLayerUnit(i, config, lp, attention, projections, parallel));
         }
         Map<String, Tensor> hp = new LinkedHashMap<>();
         hp.put(HeadUnit.NORM, parameters.get(HeadUnit.NORM));
@@ -61,7 +63,7 @@ public final class DecoderModel implements CausalLm {
     }
 
     private DecoderModel(ModelConfig config, Map<String, Tensor> parameters) {
-        this(config, parameters, new SdpaAttention(), ModelParallelism.NONE);
+        this(config, parameters, new SdpaAttention(), ProjectionFactory.DENSE, ModelParallelism.NONE);
     }
 
     @Override
@@ -95,12 +97,19 @@ public final class DecoderModel implements CausalLm {
             moved.put(e.getKey(), p);
             e.getValue().close();
         }
-        return new DecoderModel(config, moved, attention, parallel);
+        return new DecoderModel(config, moved, attention, projections, parallel);
     }
 
     @Override
     public DecoderModel withParameters(Map<String, Tensor> local, ModelParallelism parallel, String source) {
-        return fromSlices(config, local, parallel, source);
+        DecoderModel m = fromSlices(config, local, parallel, source);
+        return attention == m.attention && projections == m.projections ? m
+                : new DecoderModel(config, m.parameters, attention, projections, parallel);
+    }
+
+    @Override
+    public DecoderModel withComputation(AttentionKernel attention, ProjectionFactory projections) {
+        return new DecoderModel(config, new LinkedHashMap<>(parameters), attention, projections, parallel);
     }
 
     @Override
@@ -203,7 +212,7 @@ public final class DecoderModel implements CausalLm {
             }
             params.put(name, trainableCopy(slice, ScalarType.Float));
         }
-        return new DecoderModel(config, params, new SdpaAttention(), parallel);
+        return new DecoderModel(config, params, new SdpaAttention(), ProjectionFactory.DENSE, parallel);
     }
 
     /** A copy of {@code w} as a leaf of type {@code type} that requires grad. */

@@ -97,15 +97,17 @@ final class ParameterLayout {
             boolean column = style == TensorParallelStyle.COLUMN;
             out.add(new ParameterSpec(prefix + ".bias", new long[] {outFeatures},
                     column ? TensorParallelStyle.COLUMN : TensorParallelStyle.REPLICATED,
-                    column ? GradientPlacement.SHARD : GradientPlacement.PARTIAL, false, ParameterSpec.Init.ZEROS));
+                    column ? GradientPlacement.SHARD : GradientPlacement.PARTIAL, true, false,
+                    ParameterSpec.Init.ZEROS));
         }
     }
 
     private static ParameterSpec matrix(String name, long[] shape, TensorParallelStyle style) {
-        return new ParameterSpec(name, shape, style, GradientPlacement.SHARD, true, ParameterSpec.Init.NORMAL);
+        return new ParameterSpec(name, shape, style, GradientPlacement.SHARD, true, true, ParameterSpec.Init.NORMAL);
     }
 
     private static ParameterSpec norm(String name, long size, ParameterSpec.Init init, GradientPlacement gradient) {
-        return new ParameterSpec(name, new long[] {size}, TensorParallelStyle.REPLICATED, gradient, false, init);
+        return new ParameterSpec(name, new long[] {size}, TensorParallelStyle.REPLICATED, gradient, true, false,
+                init);
     }
 }

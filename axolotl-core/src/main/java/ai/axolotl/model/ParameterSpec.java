@@ -11,11 +11,13 @@ import java.util.Arrays;
  * @param shape the global shape
  * @param tensorParallel how tensor parallelism lays it out
  * @param gradient where its gradient stands after a tensor-parallel rank's backward
+ * @param trainable whether the optimizer updates it (every parameter of a full fine-tune; an adapter's frozen base
+ *                  is not)
  * @param decays whether weight decay applies (not to norms and biases, as transformers' Trainer decides)
  * @param init how a fresh model fills it
  */
 public record ParameterSpec(String name, long[] shape, TensorParallelStyle tensorParallel,
-                            GradientPlacement gradient, boolean decays, Init init) {
+                            GradientPlacement gradient, boolean trainable, boolean decays, Init init) {
     /** How a fresh parameter is filled. */
     public enum Init {
         /** normal(0, initializer_range): linear weights and the embedding. */
@@ -58,8 +60,8 @@ public record ParameterSpec(String name, long[] shape, TensorParallelStyle tenso
     @Override
     public boolean equals(Object o) {
         return o instanceof ParameterSpec p && name.equals(p.name) && Arrays.equals(shape, p.shape)
-                && tensorParallel == p.tensorParallel && gradient == p.gradient && decays == p.decays
-                && init == p.init;
+                && tensorParallel == p.tensorParallel && gradient == p.gradient && trainable == p.trainable
+                && decays == p.decays && init == p.init;
     }
 
     @Override
