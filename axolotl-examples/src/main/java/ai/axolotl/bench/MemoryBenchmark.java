@@ -169,8 +169,7 @@ public final class MemoryBenchmark {
         String parallel = switch (strategy) {
             case "zero1", "zero2", "zero3" -> "deepspeed:\n  zero_optimization:\n    stage: " + strategy.charAt(4)
                     + "\n    overlap_comm: true\n";
-            case "fsdp2" -> "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n"
-                    + "  transformer_layer_cls_to_wrap: LlamaDecoderLayer\n";
+            case "fsdp2" -> "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n"; // wrap: the model's
             default -> "";
         };
         return "base_model: " + dir.resolve("model") + "\nreinit_weights: true\ndatasets:\n  - path: "

@@ -213,8 +213,8 @@ public final class TrainerBenchmark {
                     Map.of("stage", Integer.parseInt(name.substring(4)), "overlap_comm", true)));
         }
         if (name.equals("fsdp2")) {
-            return Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true,
-                    "transformer_layer_cls_to_wrap", "LlamaDecoderLayer"));
+            // transformer_layer_cls_to_wrap left out: the model's own decoder-layer class
+            return Map.of("fsdp_version", 2, "fsdp_config", Map.of("reshard_after_forward", true));
         }
         return null;
     }
