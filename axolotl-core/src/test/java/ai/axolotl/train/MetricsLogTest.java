@@ -1,12 +1,10 @@
 package ai.axolotl.train;
 
+import ai.axolotl.testing.Console;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,17 +17,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * every step.
  */
 class MetricsLogTest {
-    /** What the logger printed (slf4j-simple writes to the current System.err) while {@code action} ran. */
+    /** What the logger printed while {@code action} ran. */
     private static String console(Runnable action) {
-        PrintStream saved = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            action.run();
-        } finally {
-            System.setErr(saved);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
+        return Console.capture(action);
     }
 
     private static void logOneStepAndOneEval(Path dir, boolean console) {

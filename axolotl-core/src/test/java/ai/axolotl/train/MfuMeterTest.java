@@ -1,5 +1,6 @@
 package ai.axolotl.train;
 
+import ai.axolotl.testing.Console;
 import ai.axolotl.runtime.Natives;
 import ai.axolotl.testing.TinyRun;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,9 +10,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -146,16 +144,8 @@ class MfuMeterTest {
         assertThat(MfuMeter.SingleThreadRate.GEMM.rate(ScalarType.Float, false)).isCloseTo(again, within(1.0));
     }
 
-    /** What the logger printed (slf4j-simple writes to the current System.err) while {@code action} ran. */
+    /** What the logger printed while {@code action} ran. */
     private static String console(Runnable action) {
-        PrintStream saved = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            action.run();
-        } finally {
-            System.setErr(saved);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
+        return Console.capture(action);
     }
 }
