@@ -102,9 +102,9 @@ public final class DecoderModel implements CausalLm {
 
     @Override
     public DecoderModel withParameters(Map<String, Tensor> local, ModelParallelism parallel, String source) {
+        // the tensors copied and checked as fromSlices does, the layers built with this model's computation
         DecoderModel m = fromSlices(config, local, parallel, source);
-        return attention == m.attention && projections == m.projections ? m
-                : new DecoderModel(config, m.parameters, attention, projections, parallel);
+        return new DecoderModel(config, m.parameters, attention, projections, parallel);
     }
 
     @Override
