@@ -179,6 +179,7 @@ public final class DecoderModel implements CausalLm {
                 throw new IllegalArgumentException(source + ": tensor '" + name + "' has shape "
                         + Arrays.toString(w.shape()) + ", expected " + Arrays.toString(spec.shape()));
             }
+            requireFinite(w, name, source);
             params.put(name, trainableCopy(w, paramType));
         }
         for (String name : weights.keySet()) {
@@ -210,9 +211,24 @@ public final class DecoderModel implements CausalLm {
                         + (slice == null ? "missing" : Arrays.toString(slice.shape())) + ", expected "
                         + Arrays.toString(shape));
             }
+            requireFinite(slice, name, source);
             params.put(name, trainableCopy(slice, ScalarType.Float));
         }
         return new DecoderModel(config, params, new SdpaAttention(), ProjectionFactory.DENSE, parallel);
+    }
+
+    /** Refuses weights holding NaN or infinite values, naming the tensor (they would be blamed on training). */
+    private static void requireFinite(Tensor w, String name, String source) {
+        try (Tensor finite = torch.isfinite(w); Tensor all = finite.all()) {
+            if (!all.item_bool()) {
+                long bad;
+                try (Tensor not = finite.logical_not(); Tensor count = not.sum()) {
+                    bad = count.item_long();
+                }
+                throw new IllegalArgumentException(source + ": tensor '" + name + "' holds " + bad
+                        + " NaN or infinite values (of " + w.numel() + "); the weights are damaged");
+            }
+        }
     }
 
     /** A copy of {@code w} as a leaf of type {@code type} that requires grad. */

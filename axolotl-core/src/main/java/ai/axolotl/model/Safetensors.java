@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -74,7 +75,33 @@ public final class Safetensors {
             }
             out.put(e.getKey(), new Entry(e.getKey(), dtype, shape, begin, end, dataStart));
         }
+        requireNoHoles(out, ch.size() - dataStart, file);
         return out;
+    }
+
+    /**
+     * The format's rule: the tensors' byte ranges cover the data section exactly, without holes or overlaps (a
+     * file that breaks it was cut, padded or written by a broken tool).
+     */
+    private static void requireNoHoles(Map<String, Entry> entries, long dataBytes, Path file) throws IOException {
+        List<Entry> byOffset = new ArrayList<>(entries.values());
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long at = 0;
+        for (Entry e : byOffset) {
+            if (e.begin() > at) {
+                throw new IOException(file + ": " + (e.begin() - at) + " bytes before tensor '" + e.name()
+                        + "' belong to no tensor (a hole in the data; not a valid safetensors file)");
+            }
+            if (e.begin() < at && e.end() > e.begin()) {
+                throw new IOException(file + ": tensor '" + e.name() + "' overlaps the tensor before it "
+                        + "(data_offsets " + e.begin() + ".." + e.end() + ")");
+            }
+            at = Math.max(at, e.end());
+        }
+        if (at != dataBytes) {
+            throw new IOException(file + ": " + (dataBytes - at) + " bytes after the last tensor belong to no "
+                    + "tensor (a hole in the data; not a valid safetensors file)");
+        }
     }
 
     /** Reads every tensor of a file, in header order. The caller owns (and closes) the tensors. */

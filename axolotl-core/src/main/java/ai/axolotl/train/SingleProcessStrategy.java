@@ -152,6 +152,12 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     /** Copies named weights into a model's parameters in place (closing the given tensors). */
     public static void copyWeights(CausalLm model, Map<String, Tensor> weights, String source) {
         try (NoGradGuard g = new NoGradGuard()) {
+            for (String name : weights.keySet()) {
+                if (!model.parameters().containsKey(name)) {
+                    throw new TrainingException(source + ": tensor '" + name + "' is not a parameter of this run's "
+                            + "model (" + model.config().numHiddenLayers() + " layers): not the same model");
+                }
+            }
             for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                 Tensor w = weights.get(e.getKey());
                 if (w == null) {
