@@ -206,6 +206,13 @@ public final class Trainer implements AutoCloseable {
         } else {
             model = strategy.loadModel(config);
         }
+        int maxPositions = model.config().maxPositionEmbeddings();
+        if (config.data().sequenceLen() > maxPositions && strategy.isMain()) {
+            LOG.warn("sequence_len ({}) is longer than base_model's max_position_embeddings ({}): positions past {} "
+                    + "were never trained (Axolotl raises model.config.max_position_embeddings to sequence_len; the "
+                    + "exported config.json keeps {})", config.data().sequenceLen(), maxPositions, maxPositions,
+                    maxPositions);
+        }
         tokenizer = Tokenizers.forConfig(config);
         if (tokenizer.vocabSize() > model.config().vocabSize()) {
             throw new TrainingException("the tokenizer has " + tokenizer.vocabSize() + " tokens but base_model's "
