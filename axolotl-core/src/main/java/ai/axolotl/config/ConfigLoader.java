@@ -1,22 +1,35 @@
 package ai.axolotl.config;
 
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 
 import java.io.IOException;
+import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads Axolotl-style YAML (snake_case keys), applies command-line overrides ({@code --key value}, dashes or
@@ -52,7 +65,16 @@ public final class ConfigLoader {
         return ConfigValidator.validate(ConfigBinder.bind(raw));
     }
 
-    /** Parses a YAML file into a key map, reporting malformed YAML with line and column. */
+    /** Aliases a document may expand into collections at most: a billion-laughs file fails fast. */
+    static final int MAX_COLLECTION_ALIASES = 50;
+
+    /**
+     * Parses a YAML file into a key map as PyYAML (Axolotl's reader) does: YAML 1.1 scalars, anchors and aliases
+     * (scalars, mappings, sequences) and merge keys ({@code <<}) resolved. Beyond PyYAML, a key repeated within a
+     * mapping is an error naming it and both lines (PyYAML keeps the last silently), and a document expanding more
+     * than {@value #MAX_COLLECTION_ALIASES} aliases into collections is refused before it is built. Malformed YAML
+     * is reported with line and column.
+     */
     @SuppressWarnings("unchecked")
     public static Map<String, Object> readYaml(Path file) {
         String text;
@@ -63,20 +85,57 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException("<file>", "cannot read " + file + ": " + e.getMessage());
         }
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(true); // found below, with both lines
+        options.setMaxAliasesForCollections(MAX_COLLECTION_ALIASES);
+        Yaml yaml = new Yaml(new SafeConstructor(options));
         try {
-            JsonNode node = YAML.readTree(text);
-            if (node == null || node.isNull() || node.isMissingNode()) {
+            Node root = yaml.compose(new StringReader(text));
+            if (root == null) {
                 return new LinkedHashMap<>();
             }
-            if (!node.isObject()) {
+            requireUniqueKeys(root, file, Collections.newSetFromMap(new IdentityHashMap<>()));
+            Object value = yaml.load(text);
+            if (value == null) {
+                return new LinkedHashMap<>();
+            }
+            if (!(value instanceof Map)) {
                 throw new ConfigException("<file>", file + " must be a YAML mapping of keys to values");
             }
-            return YAML.convertValue(node, LinkedHashMap.class);
-        } catch (JsonProcessingException e) {
-            JsonLocation loc = e.getLocation();
-            String where = loc == null ? "" : ":" + loc.getLineNr() + ":" + loc.getColumnNr();
-            String msg = e.getOriginalMessage().lines().findFirst().orElse("malformed YAML");
-            throw new ConfigException("<file>", "malformed YAML at " + file + where + ": " + msg);
+            return (Map<String, Object>) value;
+        } catch (MarkedYAMLException e) {
+            Mark m = e.getProblemMark();
+            String where = m == null ? "" : ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1);
+            String problem = e.getProblem() != null ? e.getProblem() : "malformed YAML";
+            throw new ConfigException("<file>", "malformed YAML at " + file + where + ": " + problem);
+        } catch (YAMLException e) {
+            String msg = e.getMessage() == null ? "malformed YAML" : e.getMessage().lines().findFirst().orElse("");
+            throw new ConfigException("<file>", "YAML at " + file + " refused: " + msg);
+        }
+    }
+
+    /** A key given twice in one mapping is an error naming it and both lines (merge keys may repeat). */
+    private static void requireUniqueKeys(Node node, Path file, Set<Node> seen) {
+        if (!seen.add(node)) {
+            return; // an alias to a node already walked
+        }
+        if (node instanceof MappingNode map) {
+            Map<String, Integer> lines = new LinkedHashMap<>();
+            for (NodeTuple t : map.getValue()) {
+                if (t.getKeyNode() instanceof ScalarNode k && !k.getValue().equals("<<")) {
+                    int line = k.getStartMark().getLine() + 1;
+                    Integer first = lines.putIfAbsent(k.getValue(), line);
+                    if (first != null) {
+                        throw new ConfigException(k.getValue(), "given twice in " + file + ": line " + first
+                                + " and line " + line + " (PyYAML would keep the last silently; keep one)");
+                    }
+                }
+                requireUniqueKeys(t.getValueNode(), file, seen);
+            }
+        } else if (node instanceof SequenceNode seq) {
+            for (Node n : seq.getValue()) {
+                requireUniqueKeys(n, file, seen);
+            }
         }
     }
 
