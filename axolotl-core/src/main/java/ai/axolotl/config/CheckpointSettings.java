@@ -17,6 +17,8 @@ import java.io.Serializable;
  * @param saveOnlyModel write only the model in checkpoints (such a checkpoint cannot be resumed)
  * @param resumeFromCheckpoint a checkpoint directory to resume from, {@code latest} for the newest in
  *     output_dir, or null
+ * @param overwriteOutputDir a fresh run into an output_dir holding another run's checkpoints deletes them (else it
+ *     is refused naming them)
  */
 public record CheckpointSettings(
         @NotBlank String outputDir,
@@ -25,17 +27,18 @@ public record CheckpointSettings(
         @PositiveOrZero int saveTotalLimit,
         String saveStrategy,
         boolean saveOnlyModel,
-        String resumeFromCheckpoint) implements Serializable {
+        String resumeFromCheckpoint,
+        boolean overwriteOutputDir) implements Serializable {
 
     /** The same settings writing to another directory. */
     public CheckpointSettings withOutputDir(String dir) {
         return new CheckpointSettings(dir, saveSteps, savesPerEpoch, saveTotalLimit, saveStrategy, saveOnlyModel,
-                resumeFromCheckpoint);
+                resumeFromCheckpoint, overwriteOutputDir);
     }
 
     /** The same settings resuming from {@code from} (a checkpoint directory, {@code latest}, or null). */
     public CheckpointSettings withResumeFromCheckpoint(String from) {
         return new CheckpointSettings(outputDir, saveSteps, savesPerEpoch, saveTotalLimit, saveStrategy, saveOnlyModel,
-                from);
+                from, overwriteOutputDir);
     }
 }

@@ -165,7 +165,7 @@ public final class ConfigBinder {
         CheckpointSettings checkpoint = new CheckpointSettings(r.string("output_dir", "./model-out"),
                 r.integer("save_steps", null), r.integer("saves_per_epoch", null),
                 r.integer("save_total_limit", 4), r.oneOf("save_strategy", null, List.of("steps", "epoch", "no")),
-                r.bool("save_only_model", false), resume);
+                r.bool("save_only_model", false), resume, r.bool("overwrite_output_dir", false));
 
         PrecisionSettings precision = new PrecisionSettings(r.autoBool("bf16", "auto"), r.bool("fp16", false),
                 r.autoBool("tf32", "auto"));

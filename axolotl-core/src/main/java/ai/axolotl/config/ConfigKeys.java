@@ -56,7 +56,7 @@ public final class ConfigKeys {
                 "max_steps", "learning_rate", "lr_scheduler", "cosine_min_lr_ratio", "warmup_steps",
                 "warmup_ratio", "weight_decay", "max_grad_norm", "optimizer", "adam_beta1", "adam_beta2",
                 "adam_epsilon", "seed", "output_dir", "logging_steps", "save_steps", "saves_per_epoch",
-                "save_total_limit", "save_strategy", "save_only_model", "resume_from_checkpoint",
+                "save_total_limit", "save_strategy", "save_only_model", "resume_from_checkpoint", "overwrite_output_dir",
                 "auto_resume_from_checkpoints", "eval_steps", "evals_per_epoch", "eval_strategy", "bf16", "fp16", "tf32",
                 "gradient_checkpointing", "loss_watchdog_threshold",
                 "loss_watchdog_patience",

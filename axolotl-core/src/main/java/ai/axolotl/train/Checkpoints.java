@@ -104,17 +104,45 @@ public final class Checkpoints {
     }
 
     /** Deletes the oldest checkpoints so that at most {@code limit} remain (0: keep all). */
-    public static List<Path> rotate(Path outputDir, int limit) throws IOException {
+    public static List<Path> rotate(Path outputDir, int limit, Path justWritten) throws IOException {
         List<Path> removed = new ArrayList<>();
         if (limit <= 0) {
             return removed;
         }
-        List<Path> all = list(outputDir);
-        for (int i = 0; i < all.size() - limit; i++) {
+        List<Path> all = new ArrayList<>(list(outputDir));
+        all.removeIf(p -> p.equals(justWritten)); // never the checkpoint this run just committed
+        int keep = Math.max(0, limit - 1);
+        for (int i = 0; i < all.size() - keep; i++) {
             deleteTree(all.get(i));
             removed.add(all.get(i));
         }
         return removed;
+    }
+
+    /**
+     * Before a fresh run (no resume) writes into {@code outputDir}: the checkpoints another run left there are
+     * deleted when {@code overwrite} (overwrite_output_dir), else the run is refused naming them, since rotation
+     * and {@code resume_from_checkpoint: true} would otherwise mix the two runs.
+     *
+     * @return the checkpoints deleted
+     */
+    public static List<Path> claimForFreshRun(Path outputDir, boolean overwrite, boolean delete) throws IOException {
+        List<Path> stale = list(outputDir);
+        if (stale.isEmpty()) {
+            return List.of();
+        }
+        if (!overwrite) {
+            throw new TrainingException("output_dir: " + outputDir + " holds another run's checkpoints ("
+                    + stale.stream().map(p -> p.getFileName().toString()).toList() + "); resume them "
+                    + "(resume_from_checkpoint: true), choose another output_dir, or set overwrite_output_dir: true "
+                    + "to delete them");
+        }
+        if (delete) {
+            for (Path p : stale) {
+                deleteTree(p);
+            }
+        }
+        return stale;
     }
 
     /** Deletes a directory tree if it exists. */

@@ -188,6 +188,20 @@ public final class Trainer implements AutoCloseable {
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));
         }
+        if (config.checkpoint().resumeFromCheckpoint() == null) {
+            Path outputDir = Path.of(config.checkpoint().outputDir());
+            try {
+                List<Path> deleted = Checkpoints.claimForFreshRun(outputDir, config.checkpoint().overwriteOutputDir(),
+                        strategy.isMain());
+                if (!deleted.isEmpty() && strategy.isMain()) {
+                    LOG.warn("overwrite_output_dir: deleted the checkpoints another run left in {}: {}", outputDir,
+                            deleted.stream().map(p -> p.getFileName().toString()).toList());
+                }
+            } catch (IOException e) {
+                throw new TrainingException("output_dir: cannot delete the old checkpoints in " + outputDir + ": "
+                        + e.getMessage(), e);
+            }
+        }
         device = strategy.device(); // after the input checks: bad input stays one line
         if (strategy instanceof SingleProcessStrategy) { // process groups log every rank's and set it current
             device.log(LOG, "rank 0");
@@ -511,7 +525,7 @@ public final class Trainer implements AutoCloseable {
                     scaler == null ? null : scaler.state()).write(tmp);
             tokenizer.save(tmp);
             Path done = Checkpoints.commit(tmp, outputDir, step);
-            Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit());
+            Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit(), done);
             LOG.info("saved {}", done);
             for (TrainingListener l : listeners) {
                 l.onCheckpoint(step, done);
