@@ -41,8 +41,22 @@ public final class TinyRun {
         return dir;
     }
 
-    /** A YAML config over the files of {@link #write}, with extra lines appended. */
+    /**
+     * A YAML config over the files of {@link #write}, with extra lines appended; a top-level key in {@code extra}
+     * replaces the base's line (a key given twice is an error).
+     */
     public static String yaml(Path dir, String extra) {
+        StringBuilder kept = new StringBuilder();
+        for (String line : base(dir).split("\n", -1)) {
+            String key = line.contains(":") && !line.startsWith(" ") ? line.substring(0, line.indexOf(':')) : null;
+            if (key == null || !extra.matches("(?s)(.*\n)?" + java.util.regex.Pattern.quote(key) + ":.*")) {
+                kept.append(line).append(line.isEmpty() ? "" : "\n");
+            }
+        }
+        return kept + extra;
+    }
+
+    private static String base(Path dir) {
         return "base_model: " + dir.resolve("model") + "\n"
                 + "reinit_weights: true\n"
                 + "datasets:\n"
@@ -59,7 +73,6 @@ public final class TinyRun {
                 + "weight_decay: 0.01\n"
                 + "seed: 7\n"
                 + "output_dir: " + dir.resolve("out") + "\n"
-                + "logging_steps: 1\n"
-                + extra;
+                + "logging_steps: 1\n";
     }
 }
