@@ -31,6 +31,8 @@ public final class HfModelWriter implements WeightSink, AutoCloseable {
     private final List<String> fileNames = new ArrayList<>();
     private final long totalBytes;
     private final ModelConfig config;
+    /** Makes this writer's temporary names its own (writers into one directory do not collide). */
+    private final String token = Long.toHexString(System.nanoTime()) + "-" + Thread.currentThread().getId();
     private int fileIndex = -1;
     private SafetensorsWriter current;
     private boolean failed;
@@ -75,7 +77,7 @@ public final class HfModelWriter implements WeightSink, AutoCloseable {
 
     /** The temporary name a file is written under until the export is complete. */
     private Path temporary(String fileName) {
-        return dir.resolve(".tmp-export-" + fileName);
+        return dir.resolve(".tmp-export-" + token + "-" + fileName);
     }
 
     @Override

@@ -141,6 +141,25 @@ public final class Trainer implements AutoCloseable {
         this.cpuPeakRate = rate;
     }
 
+    /**
+     * Checks, before anything loads, that output_dir is a directory this process can write (created when absent):
+     * a file in its place or a read-only location is one line now instead of an error after the model and the data
+     * have loaded.
+     */
+    static void requireWritableOutputDir(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new TrainingException("output_dir: " + dir + " is a file, not a directory");
+        }
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".write-probe-", "");
+            Files.delete(probe);
+        } catch (IOException e) {
+            throw new TrainingException("output_dir: " + dir + " is not writable (" + e.getClass().getSimpleName()
+                    + ": " + e.getMessage() + ")");
+        }
+    }
+
     /** Logits per chunk of the chunked loss, 0 for the plain loss over the whole logits. */
     static long lossChunkElements(AxolotlConfig config) {
         return config.model().chunkedLoss() ? ChunkedCrossEntropy.chunkElements() : 0;
@@ -188,6 +207,7 @@ public final class Trainer implements AutoCloseable {
         if (!unresolved.isEmpty()) {
             throw new TrainingException(unresolved.get(0));
         }
+        requireWritableOutputDir(Path.of(config.checkpoint().outputDir()));
         if (config.checkpoint().resumeFromCheckpoint() == null) {
             Path outputDir = Path.of(config.checkpoint().outputDir());
             try {

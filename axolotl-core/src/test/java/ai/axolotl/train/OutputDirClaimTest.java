@@ -51,4 +51,14 @@ class OutputDirClaimTest {
                 .containsExactly("checkpoint-6");
         assertThat(written).isDirectory();
     }
+
+    @Test
+    void anOutputDirThatIsAFileIsRefusedBeforeAnythingLoads(@TempDir Path dir) throws Exception {
+        TinyRun.write(dir, 200);
+        Path file = java.nio.file.Files.writeString(dir.resolve("not-a-dir"), "x");
+        // base_model is broken too: the output_dir check comes first, before the model is read
+        java.nio.file.Files.writeString(dir.resolve("model/config.json"), "{ broken");
+        assertThatThrownBy(() -> TrainerTest.train(TrainerTest.config(dir, "output_dir=" + file)))
+                .isInstanceOf(TrainingException.class).hasMessage("output_dir: " + file + " is a file, not a directory");
+    }
 }
