@@ -10,8 +10,11 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -40,6 +43,22 @@ public final class MetricsLog implements AutoCloseable {
      * @param console print the step and evaluation lines (else log them at debug level)
      */
     public MetricsLog(Path outputDir, int totalSteps, boolean append, boolean console) {
+        this(outputDir, totalSteps, append ? Integer.MAX_VALUE : -1, console);
+    }
+
+    /**
+     * @param outputDir where metrics.jsonl goes; null: no file (non-main ranks)
+     * @param totalSteps steps of the run, for the progress bar
+     * @param resumedAt the step a resumed run continues from: the file's lines of later steps (written by the run
+     *                  that crashed after that checkpoint) are dropped, so each step has one line; -1: a fresh
+     *                  file
+     * @param console print the step and evaluation lines (else log them at debug level)
+     */
+    public MetricsLog(Path outputDir, int totalSteps, int resumedAt, boolean console) {
+        boolean append = resumedAt >= 0;
+        if (outputDir != null && append) {
+            keepLinesUpTo(outputDir.resolve(FILE), resumedAt);
+        }
         this.totalSteps = totalSteps;
         this.console = console;
         this.progress = outputDir != null && System.console() != null && System.getenv("CI") == null;
@@ -54,6 +73,39 @@ public final class MetricsLog implements AutoCloseable {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + outputDir.resolve(FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Rewrites the file without the lines of steps after {@code step} (through a temporary file and a rename). */
+    private static void keepLinesUpTo(Path file, int step) {
+        if (!Files.isRegularFile(file)) {
+            return;
+        }
+        try {
+            List<String> kept = new ArrayList<>();
+            int dropped = 0;
+            for (String line : Files.readAllLines(file)) {
+                int at = -1;
+                try {
+                    at = JSON.readTree(line).path("step").asInt(-1);
+                } catch (IOException e) {
+                    // a line the crash cut in half: dropped below
+                }
+                if (at >= 0 && at <= step) {
+                    kept.add(line);
+                } else {
+                    dropped++;
+                }
+            }
+            if (dropped > 0) {
+                Path tmp = file.resolveSibling(FILE + ".tmp");
+                Files.write(tmp, kept);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                LOG.info("{}: dropped {} lines of steps after {} (written before the run stopped)", file, dropped,
+                        step);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + file + ": " + e.getMessage(), e);
         }
     }
 

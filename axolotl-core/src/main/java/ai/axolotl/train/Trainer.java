@@ -339,7 +339,7 @@ public final class Trainer implements AutoCloseable {
         boolean stopping = false;
         int watchdogCount = 0;
         int step = startStep;
-        try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0,
+        try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0 ? startStep : -1,
                 strategy.localRank() == 0)) {
             double windowLoss = 0;
             long windowTokens = 0;

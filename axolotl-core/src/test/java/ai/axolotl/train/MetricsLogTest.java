@@ -40,4 +40,25 @@ class MetricsLogTest {
         String other = console(() -> logOneStepAndOneEval(null, false));
         assertThat(other).doesNotContain("step 1/10").doesNotContain("eval at step");
     }
+
+    /**
+     * A run resumed from an earlier checkpoint than the one the stopped run reached: metrics.jsonl keeps one line
+     * per step (before, the stopped run's later steps stayed beside the resumed run's).
+     */
+    @Test
+    void aResumedRunLeavesOneLinePerStep(@TempDir Path dir) throws Exception {
+        ai.axolotl.testing.TinyRun.write(dir, 200);
+        TrainerTest.train(TrainerTest.config(dir, "max_steps=6", "save_steps=2"));
+        Path out = dir.resolve("out");
+        TrainerTest.train(TrainerTest.config(dir, "max_steps=6", "save_steps=2",
+                "resume_from_checkpoint=" + out.resolve("checkpoint-4")));
+        List<Integer> steps = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve(MetricsLog.FILE))) {
+            var j = new ObjectMapper().readTree(line);
+            if (j.has("loss")) {
+                steps.add(j.get("step").asInt());
+            }
+        }
+        assertThat(steps).containsExactly(1, 2, 3, 4, 5, 6);
+    }
 }
