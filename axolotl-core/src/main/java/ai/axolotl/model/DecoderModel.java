@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -166,7 +167,7 @@ public final class DecoderModel implements CausalLm {
                                            ScalarType paramType) {
         Map<String, Tensor> params = new LinkedHashMap<>();
         List<ParameterSpec> specs = config.parameterSpecs();
-        Set<String> expected = new java.util.HashSet<>();
+        Set<String> expected = new HashSet<>();
         for (ParameterSpec spec : specs) {
             String name = spec.name();
             expected.add(name);

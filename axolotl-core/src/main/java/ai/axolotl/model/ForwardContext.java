@@ -74,12 +74,6 @@ public final class ForwardContext implements AutoCloseable {
         return masks.get(config.window(layer));
     }
 
-    /** The full causal mask within samples (layers without a window). */
-    public Tensor mask() {
-        Tensor m = masks.get(0);
-        return m != null ? m : masks.values().iterator().next();
-    }
-
     /** [B, 1, T, head_dim] cosines of layer {@code layer}'s rotary angles. */
     public Tensor cos(int layer) {
         return tables.get(config.rope(layer))[0];

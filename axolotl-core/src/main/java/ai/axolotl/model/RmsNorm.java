@@ -14,11 +14,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class RmsNorm {
     private RmsNorm() {}
 
-    /** Llama's {@code w * (x * rsqrt(mean(x^2, -1) + eps)).to(x.dtype)}. */
-    public static Tensor apply(Tensor x, Tensor weight, double eps) {
-        return apply(x, weight, eps, Deltas.NormStyle.LLAMA);
-    }
-
     /**
      * Normalises the last dimension of {@code x}: Llama {@code w * (x_f * rsqrt(mean(x_f^2) + eps)).to(dtype)};
      * Gemma {@code ((x_f * rsqrt(mean(x_f^2) + eps)) * (1 + w_f)).to(dtype)}, with {@code x_f} the float32 (float64

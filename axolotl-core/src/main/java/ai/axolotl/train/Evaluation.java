@@ -1,7 +1,6 @@
 package ai.axolotl.train;
 
 import ai.axolotl.model.CausalLm;
-import ai.axolotl.model.ChunkedCrossEntropy;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
@@ -34,10 +33,11 @@ public final class Evaluation {
      * still takes part in the unit hooks' collectives, so no rank waits for a gather the others never start.
      *
      * @param strategy the run's strategy, or null for one process without hooks
-     * @param chunkedLoss compute the output projection and loss in chunks of tokens ({@link UnitRunner})
+     * @param lossChunkElements above 0: the output projection and loss in chunks of at most this many logits
+     *                          ({@link Trainer#lossChunkElements})
      */
     public static EvalResult run(CausalLm model, List<PackedRow> rows, int batchSize, int padId, ScalarType compute,
-                                 ShardingStrategy strategy, boolean chunkedLoss) {
+                                 ShardingStrategy strategy, long lossChunkElements) {
         UnitHooks hooks = strategy != null ? strategy.hooks() : UnitHooks.NONE;
         int ranks = strategy != null ? strategy.dataParallelSize() : 1;
         int rank = strategy != null ? strategy.dataParallelRank() : 0;
@@ -60,7 +60,7 @@ public final class Evaluation {
                          model.parallelism().sequenceMultiple(), device);
                  ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), model.config(), compute)) {
                 lossSum += UnitRunner.evalLossSum(model, hooks, mb.inputIds(), mb.labels(), ctx,
-                        chunkedLoss ? ChunkedCrossEntropy.chunkElements() : 0);
+                        lossChunkElements);
                 tokens += mb.labelTokens();
             }
         }
@@ -90,7 +90,8 @@ public final class Evaluation {
             List<PackedRow> rows = RowPacker.pack(ds.examples(), config.data().sequenceLen(),
                     config.data().samplePacking());
             ScalarType compute = Trainer.computeType(config);
-            return run(model, rows, config.training().evalBatchSize(), tok.padId(), compute, null, config.model().chunkedLoss());
+            return run(model, rows, config.training().evalBatchSize(), tok.padId(), compute, null,
+                    Trainer.lossChunkElements(config));
         } catch (IOException e) {
             throw new TrainingException("cannot read " + dir + ": " + e.getMessage(), e);
         } catch (DataException e) {

@@ -327,10 +327,11 @@ public final class Trainer implements AutoCloseable {
         var fsdp = config.parallel().fsdpSettings();
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
                 && fsdp.activationCheckpointing());
-        runner = new UnitRunner(model, strategy.hooks(), checkpointing, lossChunkElements(config));
-        if (lossChunkElements(config) > 0) {
+        long lossChunk = lossChunkElements(config);
+        runner = new UnitRunner(model, strategy.hooks(), checkpointing, lossChunk);
+        if (lossChunk > 0) {
             logRun("loss: output projection and cross entropy in chunks of at most {} logits (cut_cross_entropy / "
-                    + "liger_fused_linear_cross_entropy): the whole logits are never held", lossChunkElements(config));
+                    + "liger_fused_linear_cross_entropy): the whole logits are never held", lossChunk);
         }
         int accumulation = config.training().gradientAccumulationSteps();
         int padTo = config.data().padToSequenceLen() ? config.data().sequenceLen() : 0;
@@ -593,7 +594,7 @@ public final class Trainer implements AutoCloseable {
     /** Token-weighted mean loss over rows, split over data-parallel ranks and summed. */
     EvalResult evaluate(List<PackedRow> rows) {
         return Evaluation.run(model, rows, config.training().evalBatchSize(), tokenizer.padId(), computeType(),
-                strategy, config.model().chunkedLoss());
+                strategy, lossChunkElements(config));
     }
 
     @Override

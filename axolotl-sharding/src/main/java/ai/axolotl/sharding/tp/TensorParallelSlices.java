@@ -13,8 +13,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Where tensor parallel cuts a model, driven by the model's declarations ({@link ParameterSpec#tensorParallel}):
@@ -63,6 +65,7 @@ public final class TensorParallelSlices {
      */
     public static ModelLoader.Slices read(Path dir, ModelConfig config, int rank, int tp) throws IOException {
         config.requireTensorParallel(tp);
+        Set<String> parameters = new HashSet<>(config.parameterNames());
         Map<String, Path> files = new LinkedHashMap<>();
         Map<String, String> storedNames = new LinkedHashMap<>();
         for (Map.Entry<String, Path> e : HfCheckpoint.weightFiles(dir).entrySet()) {
@@ -71,7 +74,7 @@ public final class TensorParallelSlices {
             if (name == null || stored.endsWith("rotary_emb.inv_freq")) {
                 continue; // not trained
             }
-            if (!config.parameterNames().contains(name)) {
+            if (!parameters.contains(name)) {
                 throw new IllegalArgumentException(dir + ": unexpected tensor '" + stored + "' (not a parameter of "
                         + config.family().architectures().get(0) + " with this config.json)");
             }
