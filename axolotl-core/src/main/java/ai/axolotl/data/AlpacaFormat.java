@@ -7,6 +7,7 @@ import java.util.List;
 
 /**
  * {@code type: alpaca}: {@code instruction}, optional {@code input}, {@code output}, in Axolotl's Alpaca prompt.
+ * The prompt carries the tokenizer's own BOS (transformers' {@code add_special_tokens=True}).
  * Loss on the response (and EOS) only, unless {@code train_on_inputs}. Examples longer than {@code sequence_len}
  * are dropped, as Axolotl does.
  */
@@ -30,24 +31,19 @@ public final class AlpacaFormat implements PromptFormat {
         String output = text(row, "output", where, true);
         String prompt = input == null || input.isEmpty()
                 ? String.format(NO_INPUT, instruction) : String.format(WITH_INPUT, instruction, input);
-        int[] promptIds = tokenizer.encode(prompt);
+        int[] promptIds = tokenizer.encode(prompt, true);
         int[] responseIds = tokenizer.encode(output);
-        int bos = tokenizer.bosId();
-        int lead = bos >= 0 ? 1 : 0;
-        int n = lead + promptIds.length + responseIds.length + 1;
+        int n = promptIds.length + responseIds.length + 1;
         if (n > sequenceLen) {
             return List.of();
         }
         int[] ids = new int[n];
-        if (bos >= 0) {
-            ids[0] = bos;
-        }
-        System.arraycopy(promptIds, 0, ids, lead, promptIds.length);
-        System.arraycopy(responseIds, 0, ids, lead + promptIds.length, responseIds.length);
+        System.arraycopy(promptIds, 0, ids, 0, promptIds.length);
+        System.arraycopy(responseIds, 0, ids, promptIds.length, responseIds.length);
         ids[n - 1] = tokenizer.eosId();
         int[] labels = ids.clone();
         if (!trainOnInputs) {
-            Arrays.fill(labels, 0, lead + promptIds.length, -100);
+            Arrays.fill(labels, 0, promptIds.length, -100);
         }
         return List.of(new Example(ids, labels));
     }

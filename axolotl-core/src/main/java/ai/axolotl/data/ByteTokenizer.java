@@ -70,6 +70,21 @@ public final class ByteTokenizer implements Tokenizer {
     }
 
     @Override
+    public int idOf(String token) {
+        return switch (token) {
+            case "<s>" -> BOS;
+            case "</s>" -> EOS;
+            case "<pad>" -> PAD;
+            default -> -1;
+        };
+    }
+
+    @Override
+    public Map<String, String> specialTokens() {
+        return Map.of("bos_token", "<s>", "eos_token", "</s>", "pad_token", "<pad>");
+    }
+
+    @Override
     public String identity() {
         return "byte-v1";
     }
@@ -95,6 +110,32 @@ public final class ByteTokenizer implements Tokenizer {
             table[b] = printable[b] ? (char) b : (char) (256 + next++);
         }
         return table;
+    }
+
+    /** Hugging Face's TemplateProcessing that puts {@code <s>} before a text, as {@link #encode(String, boolean)}. */
+    private static Map<String, Object> bosProcessor() {
+        Map<String, Object> bos = Map.of("SpecialToken", Map.of("id", "<s>", "type_id", 0));
+        Map<String, Object> processor = new LinkedHashMap<>();
+        processor.put("type", "TemplateProcessing");
+        processor.put("single", List.of(bos, Map.of("Sequence", Map.of("id", "A", "type_id", 0))));
+        processor.put("pair", List.of(bos, Map.of("Sequence", Map.of("id", "A", "type_id", 0)),
+                Map.of("SpecialToken", Map.of("id", "<s>", "type_id", 1)),
+                Map.of("Sequence", Map.of("id", "B", "type_id", 1))));
+        processor.put("special_tokens", Map.of("<s>", Map.of("id", "<s>", "ids", List.of(BOS), "tokens",
+                List.of("<s>"))));
+        return processor;
+    }
+
+    @Override
+    public int[] encode(String text, boolean addSpecialTokens) {
+        int[] body = encode(text);
+        if (!addSpecialTokens) {
+            return body;
+        }
+        int[] out = new int[body.length + 1];
+        out[0] = BOS;
+        System.arraycopy(body, 0, out, 1, body.length);
+        return out;
     }
 
     @Override
@@ -143,7 +184,7 @@ public final class ByteTokenizer implements Tokenizer {
         root.put("added_tokens", added);
         root.put("normalizer", null);
         root.put("pre_tokenizer", byteLevel);
-        root.put("post_processor", null);
+        root.put("post_processor", bosProcessor());
         root.put("decoder", byteLevel);
         root.put("model", model);
         Files.writeString(dir.resolve("tokenizer.json"), json.writeValueAsString(root));
@@ -152,7 +193,7 @@ public final class ByteTokenizer implements Tokenizer {
         cfg.put("bos_token", "<s>");
         cfg.put("eos_token", "</s>");
         cfg.put("pad_token", "<pad>");
-        cfg.put("add_bos_token", false);
+        cfg.put("add_bos_token", true);
         cfg.put("model_max_length", 1_000_000);
         Files.writeString(dir.resolve("tokenizer_config.json"), json.writeValueAsString(cfg));
     }

@@ -24,7 +24,7 @@ public final class CompletionFormat implements PromptFormat {
         if (text == null || !text.isTextual()) {
             throw new DataException(where + ": expected a text field '" + field + "' (type: completion)");
         }
-        int[] ids = PromptFormat.withSpecials(tokenizer, tokenizer.encode(text.asText()));
+        int[] ids = PromptFormat.withSpecials(tokenizer, text.asText());
         List<Example> out = new ArrayList<>();
         for (int start = 0; start < ids.length; start += sequenceLen) {
             int[] chunk = Arrays.copyOfRange(ids, start, Math.min(ids.length, start + sequenceLen));

@@ -27,17 +27,17 @@ public interface PromptFormat {
         };
     }
 
-    /** Prepends the tokenizer's BOS (when it has one) and appends EOS. */
-    static int[] withSpecials(Tokenizer tok, int[] body) {
-        int bos = tok.bosId();
-        int n = body.length + 1 + (bos >= 0 ? 1 : 0);
-        int[] out = new int[n];
-        int i = 0;
-        if (bos >= 0) {
-            out[i++] = bos;
+    /**
+     * {@code text} as transformers tokenizes it with special tokens (the tokenizer's own BOS policy), then EOS
+     * appended unless already last, as Axolotl's completion and instruction formats do.
+     */
+    static int[] withSpecials(Tokenizer tok, String text) {
+        int[] ids = tok.encode(text, true);
+        if (ids.length > 0 && ids[ids.length - 1] == tok.eosId()) {
+            return ids;
         }
-        System.arraycopy(body, 0, out, i, body.length);
-        out[n - 1] = tok.eosId();
+        int[] out = java.util.Arrays.copyOf(ids, ids.length + 1);
+        out[ids.length] = tok.eosId();
         return out;
     }
 }
