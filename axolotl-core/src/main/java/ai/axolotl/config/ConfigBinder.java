@@ -131,7 +131,7 @@ public final class ConfigBinder {
         }
         r.map("gradient_checkpointing_kwargs");
         ModelSettings model = new ModelSettings(r.string("base_model", null), r.bool("reinit_weights", false),
-                r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r));
+                r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r), specialTokens(r));
 
         List<DatasetConfig> datasets = bindDatasets(r);
 
@@ -140,7 +140,7 @@ public final class ConfigBinder {
         DataSettings data = new DataSettings(r.string("dataset_prepared_path", null),
                 r.number("val_set_size", 0.0), r.integer("sequence_len", 512), packing,
                 pad == null ? packing : r.bool("pad_to_sequence_len", false), r.bool("train_on_inputs", false),
-                r.integer("min_sample_len", 0));
+                r.integer("min_sample_len", 0), bindChat(r));
         r.bool("eval_sample_packing", packing);
 
         TrainingSettings training = bindTraining(r);
@@ -201,26 +201,153 @@ public final class ConfigBinder {
                     String hint = Suggestions.closest(k, ConfigKeys.DATASET_KEYS)
                             .map(s -> " (did you mean '" + s + "'?)").orElse("");
                     errors.add(new ConfigError(p + "." + k, "unknown dataset key" + hint
-                            + "; supported: path, type, field, ds_type, data_files, split"));
+                            + "; supported: path, type, field, ds_type, data_files, split and the chat_template keys"));
                 }
             }
             String type = d.string("type", null);
-            if (type != null && !List.of("completion", "alpaca", "pretokenized").contains(type)) {
+            if (type != null && type.startsWith("sharegpt")) {
+                errors.add(new ConfigError(p + ".type", "`type: sharegpt.*` is deprecated. Please use "
+                        + "`type: chat_template` instead."));
+                type = null;
+            } else if (type != null && !List.of("completion", "alpaca", "chat_template", "pretokenized")
+                    .contains(type)) {
                 errors.add(new ConfigError(p + ".type", "unsupported dataset type '" + type
-                        + "'; expected completion, alpaca, or no type for rows with input_ids"));
+                        + "'; expected completion, alpaca, chat_template, or no type for rows with input_ids"));
                 type = null;
             }
             String split = d.string("split", "train");
-            if (!"train".equals(split)) {
-                errors.add(new ConfigError(p + ".split", "only split 'train' is supported for local files"));
+            String splitProblem = ai.axolotl.data.SplitSpec.problem(split);
+            if (splitProblem != null) {
+                errors.add(new ConfigError(p + ".split", splitProblem));
             }
             if (d.isSet("name")) {
                 errors.add(new ConfigError(p + ".name", "unsupported feature: Hugging Face dataset "
                         + "configurations (name) need the Hub; give a local path instead"));
             }
+            ChatDataset chat = null;
+            if ("chat_template".equals(type)) {
+                chat = bindChatDataset(d, p);
+            } else {
+                for (String k : CHAT_DATASET_KEYS) {
+                    if (item.containsKey(k) && item.get(k) != null) {
+                        warnings.add(p + "." + k + " has no effect: it belongs to type: chat_template datasets");
+                    }
+                }
+            }
             String dsType = d.string("ds_type", null);
             out.add(new DatasetConfig(d.string("path", null), type, d.string("field", null),
-                    dsType, d.stringList("data_files")));
+                    dsType, d.stringList("data_files"), split, chat));
+        }
+        return out;
+    }
+
+    /** Dataset keys of {@code type: chat_template}. */
+    static final List<String> CHAT_DATASET_KEYS = List.of("field_messages", "message_property_mappings",
+            "message_field_role", "message_field_content", "roles", "roles_to_train", "train_on_eos", "train_on_eot",
+            "drop_system_message", "field_system", "field_tools", "field_thinking", "template_thinking_key",
+            "split_thinking", "message_field_training", "message_field_training_detail", "chat_template",
+            "chat_template_jinja");
+    private static final List<String> EOS_OPTIONS = List.of("all", "turn", "last", "none");
+
+    private ChatDataset bindChatDataset(RawValues d, String p) {
+        Map<String, String> mappings = new java.util.LinkedHashMap<>();
+        mappings.put("role", "role");
+        mappings.put("content", "content");
+        Map<String, Object> given = d.map("message_property_mappings");
+        if (given != null) {
+            given.forEach((k, v) -> {
+                if (v instanceof String s) {
+                    mappings.put(k, s);
+                } else {
+                    errors.add(new ConfigError(p + ".message_property_mappings." + k, "expected a field name"));
+                }
+            });
+        }
+        for (String legacy : List.of("role", "content")) {
+            String key = "message_field_" + legacy;
+            String v = d.string(key, null);
+            if (v == null) {
+                continue;
+            }
+            if (given != null && given.containsKey(legacy) && !v.equals(given.get(legacy))) {
+                errors.add(new ConfigError(p + "." + key, "conflicts with message_property_mappings." + legacy
+                        + " ('" + given.get(legacy) + "' vs '" + v + "')"));
+            } else {
+                warnings.add(p + "." + key + " is deprecated; use message_property_mappings: {" + legacy + ": " + v
+                        + "} instead");
+                mappings.put(legacy, v);
+            }
+        }
+        Map<String, List<String>> roles = ChatDataset.DEFAULT_ROLES;
+        Map<String, Object> givenRoles = d.map("roles");
+        if (givenRoles != null) {
+            roles = new java.util.LinkedHashMap<>();
+            for (Map.Entry<String, Object> e : givenRoles.entrySet()) {
+                if (e.getValue() instanceof List<?> l && l.stream().allMatch(x -> x instanceof String)) {
+                    roles.put(e.getKey(), l.stream().map(String::valueOf).toList());
+                } else {
+                    errors.add(new ConfigError(p + ".roles." + e.getKey(), "expected a list of dataset role names"));
+                }
+            }
+        }
+        List<String> rolesToTrain = d.isSet("roles_to_train") ? d.stringList("roles_to_train") : List.of("assistant");
+        String eos = d.oneOf("train_on_eos", "turn", EOS_OPTIONS);
+        String eot = d.oneOf("train_on_eot", eos, EOS_OPTIONS);
+        String jinja = d.string("chat_template_jinja", null);
+        String template = d.string("chat_template", jinja != null ? "jinja" : "tokenizer_default");
+        checkTemplateChoice(p + ".chat_template", template, jinja);
+        return new ChatDataset(d.string("field_messages", "messages"), mappings, roles,
+                rolesToTrain == null ? List.of() : rolesToTrain, eos, eot, d.bool("drop_system_message", false),
+                d.string("field_system", "system"), d.string("field_tools", "tools"),
+                d.string("field_thinking", "reasoning_content"), d.string("template_thinking_key", "reasoning_content"),
+                d.bool("split_thinking", false), d.string("message_field_training", "training"),
+                d.string("message_field_training_detail", "train_detail"), template, jinja);
+    }
+
+    private void checkTemplateChoice(String key, String choice, String jinja) {
+        if (choice == null || choice.equals("tokenizer_default")) {
+            return;
+        }
+        if (choice.equals("jinja")) {
+            if (jinja == null) {
+                errors.add(new ConfigError(key, "chat_template: jinja needs chat_template_jinja (the template text or "
+                        + "a path to a .jinja file)"));
+            }
+            return;
+        }
+        String bundled = choice.startsWith("tokenizer_default_fallback_")
+                ? choice.substring("tokenizer_default_fallback_".length()) : choice;
+        if (!ChatSettings.BUNDLED.contains(bundled)) {
+            errors.add(new ConfigError(key, "unsupported feature: the chat template '" + bundled + "' is not bundled "
+                    + "with axolotl-java (bundled: " + String.join(", ", ChatSettings.BUNDLED) + "); use "
+                    + "tokenizer_default, or jinja with chat_template_jinja"));
+        }
+    }
+
+    private ChatSettings bindChat(RawValues r) {
+        String jinja = r.string("chat_template_jinja", null);
+        String template = r.string("chat_template", jinja != null ? "jinja" : null);
+        checkTemplateChoice("chat_template", template, jinja);
+        List<String> eot = r.isSet("eot_tokens") ? r.stringList("eot_tokens") : null;
+        Map<String, Object> kwargs = r.map("chat_template_kwargs");
+        return new ChatSettings(template, jinja, eot, kwargs);
+    }
+
+    private Map<String, String> specialTokens(RawValues r) {
+        Map<String, Object> m = r.map("special_tokens");
+        if (m == null) {
+            return Map.of();
+        }
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Object> e : m.entrySet()) {
+            if (!List.of("bos_token", "eos_token", "pad_token", "unk_token").contains(e.getKey())) {
+                errors.add(new ConfigError("special_tokens." + e.getKey(), "unsupported feature: only bos_token, "
+                        + "eos_token, pad_token and unk_token can be set (adding tokens is not supported)"));
+            } else if (e.getValue() instanceof String s) {
+                out.put(e.getKey(), s);
+            } else if (e.getValue() != null) {
+                errors.add(new ConfigError("special_tokens." + e.getKey(), "expected a token string"));
+            }
         }
         return out;
     }

@@ -92,7 +92,7 @@ public final class ConfigKeys {
                 "dataloader_num_workers", "dataloader_pin_memory", "dataloader_prefetch_factor",
                 "dataloader_drop_last", "accelerator_config", "torchdistx_path", "total_num_tokens",
                 "sample_packing_eff_est", "sample_packing_group_size", "sample_packing_bin_size",
-                "sample_packing_sequentially", "sample_packing_mp_start_method", "sample_packing_seq_len_multiplier", "special_tokens", "eot_tokens",
+                "sample_packing_sequentially", "sample_packing_mp_start_method", "sample_packing_seq_len_multiplier",
                 "strict", "debug", "group_by_length");
         noEffect("generation-based evaluation is not built in", "eval_table_size", "eval_max_new_tokens",
                 "do_causal_lm_eval", "eval_causal_lm_metrics", "do_bench_eval", "evaluation_strategy");
@@ -116,7 +116,8 @@ public final class ConfigKeys {
         noEffect("Liger's fused GPU kernel of the same math; axolotl-java computes it unfused, with the same result",
                 "liger_rms_norm", "liger_rope", "liger_glu_activation", "liger_layer_norm", "liger_cross_entropy",
                 "liger_rms_norm_gated");
-        unsupported("chat templates", "chat_template", "chat_template_jinja", "default_system_message");
+        supported("chat_template", "chat_template_jinja", "chat_template_kwargs", "eot_tokens", "special_tokens");
+        unsupported("rewriting the system message of chatml (default_system_message)", "default_system_message");
         unsupported("streaming pretraining datasets", "pretraining_dataset", "streaming",
                 "streaming_multipack_buffer_size", "max_packed_sequence_len");
         unsupported("multimodal models", "processor_type", "image_size", "image_resize_algorithm");
@@ -156,7 +157,10 @@ public final class ConfigKeys {
 
     /** Keys allowed in one entry of {@code datasets}. */
     public static final Set<String> DATASET_KEYS = Set.of("path", "type", "field", "ds_type", "data_files",
-            "split", "name", "train_on_split");
+            "split", "name", "train_on_split", "field_messages", "message_property_mappings", "message_field_role",
+            "message_field_content", "roles", "roles_to_train", "train_on_eos", "train_on_eot", "drop_system_message",
+            "field_system", "field_tools", "field_thinking", "template_thinking_key", "split_thinking",
+            "message_field_training", "message_field_training_detail", "chat_template", "chat_template_jinja");
 
     private static final Map<String, Key> FSDP = new LinkedHashMap<>();
 

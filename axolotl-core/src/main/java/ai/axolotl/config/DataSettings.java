@@ -15,6 +15,7 @@ import java.io.Serializable;
  * @param padToSequenceLen pad every row to {@code sequence_len} (otherwise to the longest in its micro-batch)
  * @param trainOnInputs for alpaca, also train on the prompt tokens
  * @param minSampleLen drop examples shorter than this many tokens
+ * @param chat the top-level chat keys
  */
 public record DataSettings(
         String datasetPreparedPath,
@@ -23,4 +24,18 @@ public record DataSettings(
         boolean samplePacking,
         boolean padToSequenceLen,
         boolean trainOnInputs,
-        @PositiveOrZero int minSampleLen) implements Serializable {}
+        @PositiveOrZero int minSampleLen,
+        ChatSettings chat) implements Serializable {
+
+    /** Null chat settings are none. */
+    public DataSettings {
+        chat = chat == null ? ChatSettings.NONE : chat;
+    }
+
+    /** Settings without top-level chat keys. */
+    public DataSettings(String datasetPreparedPath, double valSetSize, int sequenceLen, boolean samplePacking,
+            boolean padToSequenceLen, boolean trainOnInputs, int minSampleLen) {
+        this(datasetPreparedPath, valSetSize, sequenceLen, samplePacking, padToSequenceLen, trainOnInputs,
+                minSampleLen, ChatSettings.NONE);
+    }
+}

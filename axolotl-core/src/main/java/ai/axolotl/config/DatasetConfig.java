@@ -14,17 +14,27 @@ import java.util.List;
  * @param field for completion, the text field (default {@code text})
  * @param dsType file format: {@code json} (JSON array or JSON lines)
  * @param dataFiles files to read, relative to {@code path} when it is a directory; null: every .json/.jsonl
+ * @param split which rows, in Hugging Face datasets' slice grammar ({@code train}, {@code train[:20%]}, ...)
+ * @param chat for {@code type: chat_template}, its keys; otherwise null
  */
 public record DatasetConfig(
         @NotBlank String path,
-        @Pattern(regexp = "completion|alpaca|pretokenized", message = "must be one of completion, alpaca, "
-                + "pretokenized (or absent for rows with input_ids)") String type,
+        @Pattern(regexp = "completion|alpaca|chat_template|pretokenized", message = "must be one of completion, "
+                + "alpaca, chat_template, pretokenized (or absent for rows with input_ids)") String type,
         String field,
         @Pattern(regexp = "json|jsonl", message = "must be json (JSON array or JSON lines)") String dsType,
-        List<String> dataFiles) implements Serializable {
+        List<String> dataFiles,
+        String split,
+        ChatDataset chat) implements Serializable {
 
     /** Normalises defaults. */
     public DatasetConfig {
         dataFiles = dataFiles == null ? null : List.copyOf(dataFiles);
+        split = split == null ? "train" : split;
+    }
+
+    /** A dataset of every row of its files, not a chat dataset. */
+    public DatasetConfig(String path, String type, String field, String dsType, List<String> dataFiles) {
+        this(path, type, field, dsType, dataFiles, "train", null);
     }
 }

@@ -3,6 +3,7 @@ package ai.axolotl.config;
 import jakarta.validation.constraints.NotBlank;
 
 import java.io.Serializable;
+import java.util.Map;
 
 /**
  * Which model to train and how to hold it.
@@ -16,10 +17,24 @@ import java.io.Serializable;
  * @param chunkedLoss compute the output projection and cross entropy in chunks of tokens, never holding the whole
  *     logits ({@code plugins: [...CutCrossEntropyPlugin]}, {@code cut_cross_entropy},
  *     {@code liger_fused_linear_cross_entropy})
+ * @param specialTokens {@code special_tokens}: bos/eos/pad/unk overrides, each naming a token of the vocabulary
  */
 public record ModelSettings(
         @NotBlank(message = "is required (a local Hugging Face model directory)") String baseModel,
         boolean reinitWeights,
         String tokenizerConfig,
         boolean gradientCheckpointing,
-        boolean chunkedLoss) implements Serializable {}
+        boolean chunkedLoss,
+        Map<String, String> specialTokens) implements Serializable {
+
+    /** Copies the overrides. */
+    public ModelSettings {
+        specialTokens = specialTokens == null ? Map.of() : Map.copyOf(specialTokens);
+    }
+
+    /** Settings without special-token overrides. */
+    public ModelSettings(String baseModel, boolean reinitWeights, String tokenizerConfig,
+            boolean gradientCheckpointing, boolean chunkedLoss) {
+        this(baseModel, reinitWeights, tokenizerConfig, gradientCheckpointing, chunkedLoss, Map.of());
+    }
+}

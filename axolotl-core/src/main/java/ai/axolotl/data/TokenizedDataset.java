@@ -2,6 +2,8 @@ package ai.axolotl.data;
 
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.DatasetConfig;
+import ai.axolotl.data.chat.ChatTemplateFormat;
+import ai.axolotl.data.chat.ChatTemplates;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +22,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Every example of a config's datasets, tokenized, in file order, with a SHA-256 fingerprint of the token ids and
@@ -91,36 +94,60 @@ public final class TokenizedDataset {
         List<Example> out = new ArrayList<>();
         int seqLen = config.data().sequenceLen();
         int dropped = 0;
+        Optional<ChatTemplates.Named> runTemplate = ChatTemplates.runTemplate(config.data().chat(), tokenizer);
         for (int i = 0; i < config.datasets().size(); i++) {
             DatasetConfig d = config.datasets().get(i);
-            PromptFormat format = PromptFormat.forType(d.type(), d.field(), config.data().trainOnInputs());
+            PromptFormat format = format(config, d, i, tokenizer, runTemplate);
+            List<DatasetFiles.Row> rows = new ArrayList<>();
             for (Path file : DatasetFiles.resolve(d, i)) {
-                for (DatasetFiles.Row row : DatasetFiles.read(file)) {
-                    List<Example> ex = format.tokenize(row.json(), row.where(), tokenizer, seqLen);
-                    if (ex.isEmpty()) {
+                rows.addAll(DatasetFiles.read(file));
+            }
+            for (DatasetFiles.Row row : SplitSpec.parse(d.split()).apply(rows)) {
+                List<Example> ex = format.tokenize(row.json(), row.where(), tokenizer, seqLen);
+                if (ex.isEmpty()) {
+                    dropped++;
+                }
+                for (Example e : ex) {
+                    if (e.length() >= Math.max(2, config.data().minSampleLen())) {
+                        out.add(e);
+                    } else {
                         dropped++;
-                    }
-                    for (Example e : ex) {
-                        if (e.length() >= Math.max(2, config.data().minSampleLen())) {
-                            out.add(e);
-                        } else {
-                            dropped++;
-                        }
                     }
                 }
             }
         }
         if (dropped > 0) {
-            LOG.warn("dropped {} rows that were empty, shorter than min_sample_len or longer than sequence_len {}",
+            LOG.warn("dropped {} rows that were empty, had no trained token, were shorter than min_sample_len or longer "
+                    + "than sequence_len {}",
                     dropped, seqLen);
         }
         return out;
     }
 
+    private static PromptFormat format(AxolotlConfig config, DatasetConfig d, int i, Tokenizer tokenizer,
+            Optional<ChatTemplates.Named> runTemplate) {
+        if (!"chat_template".equals(d.type())) {
+            return PromptFormat.forType(d.type(), d.field(), config.data().trainOnInputs());
+        }
+        ChatTemplates.Named named = ChatTemplates.datasetTemplate("datasets[" + i + "].chat_template",
+                d.chat().chatTemplate(), d.chat().chatTemplateJinja(), runTemplate);
+        return new ChatTemplateFormat(d.chat(), named, config.data().chat(), config.data().trainOnInputs(), tokenizer);
+    }
+
     static String cacheKey(AxolotlConfig config, Tokenizer tokenizer) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
+            Optional<ChatTemplates.Named> run = ChatTemplates.runTemplate(config.data().chat(), tokenizer);
+            StringBuilder templates = new StringBuilder();
+            for (int i = 0; i < config.datasets().size(); i++) {
+                DatasetConfig d = config.datasets().get(i);
+                if (d.chat() != null) {
+                    templates.append(ChatTemplates.datasetTemplate("datasets[" + i + "].chat_template",
+                            d.chat().chatTemplate(), d.chat().chatTemplateJinja(), run).source()).append('|');
+                }
+            }
             String desc = new ObjectMapper().writeValueAsString(config.datasets()) + "|" + tokenizer.identity()
+                    + "|" + new ObjectMapper().writeValueAsString(config.data().chat()) + "|" + templates
                     + "|" + config.data().sequenceLen() + "|" + config.data().trainOnInputs() + "|"
                     + config.data().minSampleLen();
             md.update(desc.getBytes(StandardCharsets.UTF_8));

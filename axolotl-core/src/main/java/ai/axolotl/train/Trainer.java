@@ -544,7 +544,7 @@ public final class Trainer implements AutoCloseable {
                     dataset.fingerprint(), strategy.worldSize(), strategy.name(), List.copyOf(losses),
                     strategy.mesh(), Provenance.describe(), ConfigLoader.toYaml(config),
                     scaler == null ? null : scaler.state()).write(tmp);
-            tokenizer.save(tmp);
+            Tokenizers.save(config, tokenizer, tmp);
             Path done = Checkpoints.commit(tmp, outputDir, step);
             Checkpoints.rotate(outputDir, config.checkpoint().saveTotalLimit(), done);
             LOG.info("saved {}", done);
@@ -572,7 +572,7 @@ public final class Trainer implements AutoCloseable {
         DType dtype = exportType();
         strategy.writeFullModel(outputDir, model.config(), dtype);
         if (strategy.isMain()) {
-            tokenizer.save(outputDir);
+            Tokenizers.save(config, tokenizer, outputDir);
             writeProvenance(outputDir);
             LOG.info("exported the model to {} ({})", outputDir, dtype.torchName());
         }

@@ -169,14 +169,15 @@ public final class SparkTraining {
      */
     static AxolotlConfig withInput(AxolotlConfig c, InputManifest input, Path outputDir) {
         DatasetConfig d = c.datasets().get(0);
-        DatasetConfig written = new DatasetConfig(input.dir(), d.type(), d.field(), "json", input.files());
+        DatasetConfig written = new DatasetConfig(input.dir(), d.type(), d.field(), "json", input.files(), "train",
+                d.chat());
         ModelSettings m = c.model();
         ModelSettings model = new ModelSettings(absoluteIfHere(m.baseModel()), m.reinitWeights(),
-                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss());
+                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss(), m.specialTokens());
         DataSettings t = c.data();
         DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
                 : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),
-                t.samplePacking(), t.padToSequenceLen(), t.trainOnInputs(), t.minSampleLen());
+                t.samplePacking(), t.padToSequenceLen(), t.trainOnInputs(), t.minSampleLen(), t.chat());
         return new AxolotlConfig(model, List.of(written), data, c.training(), c.optimizer(), c.scheduler(),
                 c.checkpoint().withOutputDir(outputDir.toString()), c.precision(), c.parallel());
     }
