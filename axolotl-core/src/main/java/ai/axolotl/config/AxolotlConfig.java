@@ -42,6 +42,11 @@ public record AxolotlConfig(
         return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, k, precision, parallel);
     }
 
+    /** The same config with other data settings. */
+    public AxolotlConfig withData(DataSettings d) {
+        return new AxolotlConfig(model, datasets, d, training, optimizer, scheduler, checkpoint, precision, parallel);
+    }
+
     /** The same config with other distributed settings. */
     public AxolotlConfig withParallel(ParallelSettings p) {
         return new AxolotlConfig(model, datasets, data, training, optimizer, scheduler, checkpoint, precision, p);

@@ -45,13 +45,18 @@ public record ChatDataset(
         String chatTemplateJinja) implements Serializable {
 
     /** Axolotl's default role map: human and user to user, gpt and assistant to assistant, system, tool. */
-    public static final Map<String, List<String>> DEFAULT_ROLES = Map.of("user", List.of("human", "user"),
-            "assistant", List.of("gpt", "assistant"), "system", List.of("system"), "tool", List.of("tool"));
+    public static final Map<String, List<String>> DEFAULT_ROLES = ordered(Map.of("user", List.of("human", "user"),
+            "assistant", List.of("gpt", "assistant"), "system", List.of("system"), "tool", List.of("tool")));
 
     /** Copies the collections. */
     public ChatDataset {
-        messagePropertyMappings = Map.copyOf(messagePropertyMappings);
-        roles = Map.copyOf(roles);
+        messagePropertyMappings = ordered(messagePropertyMappings);
+        roles = ordered(roles);
         rolesToTrain = List.copyOf(rolesToTrain);
+    }
+
+    /** An unmodifiable copy iterating in key order, so the record prints (and keys caches) the same every run. */
+    static <V> Map<String, V> ordered(Map<String, V> m) {
+        return java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(m));
     }
 }

@@ -27,6 +27,6 @@ public record ChatSettings(
     /** Copies the collections. */
     public ChatSettings {
         eotTokens = eotTokens == null ? null : List.copyOf(eotTokens);
-        chatTemplateKwargs = chatTemplateKwargs == null ? Map.of() : Map.copyOf(chatTemplateKwargs);
+        chatTemplateKwargs = chatTemplateKwargs == null ? Map.of() : ChatDataset.ordered(chatTemplateKwargs);
     }
 }

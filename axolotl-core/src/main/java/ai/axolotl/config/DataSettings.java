@@ -32,6 +32,12 @@ public record DataSettings(
         chat = chat == null ? ChatSettings.NONE : chat;
     }
 
+    /** These settings with another {@code dataset_prepared_path}. */
+    public DataSettings withDatasetPreparedPath(String path) {
+        return new DataSettings(path, valSetSize, sequenceLen, samplePacking, padToSequenceLen, trainOnInputs,
+                minSampleLen, chat);
+    }
+
     /** Settings without top-level chat keys. */
     public DataSettings(String datasetPreparedPath, double valSetSize, int sequenceLen, boolean samplePacking,
             boolean padToSequenceLen, boolean trainOnInputs, int minSampleLen) {

@@ -29,7 +29,7 @@ public record ModelSettings(
 
     /** Copies the overrides. */
     public ModelSettings {
-        specialTokens = specialTokens == null ? Map.of() : Map.copyOf(specialTokens);
+        specialTokens = specialTokens == null ? Map.of() : ChatDataset.ordered(specialTokens);
     }
 
     /** Settings without special-token overrides. */

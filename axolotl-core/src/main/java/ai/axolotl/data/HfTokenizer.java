@@ -231,11 +231,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public String decode(int[] ids) {
+        return decode(ids, true);
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] l = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
             l[i] = ids[i];
         }
-        return tokenizer.decode(l, true);
+        return tokenizer.decode(l, skipSpecialTokens);
     }
 
     @Override

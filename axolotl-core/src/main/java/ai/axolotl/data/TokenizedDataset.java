@@ -5,6 +5,7 @@ import ai.axolotl.config.DatasetConfig;
 import ai.axolotl.data.chat.ChatTemplateFormat;
 import ai.axolotl.data.chat.ChatTemplates;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,11 +60,80 @@ public final class TokenizedDataset {
         return n;
     }
 
+    /** Tokens that carry a label (trained on). */
+    public long trainedTokenCount() {
+        long n = 0;
+        for (Example e : examples) {
+            for (int l : e.labels()) {
+                n += l == -100 ? 0 : 1;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The directory under {@code dataset_prepared_path} where this config's tokenized datasets are cached (its
+     * name is the cache key), or null when the config has no {@code dataset_prepared_path}.
+     */
+    public static Path cacheDir(AxolotlConfig config, Tokenizer tokenizer) {
+        return config.data().datasetPreparedPath() == null ? null
+                : Path.of(config.data().datasetPreparedPath()).resolve(cacheKey(config, tokenizer));
+    }
+
+    /**
+     * Writes the examples as JSON lines, one {@code {"input_ids": [...], "labels": [...]}} per example in dataset
+     * order (labels -100 where a token is not trained on).
+     */
+    public void writeJsonLines(Path file) {
+        ObjectMapper json = new ObjectMapper();
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "examples", ".tmp");
+            try (var out = Files.newBufferedWriter(tmp)) {
+                for (Example e : examples) {
+                    var node = json.createObjectNode();
+                    var ids = node.putArray("input_ids");
+                    for (int id : e.inputIds()) {
+                        ids.add(id);
+                    }
+                    var labels = node.putArray("labels");
+                    for (int l : e.labels()) {
+                        labels.add(l);
+                    }
+                    out.write(json.writeValueAsString(node));
+                    out.write('\n');
+                }
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new DataException(file + ": cannot write the tokenized rows: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * One example as text for a reader: the decoded tokens with special tokens shown, each trained span wrapped in
+     * {@code [[...]]}.
+     */
+    public static String marked(Example e, Tokenizer tokenizer) {
+        StringBuilder b = new StringBuilder();
+        int start = 0;
+        while (start < e.length()) {
+            boolean trained = e.labels()[start] != -100;
+            int end = start;
+            while (end < e.length() && (e.labels()[end] != -100) == trained) {
+                end++;
+            }
+            String text = tokenizer.decode(java.util.Arrays.copyOfRange(e.inputIds(), start, end), false);
+            b.append(trained ? "[[" + text + "]]" : text);
+            start = end;
+        }
+        return b.toString();
+    }
+
     /** Tokenizes (or loads from the prepared cache) the datasets of a config. */
     public static TokenizedDataset load(AxolotlConfig config, Tokenizer tokenizer, int modelVocab) {
-        String key = cacheKey(config, tokenizer);
-        Path cache = config.data().datasetPreparedPath() == null ? null
-                : Path.of(config.data().datasetPreparedPath()).resolve(key).resolve("examples.bin");
+        Path dir = cacheDir(config, tokenizer);
+        Path cache = dir == null ? null : dir.resolve("examples.bin");
         TokenizedDataset ds;
         if (cache != null && Files.isRegularFile(cache)) {
             ds = new TokenizedDataset(readCache(cache));
@@ -146,8 +216,9 @@ public final class TokenizedDataset {
                             d.chat().chatTemplate(), d.chat().chatTemplateJinja(), run).source()).append('|');
                 }
             }
-            String desc = new ObjectMapper().writeValueAsString(config.datasets()) + "|" + tokenizer.identity()
-                    + "|" + new ObjectMapper().writeValueAsString(config.data().chat()) + "|" + templates
+            ObjectMapper sorted = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
+            String desc = sorted.writeValueAsString(config.datasets()) + "|" + tokenizer.identity()
+                    + "|" + sorted.writeValueAsString(config.data().chat()) + "|" + templates
                     + "|" + config.data().sequenceLen() + "|" + config.data().trainOnInputs() + "|"
                     + config.data().minSampleLen();
             md.update(desc.getBytes(StandardCharsets.UTF_8));

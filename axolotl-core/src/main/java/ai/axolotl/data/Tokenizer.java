@@ -19,6 +19,11 @@ public interface Tokenizer {
     /** Text of token ids (special tokens dropped). */
     String decode(int[] ids);
 
+    /** Text of token ids, special tokens kept unless {@code skipSpecialTokens}. */
+    default String decode(int[] ids, boolean skipSpecialTokens) {
+        return decode(ids);
+    }
+
     /** Id of the beginning-of-sequence token, or -1 when the tokenizer has none. */
     int bosId();
 

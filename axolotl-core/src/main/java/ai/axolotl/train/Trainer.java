@@ -253,8 +253,8 @@ public final class Trainer implements AutoCloseable {
                     + "vocab_size is " + model.config().vocabSize());
         }
         dataset = TokenizedDataset.load(config, tokenizer, model.config().vocabSize());
-        logRun("dataset: {} examples, {} tokens, fingerprint {}", dataset.examples().size(),
-                dataset.tokenCount(), dataset.fingerprint());
+        logRun("dataset: {} examples, {} tokens ({} trained on: the loss covers these only), fingerprint {}",
+                dataset.examples().size(), dataset.tokenCount(), dataset.trainedTokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
         model = strategy.parallelize(model).to(device);
         strategy.setup(model, config.optimizer());

@@ -97,6 +97,25 @@ class ChatConfigTest {
     }
 
     @Test
+    void chatKeysPrintInOneOrderSoTheDatasetCacheKeyIsStableAcrossRuns() throws Exception {
+        java.util.LinkedHashMap<String, String> ab = new java.util.LinkedHashMap<>();
+        ab.put("role", "from");
+        ab.put("content", "value");
+        java.util.LinkedHashMap<String, String> ba = new java.util.LinkedHashMap<>();
+        ba.put("content", "value");
+        ba.put("role", "from");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        ChatDataset one = new ChatDataset("m", ab, ChatDataset.DEFAULT_ROLES, List.of("assistant"), "turn", "turn",
+                false, "system", "tools", "r", "r", false, "training", "train_detail", "tokenizer_default", null);
+        ChatDataset two = new ChatDataset("m", ba, ChatDataset.DEFAULT_ROLES, List.of("assistant"), "turn", "turn",
+                false, "system", "tools", "r", "r", false, "training", "train_detail", "tokenizer_default", null);
+        assertThat(json.writeValueAsString(one)).isEqualTo(json.writeValueAsString(two));
+        assertThat(json.writeValueAsString(ChatDataset.DEFAULT_ROLES))
+                .isEqualTo("{\"assistant\":[\"gpt\",\"assistant\"],\"system\":[\"system\"],\"tool\":[\"tool\"],"
+                        + "\"user\":[\"human\",\"user\"]}");
+    }
+
+    @Test
     void chatKeysOnAnotherTypeWarn(@TempDir Path dir) throws Exception {
         ConfigLoader.Loaded l = load(dir, "datasets:\n  - path: a.jsonl\n    type: completion\n"
                 + "    field_messages: conversations\n");

@@ -20,7 +20,7 @@ import java.util.Arrays;
  */
 @Command(name = "axolotl", mixinStandardHelpOptions = true, version = "axolotl-java 0.1.0",
         description = "Train Llama models on the JVM from Axolotl-style YAML.",
-        subcommands = {TrainCommand.class, ValidateCommand.class, EvaluateCommand.class, BenchCommand.class,
+        subcommands = {TrainCommand.class, ValidateCommand.class, PreprocessCommand.class, EvaluateCommand.class, BenchCommand.class,
             ZeroToFp32Command.class, MergeShardedFsdpWeightsCommand.class, MigrateConfigCommand.class})
 public final class AxolotlCli implements Runnable {
     /** Exit status for bad input (config, data, files). */

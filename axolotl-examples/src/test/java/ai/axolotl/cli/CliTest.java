@@ -184,4 +184,42 @@ class CliTest {
         assertThat(odd.exit()).isEqualTo(2);
         assertThat(odd.err()).startsWith("error: --strategy fsdp2+tp is tensor parallel 2 x fsdp2 over world/2");
     }
+
+    static final String CHAT = "axolotl-examples/configs/qwen3-chat.yml";
+
+    static void assumeQwen3Tokenizer() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("../shared/tokenizers/qwen3")),
+                "shared/tokenizers is not beside this checkout");
+    }
+
+    @Test
+    void preprocessWritesReadableRowsAndDebugMarksTheTrainedSpans(@TempDir Path dir) throws Exception {
+        assumeQwen3Tokenizer();
+        Run r = run("preprocess", CHAT, "--debug", "--examples", "1", "--dataset-prepared-path",
+                dir.resolve("prep").toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("--- example 0").contains("<|im_start|>assistant\n<think>\n\n</think>\n\n[[")
+                .contains("<|im_end|>]]");
+        try (var files = Files.list(dir.resolve("prep"))) {
+            Path key = files.findFirst().orElseThrow();
+            assertThat(key.resolve("examples.bin")).exists();
+            List<String> rows = Files.readAllLines(key.resolve("examples.jsonl"));
+            assertThat(rows).hasSize(360);
+            JsonNode first = new ObjectMapper().readTree(rows.get(0));
+            assertThat(first.get("input_ids").size()).isEqualTo(first.get("labels").size());
+            assertThat(first.get("labels").get(0).asInt()).as("the role header is never trained").isEqualTo(-100);
+        }
+    }
+
+    @Test
+    void theChatExampleTrainsOnAssistantTokensAndExportsItsTemplate(@TempDir Path dir) throws Exception {
+        assumeQwen3Tokenizer();
+        Path out = dir.resolve("out");
+        Run t = run("train", CHAT, "--max-steps", "2", "--eval-steps", "2", "--save-steps", "2", "--output-dir",
+                out.toString(), "--dataset-prepared-path", dir.resolve("prep").toString(), "--threads", "1");
+        assertThat(t.exit()).as(t.err()).isZero();
+        JsonNode cfg = new ObjectMapper().readTree(out.resolve("tokenizer_config.json").toFile());
+        assertThat(cfg.get("chat_template").asText()).contains("<think>");
+        assertThat(out.resolve("tokenizer.json")).exists();
+    }
 }
