@@ -1,6 +1,7 @@
 package ai.axolotl.cli;
 
 import ai.axolotl.bench.LossMemoryBenchmark;
+import ai.axolotl.bench.TokenizerBenchmark;
 import ai.axolotl.bench.MemoryBenchmark;
 import ai.axolotl.bench.TrainerBenchmark;
 import ai.axolotl.distributed.launch.RankAllocator;
@@ -10,6 +11,7 @@ import ai.axolotl.train.SingleProcessStrategy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -74,8 +76,22 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "3", description = "--loss: alternated rounds (medians reported)")
     int rounds;
 
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "measure the tokens/s of the HF tokenizer in DIR "
+            + "encoding --text (one thread; medians of --rounds)")
+    Path tokenizer;
+
+    @Option(names = "--text", paramLabel = "FILE", description = "--tokenizer: the UTF-8 text encoded")
+    Path text;
+
     @Override
     public Integer call() throws Exception {
+        if (tokenizer != null) {
+            if (text == null) {
+                throw new IllegalArgumentException("--tokenizer needs --text FILE");
+            }
+            System.out.println(new TokenizerBenchmark(tokenizer, text, Math.max(1, rounds)).run());
+            return 0;
+        }
         if (loss) {
             System.out.println(new LossMemoryBenchmark(vocab, tokens, hidden, rounds).run());
             return 0;
