@@ -131,7 +131,8 @@ public final class ConfigBinder {
         }
         r.map("gradient_checkpointing_kwargs");
         ModelSettings model = new ModelSettings(r.string("base_model", null), r.bool("reinit_weights", false),
-                r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r), specialTokens(r));
+                r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r), specialTokens(r),
+                r.string("revision_of_model", null));
 
         List<DatasetConfig> datasets = bindDatasets(r);
 
@@ -220,10 +221,6 @@ public final class ConfigBinder {
             if (splitProblem != null) {
                 errors.add(new ConfigError(p + ".split", splitProblem));
             }
-            if (d.isSet("name")) {
-                errors.add(new ConfigError(p + ".name", "unsupported feature: Hugging Face dataset "
-                        + "configurations (name) need the Hub; give a local path instead"));
-            }
             ChatDataset chat = null;
             if ("chat_template".equals(type)) {
                 chat = bindChatDataset(d, p);
@@ -236,7 +233,8 @@ public final class ConfigBinder {
             }
             String dsType = d.string("ds_type", null);
             out.add(new DatasetConfig(d.string("path", null), type, d.string("field", null),
-                    dsType, d.stringList("data_files"), split, chat));
+                    dsType, d.stringList("data_files"), split, chat, d.string("name", null),
+                    d.string("revision", null)));
         }
         return out;
     }

@@ -84,8 +84,11 @@ public final class ConfigKeys {
                 "sdp_attention", "xformers_attention", "attn_implementation", "flash_attn_cross_entropy",
                 "flash_attn_fuse_mlp", "flash_attn_rms_norm", "flash_attn_fuse_qkv", "s2_attention",
                 "pretrain_multipack_attn");
-        noEffect("this library reads local files only and never runs remote code", "trust_remote_code",
-                "hf_use_auth_token", "push_dataset_to_hub", "hub_model_id", "hub_strategy");
+        noEffect("this library never runs a repository's code: the families it knows are built in",
+                "trust_remote_code");
+        noEffect("the Hub token is read as huggingface_hub reads it: HF_TOKEN, else the token file under HF_HOME",
+                "hf_use_auth_token");
+        noEffect("uploading to the Hub is not built in", "push_dataset_to_hub", "hub_model_id", "hub_strategy");
         noEffect("a Hugging Face loading option with no counterpart here", "low_cpu_mem_usage",
                 "experimental_skip_move_to_device", "remove_unused_columns", "skip_prepare_dataset",
                 "tokenizer_legacy", "tokenizer_use_fast", "shuffle_merged_datasets", "dataset_num_proc",
@@ -116,7 +119,8 @@ public final class ConfigKeys {
         noEffect("Liger's fused GPU kernel of the same math; axolotl-java computes it unfused, with the same result",
                 "liger_rms_norm", "liger_rope", "liger_glu_activation", "liger_layer_norm", "liger_cross_entropy",
                 "liger_rms_norm_gated");
-        supported("chat_template", "chat_template_jinja", "chat_template_kwargs", "eot_tokens", "special_tokens");
+        supported("chat_template", "chat_template_jinja", "chat_template_kwargs", "eot_tokens", "special_tokens",
+                "revision_of_model");
         unsupported("rewriting the system message of chatml (default_system_message)", "default_system_message");
         unsupported("streaming pretraining datasets", "pretraining_dataset", "streaming",
                 "streaming_multipack_buffer_size", "max_packed_sequence_len");
@@ -157,7 +161,7 @@ public final class ConfigKeys {
 
     /** Keys allowed in one entry of {@code datasets}. */
     public static final Set<String> DATASET_KEYS = Set.of("path", "type", "field", "ds_type", "data_files",
-            "split", "name", "train_on_split", "field_messages", "message_property_mappings", "message_field_role",
+            "split", "name", "revision", "train_on_split", "field_messages", "message_property_mappings", "message_field_role",
             "message_field_content", "roles", "roles_to_train", "train_on_eos", "train_on_eot", "drop_system_message",
             "field_system", "field_tools", "field_thinking", "template_thinking_key", "split_thinking",
             "message_field_training", "message_field_training_detail", "chat_template", "chat_template_jinja");

@@ -192,17 +192,21 @@ public final class ConfigLoader {
     public static List<String> unresolvedReferences(AxolotlConfig c) {
         List<String> out = new ArrayList<>();
         String base = c.model().baseModel();
-        if (base != null && !Files.exists(Path.of(base))) {
-            out.add("base_model: '" + base + "' " + describeMissing(base));
+        if (base != null && !Files.exists(Path.of(base)) && !isHubId(base)) {
+            out.add("base_model: '" + base + "' is not a local file or directory");
         }
         String tok = c.model().tokenizerConfig();
-        if (tok != null && !Files.exists(Path.of(tok))) {
-            out.add("tokenizer_config: '" + tok + "' " + describeMissing(tok));
+        if (tok != null && !Files.exists(Path.of(tok)) && !isHubId(tok)) {
+            out.add("tokenizer_config: '" + tok + "' is not a local file or directory");
         }
         for (int i = 0; i < c.datasets().size(); i++) {
             String p = c.datasets().get(i).path();
-            if (p != null && !Files.exists(Path.of(p))) {
-                out.add("datasets[" + i + "].path: '" + p + "' " + describeMissing(p));
+            if (p != null && !Files.exists(Path.of(p)) && !isHubId(p)) {
+                out.add("datasets[" + i + "].path: '" + p + "' is not a local file or directory");
+            }
+            if (p != null && Files.exists(Path.of(p)) && c.datasets().get(i).name() != null) {
+                out.add("datasets[" + i + "].name: a configuration name applies to Hub datasets; '" + p
+                        + "' is local");
             }
         }
         if (c.parallel().deepspeed() != null && !Files.exists(Path.of(c.parallel().deepspeed()))) {
@@ -211,10 +215,33 @@ public final class ConfigLoader {
         return out;
     }
 
-    private static String describeMissing(String ref) {
-        if (ref.matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+") && !ref.startsWith(".")) {
-            return "looks like a Hugging Face Hub id; axolotl-java reads local directories and files only";
+    /**
+     * True when {@code ref} is not a local file or directory and has the shape of a Hugging Face Hub id
+     * ({@code org/name}, not ending in a data or config file extension such as {@code .jsonl}, which names a
+     * missing local file); such references are fetched through the Hub cache when a run starts.
+     */
+    public static boolean isHubId(String ref) {
+        return ref != null && ref.matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+") && !ref.startsWith(".")
+                && !ref.matches("(?i).*\\.(jsonl?|csv|parquet|ya?ml|txt|safetensors|jinja)$")
+                && !Files.exists(Path.of(ref));
+    }
+
+    /** The Hub ids a config names (fetched, or read from the Hugging Face cache, when a run starts). */
+    public static List<String> hubReferences(AxolotlConfig c) {
+        List<String> out = new ArrayList<>();
+        if (isHubId(c.model().baseModel())) {
+            out.add("base_model: " + c.model().baseModel() + (c.model().revision() == null ? ""
+                    : "@" + c.model().revision()));
         }
-        return "is not a local file or directory";
+        if (isHubId(c.model().tokenizerConfig())) {
+            out.add("tokenizer_config: " + c.model().tokenizerConfig());
+        }
+        for (int i = 0; i < c.datasets().size(); i++) {
+            DatasetConfig d = c.datasets().get(i);
+            if (isHubId(d.path())) {
+                out.add("datasets[" + i + "].path: " + d.path() + (d.revision() == null ? "" : "@" + d.revision()));
+            }
+        }
+        return out;
     }
 }

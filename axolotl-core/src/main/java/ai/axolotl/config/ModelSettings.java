@@ -18,14 +18,16 @@ import java.util.Map;
  *     logits ({@code plugins: [...CutCrossEntropyPlugin]}, {@code cut_cross_entropy},
  *     {@code liger_fused_linear_cross_entropy})
  * @param specialTokens {@code special_tokens}: bos/eos/pad/unk overrides, each naming a token of the vocabulary
+ * @param revision {@code revision_of_model}: the branch, tag or commit of a Hub {@code base_model} (null: main)
  */
 public record ModelSettings(
-        @NotBlank(message = "is required (a local Hugging Face model directory)") String baseModel,
+        @NotBlank(message = "is required (a local Hugging Face model directory or a Hub id)") String baseModel,
         boolean reinitWeights,
         String tokenizerConfig,
         boolean gradientCheckpointing,
         boolean chunkedLoss,
-        Map<String, String> specialTokens) implements Serializable {
+        Map<String, String> specialTokens,
+        String revision) implements Serializable {
 
     /** Copies the overrides. */
     public ModelSettings {
@@ -35,6 +37,6 @@ public record ModelSettings(
     /** Settings without special-token overrides. */
     public ModelSettings(String baseModel, boolean reinitWeights, String tokenizerConfig,
             boolean gradientCheckpointing, boolean chunkedLoss) {
-        this(baseModel, reinitWeights, tokenizerConfig, gradientCheckpointing, chunkedLoss, Map.of());
+        this(baseModel, reinitWeights, tokenizerConfig, gradientCheckpointing, chunkedLoss, Map.of(), null);
     }
 }

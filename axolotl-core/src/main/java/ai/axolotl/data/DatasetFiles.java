@@ -28,9 +28,7 @@ public final class DatasetFiles {
         String key = "datasets[" + index + "]";
         Path path = Path.of(d.path());
         if (!Files.exists(path)) {
-            String why = d.path().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+")
-                    ? " (a Hugging Face Hub id? axolotl-java reads local files only)" : "";
-            throw new DataException(key + ".path: '" + d.path() + "' does not exist" + why);
+            throw new DataException(key + ".path: '" + d.path() + "' does not exist");
         }
         List<Path> files = new ArrayList<>();
         if (d.dataFiles() != null) {
@@ -44,13 +42,13 @@ public final class DatasetFiles {
             }
         } else if (Files.isDirectory(path)) {
             try (Stream<Path> s = Files.list(path)) {
-                s.filter(p -> p.toString().endsWith(".json") || p.toString().endsWith(".jsonl")).sorted()
-                        .forEach(files::add);
+                s.filter(p -> p.toString().endsWith(".json") || p.toString().endsWith(".jsonl")
+                        || p.toString().endsWith(".csv")).sorted().forEach(files::add);
             } catch (IOException e) {
                 throw new DataException(key + ".path: cannot list " + path + ": " + e.getMessage(), e);
             }
             if (files.isEmpty()) {
-                throw new DataException(key + ".path: directory " + path + " has no .json or .jsonl files");
+                throw new DataException(key + ".path: directory " + path + " has no .json, .jsonl or .csv files");
             }
         } else {
             files.add(path);
@@ -75,8 +73,20 @@ public final class DatasetFiles {
         return c;
     }
 
-    /** Reads rows: a JSON array of objects, or one JSON object per line. */
+    /**
+     * Reads rows: a JSON array of objects, or one JSON object per line; a {@code .csv} file with a header row
+     * (each row an object of strings, as columns). Parquet is refused naming the file.
+     */
     public static List<Row> read(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".parquet")) {
+            throw new DataException(file + ": unsupported feature: Parquet files are not read yet (convert to JSON "
+                    + "lines, e.g. with DuckDB: COPY (SELECT * FROM 'f.parquet') TO 'f.jsonl'; the Spark path reads "
+                    + "Parquet into a DataFrame)");
+        }
+        if (name.endsWith(".csv")) {
+            return readCsv(file);
+        }
         List<Row> rows = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file)) {
             r.mark(1 << 16);
@@ -109,6 +119,24 @@ public final class DatasetFiles {
             throw new DataException(file + ": malformed JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
             throw new DataException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return rows;
+    }
+
+    private static List<Row> readCsv(Path file) {
+        List<Row> rows = new ArrayList<>();
+        com.fasterxml.jackson.dataformat.csv.CsvMapper csv = new com.fasterxml.jackson.dataformat.csv.CsvMapper();
+        com.fasterxml.jackson.dataformat.csv.CsvSchema schema =
+                com.fasterxml.jackson.dataformat.csv.CsvSchema.emptySchema().withHeader();
+        try (com.fasterxml.jackson.databind.MappingIterator<java.util.Map<String, String>> it =
+                     csv.readerFor(java.util.Map.class).with(schema).readValues(file.toFile())) {
+            int line = 1;
+            while (it.hasNext()) {
+                line++;
+                rows.add(new Row(JSON.valueToTree(it.next()), file + ":" + line));
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new DataException(file + ": malformed CSV: " + e.getMessage(), e);
         }
         return rows;
     }

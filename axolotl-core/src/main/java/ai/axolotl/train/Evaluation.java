@@ -77,8 +77,9 @@ public final class Evaluation {
      * @param config the run's config (datasets, tokenizer, sequence_len, packing)
      * @param modelDir an exported model or a checkpoint-&lt;step&gt; directory; null: the config's output_dir
      */
-    public static EvalResult evaluateConfig(AxolotlConfig config, Path modelDir, int threads) {
+    public static EvalResult evaluateConfig(AxolotlConfig given, Path modelDir, int threads) {
         Natives.setThreads(threads);
+        AxolotlConfig config = ai.axolotl.hub.HubResolver.resolveFromEnvironment(given, System.err::println);
         Path dir = modelDir != null ? modelDir : Path.of(config.checkpoint().outputDir());
         if (!HfCheckpoint.isModelDir(dir)) {
             throw new TrainingException("--checkpoint: '" + dir + "' is not a model directory (config.json and "

@@ -27,10 +27,8 @@ public final class ModelLoader {
         String base = config.model().baseModel();
         Path dir = Path.of(base);
         if (!Files.isDirectory(dir)) {
-            String hint = base.matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+") && !Files.exists(dir)
-                    ? " (it looks like a Hugging Face Hub id; axolotl-java reads local directories only: download "
-                    + "the model and point base_model at its directory)" : "";
-            throw new TrainingException("base_model: '" + base + "' is not a local directory" + hint);
+            throw new TrainingException("base_model: '" + base + "' is not a local directory (nor a Hub id "
+                    + "org/name)");
         }
         if (!Files.isRegularFile(dir.resolve(HfCheckpoint.CONFIG))) {
             throw new TrainingException("base_model: '" + base + "' has no config.json");

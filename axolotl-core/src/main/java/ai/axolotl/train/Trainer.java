@@ -5,6 +5,7 @@ import ai.axolotl.model.ChunkedCrossEntropy;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.LossScaleSettings;
+import ai.axolotl.hub.HubResolver;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
 import ai.axolotl.data.PackedRow;
@@ -222,6 +223,10 @@ public final class Trainer implements AutoCloseable {
                         + e.getMessage(), e);
             }
         }
+        // Hub ids become local snapshot directories (from the Hugging Face cache, else fetched); `config` keeps
+        // the user's references for the preflight comparison and provenance, `local` is what is loaded
+        AxolotlConfig local = HubResolver.resolveFromEnvironment(config,
+                strategy.isMain() ? LOG::info : LOG::debug);
         device = strategy.device(); // after the input checks: bad input stays one line
         if (strategy instanceof SingleProcessStrategy) { // process groups log every rank's and set it current
             device.log(LOG, "rank 0");
@@ -234,11 +239,11 @@ public final class Trainer implements AutoCloseable {
             LOG.warn(tf32.message());
         }
         if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0) {
-            model = ModelLoader.placeholder(config);
+            model = ModelLoader.placeholder(local);
             LOG.info("rank {} does not read base_model: it receives its shards from rank 0 "
                     + "(cpu_ram_efficient_loading)", strategy.rank());
         } else {
-            model = strategy.loadModel(config);
+            model = strategy.loadModel(local);
         }
         int maxPositions = model.config().maxPositionEmbeddings();
         if (config.data().sequenceLen() > maxPositions && strategy.isMain()) {
@@ -247,12 +252,12 @@ public final class Trainer implements AutoCloseable {
                     + "exported config.json keeps {})", config.data().sequenceLen(), maxPositions, maxPositions,
                     maxPositions);
         }
-        tokenizer = Tokenizers.forConfig(config);
+        tokenizer = Tokenizers.forConfig(local);
         if (tokenizer.vocabSize() > model.config().vocabSize()) {
             throw new TrainingException("the tokenizer has " + tokenizer.vocabSize() + " tokens but base_model's "
                     + "vocab_size is " + model.config().vocabSize());
         }
-        dataset = TokenizedDataset.load(config, tokenizer, model.config().vocabSize());
+        dataset = TokenizedDataset.load(local, tokenizer, model.config().vocabSize());
         logRun("dataset: {} examples, {} tokens ({} trained on: the loss covers these only), fingerprint {}",
                 dataset.examples().size(), dataset.tokenCount(), dataset.trainedTokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());

@@ -194,11 +194,12 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void hubIdsAreListedAsUnresolvedReferences(@TempDir Path dir) throws Exception {
+    void hubIdsAreHubReferencesAndOtherMissingPathsUnresolved(@TempDir Path dir) throws Exception {
         var c = ConfigLoader.load(write(dir, GOOD.replace("models/tiny", "NousResearch/Llama-3.2-1B")), Map.of())
                 .config();
-        assertThat(ConfigLoader.unresolvedReferences(c)).anyMatch(s -> s.startsWith("base_model: "
-                + "'NousResearch/Llama-3.2-1B' looks like a Hugging Face Hub id"));
+        assertThat(ConfigLoader.hubReferences(c)).containsExactly("base_model: NousResearch/Llama-3.2-1B");
+        assertThat(ConfigLoader.unresolvedReferences(c)).noneMatch(s -> s.startsWith("base_model"))
+                .anyMatch(s -> s.startsWith("datasets[0].path: 'data/train.jsonl' is not a local file"));
     }
 
     @Test

@@ -78,6 +78,31 @@ public final class LossMemoryBenchmark {
     }
 
     /**
+     * The resident size after a garbage collection, once it stops moving: JDK 17's G1 returns heap memory to the
+     * system concurrently after {@code System.gc()}, and a baseline taken while it still does so would hide that
+     * much of the measured peak.
+     */
+    static long settledRss() {
+        System.gc();
+        long last = ProcessMemory.rssBytes();
+        long deadline = System.nanoTime() + 3_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            long now = ProcessMemory.rssBytes();
+            if (Math.abs(now - last) < (1L << 20)) {
+                return now;
+            }
+            last = now;
+        }
+        return last;
+    }
+
+    /**
      * Peak RSS above the start of one loss forward and backward ({@code chunkElements} 0: plain), the weight and
      * hidden states made before the start; the loss (mean over tokens) goes into {@code losses[slot]}.
      */
@@ -91,9 +116,8 @@ public final class LossMemoryBenchmark {
             h.normal_(0.0, 1.0, new GeneratorOptional());
             h.requires_grad_(true);
             Tensor labels = torch.randint(vocab, new long[] {1, tokens}, Tensors.options(ScalarType.Long));
-            System.gc();
+            long before = settledRss();
             ProcessMemory.resetPeakRss();
-            long before = ProcessMemory.rssBytes();
             double sum;
             if (chunkElements > 0) {
                 sum = ChunkedCrossEntropy.lossSum(h, w, labels, ModelParallelism.NONE, tokens, true, chunkElements);

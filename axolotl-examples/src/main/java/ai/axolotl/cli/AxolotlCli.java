@@ -88,7 +88,8 @@ public final class AxolotlCli implements Runnable {
             err.println("error: " + ex.getMessage());
             return EXIT_FAILURE;
         }
-        if (ex instanceof TrainingException || ex instanceof DataException || ex instanceof IllegalArgumentException) {
+        if (ex instanceof TrainingException || ex instanceof DataException || ex instanceof IllegalArgumentException
+                || ex instanceof ai.axolotl.hub.HubException) {
             err.println("error: " + ex.getMessage());
             return EXIT_BAD_INPUT;
         }

@@ -51,6 +51,7 @@ final class PreprocessCommand implements Callable<Integer> {
             System.err.println("warning: " + w);
         }
         AxolotlConfig c = loaded.config();
+        c = ai.axolotl.hub.HubResolver.resolveFromEnvironment(c, System.err::println);
         if (c.data().datasetPreparedPath() == null) {
             c = c.withData(c.data().withDatasetPreparedPath(DEFAULT_PREPARED));
         }

@@ -28,6 +28,10 @@ final class ValidateCommand implements Callable<Integer> {
         for (String w : ConfigLoader.unresolvedReferences(loaded.config())) {
             System.err.println("warning: " + w + " (train will fail on it)");
         }
+        for (String h : ConfigLoader.hubReferences(loaded.config())) {
+            System.err.println("note: " + h + " is a Hugging Face Hub id: read from the Hugging Face cache, or "
+                    + "downloaded there (HF_ENDPOINT, HF_TOKEN), when a run starts");
+        }
         System.out.print(ConfigLoader.toYaml(loaded.config()));
         System.err.println("ok: " + config + " is valid");
         return 0;

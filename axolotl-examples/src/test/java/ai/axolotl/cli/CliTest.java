@@ -76,16 +76,24 @@ class CliTest {
     }
 
     @Test
-    void hubModelValidatesWithAWarningAndTrainFailsClearly(@TempDir Path dir) throws Exception {
+    void hubModelValidatesWithANoteAndOfflineTrainNamesWhatTheCacheLacks(@TempDir Path dir) throws Exception {
         Path hub = dir.resolve("hub.yml");
         Files.writeString(hub, Files.readString(Path.of(EXAMPLE))
                 .replace("base_model: axolotl-examples/models/llama-tiny", "base_model: NousResearch/Llama-3.2-1B"));
         Run v = run("validate", hub.toString());
         assertThat(v.exit()).isZero();
-        assertThat(v.err()).contains("warning: base_model: 'NousResearch/Llama-3.2-1B' looks like a Hugging Face Hub id");
-        Run t = run("train", hub.toString(), "--output-dir", dir.resolve("o").toString());
-        assertThat(t.exit()).isEqualTo(2);
-        assertThat(t.err().strip()).startsWith("error: base_model: 'NousResearch/Llama-3.2-1B' looks like a Hugging");
+        assertThat(v.err()).contains("note: base_model: NousResearch/Llama-3.2-1B is a Hugging Face Hub id");
+        System.setProperty("HF_HUB_OFFLINE", "1");
+        System.setProperty("HF_HUB_CACHE", dir.resolve("cache").toString());
+        try {
+            Run t = run("train", hub.toString(), "--output-dir", dir.resolve("o").toString());
+            assertThat(t.exit()).isEqualTo(2);
+            assertThat(t.err().strip()).startsWith("error: NousResearch/Llama-3.2-1B@main: HF_HUB_OFFLINE is set and "
+                    + "the cache has no snapshot of it").doesNotContain("at ai.axolotl");
+        } finally {
+            System.clearProperty("HF_HUB_OFFLINE");
+            System.clearProperty("HF_HUB_CACHE");
+        }
     }
 
     @Test

@@ -170,10 +170,11 @@ public final class SparkTraining {
     static AxolotlConfig withInput(AxolotlConfig c, InputManifest input, Path outputDir) {
         DatasetConfig d = c.datasets().get(0);
         DatasetConfig written = new DatasetConfig(input.dir(), d.type(), d.field(), "json", input.files(), "train",
-                d.chat());
+                d.chat(), null, null);
         ModelSettings m = c.model();
         ModelSettings model = new ModelSettings(absoluteIfHere(m.baseModel()), m.reinitWeights(),
-                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss(), m.specialTokens());
+                absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss(), m.specialTokens(),
+                m.revision());
         DataSettings t = c.data();
         DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
                 : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),

@@ -138,6 +138,8 @@ class JinjaTemplateTest {
                 .isEqualTo("  a\n b c");
         assertThat(render("x  {% if true %}y{% endif %}")).as("lstrip only at the start of a line")
                 .isEqualTo("x  y");
+        assertThat(render("a\n    {% for i in [1, 2] %}{{ i }}{% endfor %}\n\t{# c #}b"))
+                .as("lstrip_blocks: indentation before a statement or comment tag is dropped").isEqualTo("a\n12b");
         assertThat(render("{{ 'a' }}\n{# note #}\nb")).isEqualTo("a\nb");
         assertThat(render("  {%+ if true %}y{% endif %}")).isEqualTo("  y");
         assertThat(render("{% raw %}{{ x }}{% endraw %}")).isEqualTo("{{ x }}");
