@@ -43,12 +43,13 @@ public final class DatasetFiles {
         } else if (Files.isDirectory(path)) {
             try (Stream<Path> s = Files.list(path)) {
                 s.filter(p -> p.toString().endsWith(".json") || p.toString().endsWith(".jsonl")
-                        || p.toString().endsWith(".csv")).sorted().forEach(files::add);
+                        || p.toString().endsWith(".csv") || p.toString().endsWith(".parquet")).sorted()
+                        .forEach(files::add);
             } catch (IOException e) {
                 throw new DataException(key + ".path: cannot list " + path + ": " + e.getMessage(), e);
             }
             if (files.isEmpty()) {
-                throw new DataException(key + ".path: directory " + path + " has no .json, .jsonl or .csv files");
+                throw new DataException(key + ".path: directory " + path + " has no .json, .jsonl, .csv or .parquet files");
             }
         } else {
             files.add(path);
@@ -75,14 +76,13 @@ public final class DatasetFiles {
 
     /**
      * Reads rows: a JSON array of objects, or one JSON object per line; a {@code .csv} file with a header row
-     * (each row an object of strings, as columns). Parquet is refused naming the file.
+     * (each row an object of strings, as columns); a {@code .parquet} file through DuckDB's JDBC driver (each row
+     * as DuckDB's {@code to_json} writes it: nested lists and structs as JSON arrays and objects).
      */
     public static List<Row> read(Path file) {
         String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".parquet")) {
-            throw new DataException(file + ": unsupported feature: Parquet files are not read yet (convert to JSON "
-                    + "lines, e.g. with DuckDB: COPY (SELECT * FROM 'f.parquet') TO 'f.jsonl'; the Spark path reads "
-                    + "Parquet into a DataFrame)");
+            return readParquet(file);
         }
         if (name.endsWith(".csv")) {
             return readCsv(file);
@@ -119,6 +119,37 @@ public final class DatasetFiles {
             throw new DataException(file + ": malformed JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
             throw new DataException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return rows;
+    }
+
+    /**
+     * Parquet rows through DuckDB's JDBC driver, found through {@code java.sql} at run time (the CLI bundles it;
+     * an embedding program adds {@code org.duckdb:duckdb_jdbc}). Why DuckDB: a well-kept reader of every Parquet
+     * encoding and compression with nested columns (FineTome's {@code conversations} is a list of structs), that
+     * needs no Hadoop classes, which parquet-java does even for local files.
+     */
+    private static List<Row> readParquet(Path file) {
+        List<Row> rows = new ArrayList<>();
+        String sql = "SELECT to_json(t)::VARCHAR FROM read_parquet('"
+                + file.toAbsolutePath().toString().replace("'", "''") + "') t";
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:duckdb:");
+             java.sql.Statement s = c.createStatement();
+             java.sql.ResultSet r = s.executeQuery(sql)) {
+            int i = 0;
+            while (r.next()) {
+                String where = file + "[row " + i++ + "]";
+                rows.add(new Row(requireObject(JSON.readTree(r.getString(1)), where), where));
+            }
+        } catch (java.sql.SQLException e) {
+            if ("08001".equals(e.getSQLState()) || String.valueOf(e.getMessage()).contains("No suitable driver")) {
+                throw new DataException(file + ": reading Parquet needs DuckDB's JDBC driver on the classpath "
+                        + "(org.duckdb:duckdb_jdbc; the axolotl CLI bundles it)", e);
+            }
+            throw new DataException(file + ": cannot read Parquet: " + String.valueOf(e.getMessage()).lines()
+                    .findFirst().orElse(""), e);
+        } catch (JsonProcessingException e) {
+            throw new DataException(file + ": a Parquet row did not convert to JSON: " + e.getOriginalMessage(), e);
         }
         return rows;
     }

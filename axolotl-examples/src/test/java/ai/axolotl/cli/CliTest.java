@@ -230,4 +230,29 @@ class CliTest {
         assertThat(cfg.get("chat_template").asText()).contains("<think>");
         assertThat(out.resolve("tokenizer.json")).exists();
     }
+
+    @Test
+    void aParquetCopyOfTheChatDataPreparesToTheSameTokens(@TempDir Path dir) throws Exception {
+        assumeQwen3Tokenizer();
+        Path parquet = dir.resolve("train-00000-of-00001.parquet");
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:duckdb:");
+             java.sql.Statement s = c.createStatement()) {
+            s.execute("COPY (SELECT * FROM read_json_auto('axolotl-examples/data/tiny-chat.jsonl')) TO '" + parquet
+                    + "' (FORMAT PARQUET)");
+        }
+        Path config = dir.resolve("parquet.yml");
+        Files.writeString(config, Files.readString(Path.of(CHAT))
+                .replace("path: axolotl-examples/data/tiny-chat.jsonl", "path: " + parquet));
+        Run fromJsonl = run("preprocess", CHAT, "--dataset-prepared-path", dir.resolve("a").toString());
+        Run fromParquet = run("preprocess", config.toString(), "--dataset-prepared-path", dir.resolve("b").toString());
+        assertThat(fromParquet.exit()).as(fromParquet.err()).isZero();
+        assertThat(fromJsonl.exit()).as(fromJsonl.err()).isZero();
+        assertThat(rowsOf(dir.resolve("b"))).isEqualTo(rowsOf(dir.resolve("a")));
+    }
+
+    private static List<String> rowsOf(Path prepared) throws Exception {
+        try (var files = Files.list(prepared)) {
+            return Files.readAllLines(files.findFirst().orElseThrow().resolve("examples.jsonl"));
+        }
+    }
 }
