@@ -70,6 +70,22 @@ public final class ByteTokenizer implements Tokenizer {
     }
 
     @Override
+    public int[][] charSpans(String text) {
+        int[][] out = new int[text.getBytes(StandardCharsets.UTF_8).length][];
+        int b = 0;
+        int cp = 0;
+        for (int i = 0; i < text.length(); cp++) {
+            int c = text.codePointAt(i);
+            int n = new String(Character.toChars(c)).getBytes(StandardCharsets.UTF_8).length;
+            for (int k = 0; k < n; k++) {
+                out[b++] = new int[] {cp, cp + 1};
+            }
+            i += Character.charCount(c);
+        }
+        return out;
+    }
+
+    @Override
     public int idOf(String token) {
         return switch (token) {
             case "<s>" -> BOS;

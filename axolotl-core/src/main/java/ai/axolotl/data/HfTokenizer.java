@@ -230,6 +230,19 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     }
 
     @Override
+    public int[][] charSpans(String text) {
+        Encoding enc = tokenizer.encode(text, false, false);
+        ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = enc.getCharTokenSpans();
+        int[][] out = new int[spans.length][];
+        int last = 0;
+        for (int i = 0; i < spans.length; i++) {
+            out[i] = spans[i] == null ? new int[] {last, last} : new int[] {spans[i].getStart(), spans[i].getEnd()};
+            last = out[i][1];
+        }
+        return out;
+    }
+
+    @Override
     public String decode(int[] ids) {
         return decode(ids, true);
     }

@@ -19,6 +19,12 @@ public interface Tokenizer {
     /** Text of token ids (special tokens dropped). */
     String decode(int[] ids);
 
+    /**
+     * For each token of {@code encode(text)}, the characters it came from as {@code [start, end)} in Unicode code
+     * points of {@code text} (Python's string indices), as transformers' {@code return_offsets_mapping} gives them.
+     */
+    int[][] charSpans(String text);
+
     /** Text of token ids, special tokens kept unless {@code skipSpecialTokens}. */
     default String decode(int[] ids, boolean skipSpecialTokens) {
         return decode(ids);

@@ -39,6 +39,7 @@ import java.util.regex.Pattern;
  * <p>Rows longer than {@code sequence_len} and rows with no trained token are dropped, as Axolotl does.
  */
 public final class ChatTemplateFormat implements PromptFormat {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChatTemplateFormat.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String DUMMY = "[[dummy_message]]";
     private static final Pattern THINK = Pattern.compile(
@@ -76,11 +77,13 @@ public final class ChatTemplateFormat implements PromptFormat {
         this.eotIds = new HashSet<>();
         for (String t : eot) {
             int id = tokenizer.idOf(t);
-            if (chat.eotTokens() != null && id < 0) {
-                throw new DataException("eot_tokens: '" + t + "' is not one token of the tokenizer");
-            }
             if (chat.eotTokens() != null && !named.source().contains(t)) {
-                throw new DataException("eot_tokens: '" + t + "' does not appear in " + named.name());
+                LOG.warn("eot_tokens: '{}' does not appear in {}; it is not used", t, named.name());
+                continue;
+            }
+            if (chat.eotTokens() != null && id < 0) {
+                throw new DataException("eot_tokens: '" + t + "' is not one token of the tokenizer (adding tokens "
+                        + "is not supported; name a token the vocabulary has)");
             }
             if (id >= 0) {
                 eotIds.add(id);
@@ -92,8 +95,8 @@ public final class ChatTemplateFormat implements PromptFormat {
         }
     }
 
-    /** One turn, template-ready, and whether it is trained (null: by role). */
-    private record Turn(Map<String, Object> message, Boolean training) {
+    /** One turn, template-ready, whether it is trained (null: by role), and its character spans (or null). */
+    private record Turn(Map<String, Object> message, Boolean training, TrainingDetail detail) {
         String role() {
             return String.valueOf(message.get("role"));
         }
@@ -118,6 +121,7 @@ public final class ChatTemplateFormat implements PromptFormat {
         for (int i = 0; i < turns.size(); i++) {
             Turn turn = turns.get(i);
             boolean train = turn.training() != null ? turn.training()
+                    : turn.detail() != null ? !turn.detail().spans().isEmpty()
                     : trainOnInputs || options.rolesToTrain().contains(turn.role());
             if (!train && !options.trainOnEos().equals("all") && !options.trainOnEot().equals("all")) {
                 continue;
@@ -126,7 +130,9 @@ public final class ChatTemplateFormat implements PromptFormat {
             if (span == null) {
                 continue;
             }
-            if (train) {
+            if (train && turn.detail() != null) {
+                any |= labelDetail(turn, span, ids, labels, tokenizer, where + " turn " + i);
+            } else if (train) {
                 for (int k = span[0]; k < span[1]; k++) {
                     labels[k] = ids[k];
                     any = true;
@@ -154,6 +160,36 @@ public final class ChatTemplateFormat implements PromptFormat {
             any = true;
         }
         return any ? List.of(new Example(ids, labels)) : List.of();
+    }
+
+    /**
+     * Labels the tokens of a turn's content that its training detail trains. The content is tokenized on its own
+     * (as Axolotl does) and must be exactly the tokens the render has at the turn's span; where the template
+     * changes the content (trims it, say) or tokens merge across its edges the spans cannot be placed, and the
+     * row is refused rather than labelled off by some tokens.
+     */
+    private static boolean labelDetail(Turn turn, int[] span, int[] ids, int[] labels, Tokenizer tokenizer,
+            String where) {
+        if (!(turn.message().get("content") instanceof String content)) {
+            throw new DataException(where + ": a training detail needs the content to be a string");
+        }
+        int[] own = tokenizer.encode(content);
+        if (span[1] - span[0] != own.length
+                || !Arrays.equals(Arrays.copyOfRange(ids, span[0], span[1]), own)) {
+            throw new DataException(where + ": its training detail cannot be placed: the rendered turn's "
+                    + (span[1] - span[0]) + " tokens are not the content's own " + own.length + " (the template "
+                    + "changes the content, e.g. trims it, or tokens merge across its edges)");
+        }
+        boolean[] trained = turn.detail().trainedTokens(tokenizer.charSpans(content),
+                content.codePointCount(0, content.length()));
+        boolean any = false;
+        for (int k = 0; k < trained.length; k++) {
+            if (trained[k]) {
+                labels[span[0] + k] = ids[span[0] + k];
+                any = true;
+            }
+        }
+        return any;
     }
 
     private static boolean trains(String option, boolean turnTrains) {
@@ -237,7 +273,7 @@ public final class ChatTemplateFormat implements PromptFormat {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("role", "system");
             m.put("content", s);
-            out.add(0, new Turn(m, null));
+            out.add(0, new Turn(m, null, null));
         }
         if (out.isEmpty()) {
             throw new DataException(where + ": the conversation in '" + options.fieldMessages() + "' is empty");
@@ -258,10 +294,7 @@ public final class ChatTemplateFormat implements PromptFormat {
             throw new DataException(where + ": no role (field '" + options.messagePropertyMappings().get("role")
                     + "'; set message_property_mappings.role)");
         }
-        if (source.containsKey(options.messageFieldTrainingDetail())) {
-            throw new DataException(where + ": unsupported feature: per-character training spans ('"
-                    + options.messageFieldTrainingDetail() + "')");
-        }
+        TrainingDetail detail = TrainingDetail.parse(source.get(options.messageFieldTrainingDetail()), where);
         Boolean training = null;
         Object t = source.get(options.messageFieldTraining());
         if (t instanceof Boolean b) {
@@ -269,7 +302,8 @@ public final class ChatTemplateFormat implements PromptFormat {
         }
         for (Map.Entry<?, ?> e : source.entrySet()) {
             String k = String.valueOf(e.getKey());
-            if (!mappedFrom.contains(k) && !k.equals(options.messageFieldTraining()) && !m.containsKey(k)) {
+            if (!mappedFrom.contains(k) && !k.equals(options.messageFieldTraining())
+                    && !k.equals(options.messageFieldTrainingDetail()) && !m.containsKey(k)) {
                 m.put(k, e.getValue());
             }
         }
@@ -321,7 +355,7 @@ public final class ChatTemplateFormat implements PromptFormat {
             }
             m.put("tool_calls", parsed);
         }
-        return new Turn(m, training);
+        return new Turn(m, training, detail);
     }
 
     /** A row field as a template value; with {@code json}, a string holding a JSON list or object is parsed. */

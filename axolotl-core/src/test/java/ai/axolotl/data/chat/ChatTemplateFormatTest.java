@@ -274,4 +274,34 @@ class ChatTemplateFormatTest {
         assertThatThrownBy(() -> one("gemma3", options(o -> o), false, "{\"msgs\":[]}"))
                 .hasMessageContaining("data.jsonl:1: expected a list of turns in field 'messages'");
     }
+
+    @Test
+    void trainingDetailTrainsTheTokensInsideItsCharacterSpans() throws IOException {
+        // reference tokens (official binding): 13 Blue 14 _and 15 _red 16 . 17 <end_of_turn>; character offsets of
+        // the content "Blue and red.": Blue 0-4, _and 4-8, _red 8-12, . 12-13 (ends inclusive: 3, 7, 11, 12)
+        String row = "{\"messages\":[{\"role\":\"user\",\"content\":\"Name a colour.\"},{\"role\":"
+                + "\"assistant\",\"content\":\"Blue and red.\",\"train_detail\":%s}]}";
+        assertThat(trained(one("gemma3", options(o -> o), false, String.format(row,
+                "[{\"begin_offset\":0,\"end_offset\":3,\"train\":true}]")))).containsExactly(13, 17);
+        assertThat(trained(one("gemma3", options(o -> o), false, String.format(row,
+                "[{\"begin_offset\":4,\"end_offset\":12,\"train\":true}]")))).containsExactly(14, 15, 16, 17);
+        assertThat(trained(one("gemma3", options(o -> o), false, String.format(row,
+                "[{\"begin_offset\":2,\"end_offset\":5,\"train\":true}]"))))
+                .as("a span inside tokens is widened to their boundaries, as Axolotl does").containsExactly(13, 14, 17);
+        assertThat(trained(one("gemma3", options(o -> o), false, String.format(row,
+                "[{\"begin_offset\":0,\"end_offset\":3,\"train\":false},{\"begin_offset\":4,\"end_offset\":7,"
+                        + "\"train\":true}]")))).containsExactly(14, 17);
+        assertThat(one("gemma3", options(o -> o), false, String.format(row, "[]")))
+                .as("an empty detail trains nothing: the row has no trained token").isNull();
+    }
+
+    @Test
+    void aTrainingDetailTheTemplateMovesIsRefusedNotMisplaced() {
+        // Llama 3's template trims content: the spans of " Blue" would land one token off
+        assertThatThrownBy(() -> one("llama3-instruct", options(o -> o), false, "{\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"  Blue\",\"train_detail\":"
+                + "[{\"begin_offset\":0,\"end_offset\":5,\"train\":true}]}]}"))
+                .isInstanceOf(DataException.class).hasMessageContaining("data.jsonl:1 turn 1: its training detail cannot "
+                        + "be placed");
+    }
 }
