@@ -1,10 +1,9 @@
 package ai.axolotl.data;
 
-import ai.axolotl.testing.SharedFiles;
+import ai.axolotl.testing.SharedTokenizers;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,7 +12,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,31 +25,24 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class HfTokenizerGoldenTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Map<String, HfTokenizer> LOADED = new HashMap<>();
+    private static SharedTokenizers shared;
     private static Path dir;
 
     @BeforeAll
     static void shared() {
-        Path shared = SharedFiles.root();
-        Assumptions.assumeTrue(shared != null && Files.isDirectory(shared.resolve("tokenizers")),
-                "shared/tokenizers is not beside this checkout");
-        dir = shared.resolve("tokenizers");
+        shared = SharedTokenizers.openOrSkip();
+        dir = shared.dir();
     }
 
     @AfterAll
     static void close() {
-        LOADED.values().forEach(HfTokenizer::close);
-        LOADED.clear();
+        if (shared != null) {
+            shared.close();
+        }
     }
 
     static HfTokenizer tokenizer(String name) {
-        return LOADED.computeIfAbsent(name, n -> {
-            try {
-                return HfTokenizer.load(dir.resolve(n));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        return shared.get(name);
     }
 
     @Test

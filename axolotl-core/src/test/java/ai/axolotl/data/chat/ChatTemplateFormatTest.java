@@ -5,11 +5,10 @@ import ai.axolotl.config.ChatSettings;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.Example;
 import ai.axolotl.data.HfTokenizer;
-import ai.axolotl.testing.SharedFiles;
+import ai.axolotl.testing.SharedTokenizers;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class ChatTemplateFormatTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Map<String, HfTokenizer> TOKENIZERS = new HashMap<>();
+    private static SharedTokenizers shared;
     private static Path dir;
 
     static final String COLOURS = "[{\"role\":\"user\",\"content\":\"Name a colour.\"},{\"role\":\"assistant\","
@@ -42,25 +41,19 @@ class ChatTemplateFormatTest {
 
     @BeforeAll
     static void shared() {
-        Path shared = SharedFiles.root();
-        Assumptions.assumeTrue(shared != null && Files.isDirectory(shared.resolve("tokenizers")),
-                "shared/tokenizers is not beside this checkout");
-        dir = shared.resolve("tokenizers");
+        shared = SharedTokenizers.openOrSkip();
+        dir = shared.dir();
     }
 
     @AfterAll
     static void close() {
-        TOKENIZERS.values().forEach(HfTokenizer::close);
+        if (shared != null) {
+            shared.close();
+        }
     }
 
     static HfTokenizer tok(String name) {
-        return TOKENIZERS.computeIfAbsent(name, n -> {
-            try {
-                return HfTokenizer.load(dir.resolve(n));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        return shared.get(name);
     }
 
     static ChatDataset options(UnaryOperator<Map<String, Object>> edit) {
