@@ -16,7 +16,10 @@ import java.util.stream.Stream;
 
 /** Finds and reads the local JSON / JSON-lines files of one {@code datasets} entry. */
 public final class DatasetFiles {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Rows are read with no limit on a string's length (Jackson's default stops at 20 million characters). */
+    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxStringLength(Integer.MAX_VALUE).build()).build());
 
     private DatasetFiles() {}
 

@@ -135,7 +135,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new IOException("no tokenizer.json at " + path);
         }
-        return new HfTokenizer(file, specialTokens);
+        try {
+            return new HfTokenizer(file, specialTokens);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException(file + " or the tokenizer_config.json beside it is not valid JSON: "
+                    + e.getOriginalMessage(), e);
+        } catch (RuntimeException e) {
+            // DJL's native library refuses a tokenizer.json it cannot build (its message is the Rust error)
+            throw new IOException(file + " is not a tokenizer.json the tokenizers library can load: "
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(""), e);
+        }
     }
 
     private static String readChatTemplate(Path file, JsonNode config) throws IOException {

@@ -154,8 +154,8 @@ public final class TokenizedDataset {
             }
         }
         if (ds.examples.isEmpty()) {
-            throw new DataException("datasets produced no examples (all rows empty, or longer than sequence_len "
-                    + config.data().sequenceLen() + ")");
+            throw new DataException("datasets produced no example with a trained token (every row was empty, had "
+                    + "all its labels -100, or was longer than sequence_len " + config.data().sequenceLen() + ")");
         }
         return ds;
     }
@@ -178,7 +178,7 @@ public final class TokenizedDataset {
                     dropped++;
                 }
                 for (Example e : ex) {
-                    if (e.length() >= Math.max(2, config.data().minSampleLen())) {
+                    if (e.length() >= Math.max(2, config.data().minSampleLen()) && trains(e)) {
                         out.add(e);
                     } else {
                         dropped++;
@@ -192,6 +192,16 @@ public final class TokenizedDataset {
                     dropped, seqLen);
         }
         return out;
+    }
+
+    /** Whether any token of {@code e} is trained on (a label other than -100 after the first position). */
+    private static boolean trains(Example e) {
+        for (int i = 1; i < e.length(); i++) {
+            if (e.labels()[i] != -100) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static PromptFormat format(AxolotlConfig config, DatasetConfig d, int i, Tokenizer tokenizer,

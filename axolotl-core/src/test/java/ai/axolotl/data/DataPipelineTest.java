@@ -135,4 +135,46 @@ class DataPipelineTest {
         assertThat(ds.fingerprint()).hasSize(64).isEqualTo(TokenizedDataset.load(one, new ByteTokenizer(), 300)
                 .fingerprint());
     }
+
+    @Test
+    void rowsWithNothingToTrainAreDroppedAndADatasetOfOnlySuchRowsIsRefused(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("p.jsonl");
+        Files.writeString(data, "{\"input_ids\": [1, 2, 3], \"labels\": [-100, -100, -100]}\n"
+                + "{\"input_ids\": [1, 2, 3], \"labels\": [1, -100, -100]}\n"
+                + "{\"input_ids\": [4, 5, 6], \"labels\": [-100, 5, 6]}\n");
+        Files.createDirectories(dir.resolve("m"));
+        String yaml = "base_model: " + dir.resolve("m") + "\ndatasets:\n  - path: " + data + "\n"
+                + "sequence_len: 32\nmicro_batch_size: 1\ngradient_accumulation_steps: 1\nlearning_rate: 0.1\n";
+        Files.writeString(dir.resolve("c.yml"), yaml);
+        AxolotlConfig c = ConfigLoader.load(dir.resolve("c.yml"), Map.of()).config();
+        TokenizedDataset ds = TokenizedDataset.load(c, new ByteTokenizer(), 300);
+        assertThat(ds.examples()).as("a label on the first token predicts nothing: that row trains nothing")
+                .singleElement().satisfies(e -> assertThat(e.inputIds()).containsExactly(4, 5, 6));
+        Files.writeString(data, "{\"input_ids\": [1, 2, 3], \"labels\": [-100, -100, -100]}\n");
+        assertThatThrownBy(() -> TokenizedDataset.load(c, new ByteTokenizer(), 300)).isInstanceOf(DataException.class)
+                .hasMessageStartingWith("datasets produced no example with a trained token");
+    }
+
+    @Test
+    void aRowLongerThanJacksonsDefaultStringLimitIsRead(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("long.jsonl");
+        String text = "a".repeat(21_000_000);
+        Files.writeString(data, "{\"text\": \"" + text + "\"}\n");
+        List<DatasetFiles.Row> rows = DatasetFiles.read(data);
+        assertThat(rows.get(0).json().get("text").asText()).hasSize(21_000_000);
+    }
+
+    @Test
+    void aMalformedTokenizerJsonIsOneLineNamingTheFile(@TempDir Path dir) throws Exception {
+        Path tok = dir.resolve("tok");
+        Files.createDirectories(tok);
+        Files.writeString(tok.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": 12}}");
+        assertThatThrownBy(() -> HfTokenizer.load(tok)).hasMessageStartingWith(tok.resolve("tokenizer.json")
+                + " is not a tokenizer.json the tokenizers library can load: ").satisfies(e ->
+                assertThat(e.getMessage()).doesNotContain("\n"));
+        Files.writeString(tok.resolve("tokenizer.json"), "{\"model\": ");
+        assertThatThrownBy(() -> HfTokenizer.load(tok)).hasMessage(tok.resolve("tokenizer.json")
+                + " is not a tokenizer.json the tokenizers library can load: EOF while parsing a value at line 1 column "
+                + "10");
+    }
 }
