@@ -313,6 +313,10 @@ public final class Trainer implements AutoCloseable {
                     + "scaling is meant for GPUs (bf16: true is the faster reduced precision here)");
         }
         int startStep = resume(outputDir, losses);
+        if (startStep >= total && strategy.isMain()) {
+            LOG.warn("the resumed checkpoint is at step {}, {} the run's {} steps (max_steps / num_epochs): nothing "
+                    + "left to train; exporting its model", startStep, startStep > total ? "past" : "at", total);
+        }
         int spe = data.stepsPerEpoch();
         int logEvery = config.training().loggingSteps() != null ? config.training().loggingSteps()
                 : Math.max(Math.min((int) (0.005 * total), 10), 1);
@@ -344,6 +348,7 @@ public final class Trainer implements AutoCloseable {
         boolean stoppedEarly = false;
         boolean stopping = false;
         int watchdogCount = 0;
+        int zeroGradSteps = 0;
         int step = startStep;
         try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0 ? startStep : -1,
                 strategy.localRank() == 0)) {
@@ -415,6 +420,12 @@ public final class Trainer implements AutoCloseable {
                     throw new TrainingException("loss became " + loss + " at step " + step + "; lower learning_rate "
                             + "or check the data");
                 }
+                zeroGradSteps = gradNorm == 0.0 ? zeroGradSteps + 1 : 0;
+                if (zeroGradSteps == config.training().lossWatchdogPatience() && strategy.isMain()) {
+                    LOG.warn("step {}: the gradient norm has been exactly 0 for {} steps (loss {}): nothing is "
+                            + "learning; a learning_rate far too high saturates the model this way", step,
+                            zeroGradSteps, String.format("%.4f", loss));
+                }
                 Double threshold = config.training().lossWatchdogThreshold();
                 if (threshold != null) {
                     watchdogCount = loss > threshold ? watchdogCount + 1 : 0;
@@ -455,7 +466,7 @@ public final class Trainer implements AutoCloseable {
                     l.onEvaluation(step, finalEval);
                 }
             }
-            if (step == total && !stoppedEarly) {
+            if (step >= total && !stoppedEarly) {
                 exportModel(outputDir);
             }
             LOG.info("rank {}: peak RSS {} MiB of its process (allocator: {}){}", strategy.rank(),
