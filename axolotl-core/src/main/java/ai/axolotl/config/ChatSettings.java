@@ -19,7 +19,8 @@ public record ChatSettings(
         List<String> eotTokens,
         Map<String, Object> chatTemplateKwargs) implements Serializable {
     /** The template names bundled with axolotl-java (Axolotl's names), usable in {@code chat_template}. */
-    public static final List<String> BUNDLED = List.of("chatml", "llama3", "qwen_25", "qwen3", "gemma3");
+    public static final List<String> BUNDLED = List.of("chatml", "llama3", "qwen_25", "qwen3", "gemma3", "mistral_v1",
+            "mistral_v2v3", "mistral_v3_tekken", "mistral_v7_tekken", "phi_3");
 
     /** No top-level chat keys. */
     public static final ChatSettings NONE = new ChatSettings(null, null, null, Map.of());

@@ -74,6 +74,8 @@ public final class Trainer implements AutoCloseable {
     private MfuMeter mfu;
     private MfuMeter.SingleThreadRate cpuPeakRate = MfuMeter.SingleThreadRate.GEMM;
     private Device device;
+    /** The main rank's claim on output_dir for the duration of fit(). */
+    private OutputDirLock lock;
 
     /**
      * @param config the validated configuration
@@ -209,6 +211,9 @@ public final class Trainer implements AutoCloseable {
             throw new TrainingException(unresolved.get(0));
         }
         requireWritableOutputDir(Path.of(config.checkpoint().outputDir()));
+        if (strategy.isMain()) {
+            lock = OutputDirLock.acquire(Path.of(config.checkpoint().outputDir()));
+        }
         if (config.checkpoint().resumeFromCheckpoint() == null) {
             Path outputDir = Path.of(config.checkpoint().outputDir());
             try {
@@ -296,6 +301,17 @@ public final class Trainer implements AutoCloseable {
 
     /** Runs training to the end (or until stopped) and exports the model. */
     public TrainResult fit() {
+        try {
+            return run();
+        } finally {
+            if (lock != null) {
+                lock.close();
+                lock = null;
+            }
+        }
+    }
+
+    private TrainResult run() {
         started = true;
         try {
             prepare();

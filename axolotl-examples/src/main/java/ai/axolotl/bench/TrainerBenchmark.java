@@ -324,15 +324,20 @@ public final class TrainerBenchmark {
         for (int r = 0; r < ranks; r++) {
             perRank.add(new StepTimes(WARMUP)); // each rank's own warm-up steps are dropped
         }
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
         List<TrainResult> results = l.launch(cfg, s -> {
-            StepTimes mine = perRank.get(s.rank());
+            int run = runs.getAndIncrement(); // each a single process of rank 0: numbered here
+            StepTimes mine = perRank.get(run);
             TrainingListener timer = new TrainingListener() {
                 @Override
                 public void onStep(StepMetrics m) {
                     mine.add(m.stepMillis());
                 }
             };
-            try (Trainer t = new Trainer(cfg, s, List.of(timer), threads)) {
+            // independent runs: each its own output_dir (one run owns an output_dir)
+            AxolotlConfig own = cfg.withCheckpoint(cfg.checkpoint().withOutputDir(
+                    dir.resolve("out-independent-" + run).toString()));
+            try (Trainer t = new Trainer(own, s, List.of(timer), threads)) {
                 return t.fit();
             }
         });

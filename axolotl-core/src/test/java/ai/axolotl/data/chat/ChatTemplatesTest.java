@@ -71,6 +71,55 @@ class ChatTemplatesTest {
     }
 
     @Test
+    void bundledMistralAndPhi3RenderAsAxolotlsTemplates() throws IOException {
+        // bundled-goldens.jsonl: Axolotl's own templates rendered by Python Jinja2 (make_bundled_goldens.py)
+        List<String> failures = new ArrayList<>();
+        int rendered = 0;
+        int raised = 0;
+        try (var in = getClass().getResourceAsStream("/chat-templates/bundled-goldens.jsonl")) {
+            for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                JsonNode g = JSON.readTree(line);
+                String name = g.get("template").asText();
+                JinjaTemplate t = JinjaTemplate.compile(name, ChatTemplates.bundled(name).source())
+                        .withClock(() -> java.time.LocalDateTime.of(2026, 1, 15, 9, 30));
+                Map<String, Object> vars = new LinkedHashMap<>();
+                vars.put("messages", g.get("messages"));
+                vars.put("tools", g.get("tools"));
+                vars.put("documents", null);
+                vars.put("add_generation_prompt", g.get("add_generation_prompt").asBoolean());
+                vars.put("bos_token", g.get("bos_token").asText());
+                vars.put("eos_token", g.get("eos_token").asText());
+                if (g.has("kwargs")) {
+                    g.get("kwargs").fields().forEachRemaining(e -> vars.put(e.getKey(), e.getValue()));
+                }
+                String what = name + "/" + g.get("case").asText() + " agp=" + g.get("add_generation_prompt");
+                try {
+                    String text = t.render(vars);
+                    if (g.has("error")) {
+                        failures.add(what + ": expected " + g.get("error").asText());
+                    } else if (!text.equals(g.get("text").asText())) {
+                        failures.add(what + ": differs\n" + g.get("text").asText() + "\n---\n" + text);
+                    } else {
+                        rendered++;
+                    }
+                } catch (TemplateException e) {
+                    String expected = g.has("error") ? g.get("error").asText() : null;
+                    if (expected == null) {
+                        failures.add(what + ": " + e.getMessage());
+                    } else if (expected.startsWith("TemplateError: ") && !expected.equals("TemplateError: "
+                            + e.getMessage())) {
+                        failures.add(what + ": raised '" + e.getMessage() + "', expected '" + expected + "'");
+                    } else {
+                        raised++;
+                    }
+                }
+            }
+        }
+        assertThat(failures).isEmpty();
+        assertThat(rendered + raised).isEqualTo(130);
+    }
+
+    @Test
     void chatmlAndQwen25RenderTheirFormats() {
         List<Map<String, String>> messages = List.of(Map.of("role", "user", "content", "Hi"),
                 Map.of("role", "assistant", "content", "Hello!"));
