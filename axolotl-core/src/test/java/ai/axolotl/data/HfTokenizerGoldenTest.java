@@ -124,4 +124,13 @@ class HfTokenizerGoldenTest {
             assertThat(t.identity()).isNotEqualTo(before);
         }
     }
+
+    @Test
+    void djlIsPutInOfflineModeBeforeItsFirstLoadUnlessTheUserChose() {
+        tokenizer("qwen3");
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("RUST_FLAVOR") == null
+                && System.getenv("DJL_OFFLINE") == null, "the environment chose DJL's flavour or offline mode");
+        // offline, DJL uses the CPU library inside its jar and never downloads a CUDA build of it
+        assertThat(System.getProperty("ai.djl.offline")).isEqualTo("true");
+    }
 }
