@@ -51,7 +51,11 @@ public final class AdamWArchive {
      */
     public static Map<String, Moments> read(Path file, List<String> names) {
         InputArchive archive = new InputArchive();
-        archive.load_from(file.toString());
+        try {
+            archive.load_from(file.toString());
+        } catch (RuntimeException e) { // libtorch's c10::Error, with its C++ frames in the message
+            throw OptimizerFactory.unreadable(file, e);
+        }
         List<String> keys = parameterKeys(archive, file);
         if (keys.size() != names.size()) {
             throw new TrainingException(file + ": optimizer state over " + keys.size() + " parameters, but the model "

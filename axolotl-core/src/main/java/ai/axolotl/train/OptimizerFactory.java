@@ -129,7 +129,25 @@ public final class OptimizerFactory {
         InputArchive a = new InputArchive();
         try (org.bytedeco.pytorch.Device d = device.toTorch()) {
             a.load_from(file.toString(), new DeviceOptional(d));
+        } catch (RuntimeException e) { // libtorch's c10::Error, with its C++ frames in the message
+            throw unreadable(file, e);
         }
-        opt.load(a);
+        try {
+            opt.load(a);
+        } catch (RuntimeException e) {
+            throw new TrainingException(file + ": the optimizer state does not fit this run's optimizer (another "
+                    + "model, optimizer or parameter grouping): " + firstLine(e), e);
+        }
+    }
+
+    /** One line naming {@code file} for a libtorch archive that cannot be read. */
+    static TrainingException unreadable(Path file, RuntimeException e) {
+        return new TrainingException(file + ": not a readable libtorch archive (damaged, truncated, or not written "
+                + "by libtorch): " + firstLine(e), e);
+    }
+
+    /** The first line of a libtorch error (the rest is C++ frames). */
+    static String firstLine(RuntimeException e) {
+        return String.valueOf(e.getMessage()).lines().findFirst().orElse("").strip();
     }
 }

@@ -45,4 +45,22 @@ class NoFalseSuccessTest {
         String healthy = run(dir, "max_steps=8", "output_dir=" + dir.resolve("b"));
         assertThat(healthy).doesNotContain("gradient norm has been exactly 0");
     }
+
+    @Test
+    void aDamagedOptimizerStateIsOneLineNamingTheFile(@TempDir Path dir) throws Exception {
+        TinyRun.write(dir, 200);
+        Path out = dir.resolve("out");
+        run(dir, "max_steps=2", "save_steps=2", "output_dir=" + out);
+        Path opt = out.resolve("checkpoint-2").resolve(SingleProcessStrategy.OPTIMIZER_FILE);
+        byte[] bytes = Files.readAllBytes(opt);
+        Files.write(opt, java.util.Arrays.copyOf(bytes, bytes.length / 3)); // truncated, as by a full disk
+        try (Trainer t = new Trainer(TrainerTest.config(dir, "max_steps=4", "output_dir=" + out,
+                "resume_from_checkpoint=" + out.resolve("checkpoint-2")), new SingleProcessStrategy(), List.of(), 1)) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(t::fit).isInstanceOf(TrainingException.class)
+                    .hasMessageStartingWith(opt + ": not a readable libtorch archive (damaged, truncated, or not "
+                            + "written by libtorch): ")
+                    .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n").doesNotEndWith(": "))
+                    .hasMessageContaining("PytorchStreamReader failed reading zip archive");
+        }
+    }
 }
