@@ -62,6 +62,10 @@ public final class AxolotlCli implements Runnable {
     /** Runs the command line and returns the exit status (for tests and embedding). */
     public static int execute(String[] args, PrintStream err) {
         System.setProperty("org.jboss.logging.provider", "slf4j");
+        // JavaCPP's own messages through slf4j (simplelogger.properties), not bare "Warning:" lines on stderr
+        if (System.getProperty("org.bytedeco.javacpp.logger") == null) {
+            System.setProperty("org.bytedeco.javacpp.logger", "slf4j");
+        }
         boolean debug = Arrays.asList(args).contains("--debug");
         CommandLine cl = new CommandLine(new AxolotlCli());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> report(ex, err, debug));
