@@ -183,6 +183,9 @@ final class TrainCommand implements Callable<Integer> {
         int n = threads > 0 ? threads
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / 2 / spec.localWorldSize());
         String runId = System.getenv().getOrDefault("AXOLOTL_RUN_ID", "run");
+        // a rank of --launcher local leaves (checkpoint first, as on SIGTERM) when its launcher is gone
+        ai.axolotl.distributed.launch.LauncherWatch.exitWhenGone(System.getenv(
+                ai.axolotl.distributed.launch.LauncherWatch.ENV), spec.rank());
         try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId);
              ShardingStrategy s = Strategies.create(c, groups);
              Trainer trainer = new Trainer(c, s, List.of(), n)) {

@@ -81,6 +81,35 @@ class MultiProcessTest {
         }
     }
 
+    /**
+     * {@code kill -9} of the launcher (which cannot pass anything on): its rank JVMs notice, stop after the same
+     * step with a checkpoint as on SIGTERM, and exit; none is left running.
+     */
+    @Test
+    void killingTheLauncherLeavesNoRankRunning(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("launcher.log");
+        Process p = RankProcesses.start(RankProcesses.shortRun(dir, 500, "--launcher", "local", "--nproc-per-node",
+                "2"), FAST_TIMEOUT, log, List.of());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (!Files.readString(log).contains("step 3/") && System.nanoTime() < deadline && p.isAlive()) {
+            Thread.sleep(200);
+        }
+        assertThat(Files.readString(log)).contains("step 3/");
+        List<ProcessHandle> ranks = p.descendants().toList();
+        assertThat(ranks).as("two rank JVMs").hasSizeGreaterThanOrEqualTo(2);
+        long killed = System.nanoTime();
+        p.destroyForcibly(); // SIGKILL: no hook of the launcher runs
+        for (ProcessHandle r : ranks) {
+            r.onExit().get(120, TimeUnit.SECONDS);
+        }
+        System.out.printf("ranks exited %.1f s after the launcher was killed%n",
+                (System.nanoTime() - killed) / 1e9);
+        try (var files = Files.list(dir.resolve("out"))) {
+            assertThat(files.map(f -> f.getFileName().toString()).toList()).as("the stop wrote a checkpoint")
+                    .anyMatch(n -> n.startsWith("checkpoint-"));
+        }
+    }
+
     /** Two rank JVMs of a long run, 20 s collective timeout from the environment or from ddp_timeout. */
     private static Process[] startTwoRanks(Path dir, String timeoutFrom) throws Exception {
         int port = ThreadLauncher.freePort();

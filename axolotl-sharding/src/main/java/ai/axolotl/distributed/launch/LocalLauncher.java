@@ -78,6 +78,7 @@ public final class LocalLauncher {
                 env.put("MASTER_ADDR", topology.masterAddr());
                 env.put("MASTER_PORT", Integer.toString(topology.masterPort()));
                 env.put("AXOLOTL_RUN_ID", runId);
+                env.put(LauncherWatch.ENV, Long.toString(ProcessHandle.current().pid()));
                 Process p = pb.start();
                 procs.add(p);
                 Thread pump = new Thread(() -> prefix(p, rank), "rank-" + rank + "-output");
