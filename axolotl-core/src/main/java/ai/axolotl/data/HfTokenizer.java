@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,7 +53,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     private final Path file;
     private final HuggingFaceTokenizer tokenizer;
-    private final JsonNode root;
+    /** Every token of the vocabulary and the added tokens, to its id (the parsed file itself is not kept). */
+    private final Map<String, Integer> ids;
     private final ObjectNode config;
     private final int bos;
     private final int eos;
@@ -68,17 +70,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         this.file = file;
         this.tokenizer = HuggingFaceTokenizer.newInstance(file,
                 Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
-        this.root = JSON.readTree(file.toFile());
+        JsonNode root = JSON.readTree(file.toFile());
+        this.ids = new HashMap<>();
+        root.path("model").path("vocab").fields().forEachRemaining(e -> ids.put(e.getKey(), e.getValue().asInt()));
+        for (JsonNode t : root.path("added_tokens")) {
+            ids.put(t.path("content").asText(), t.path("id").asInt());
+        }
         Path cfgFile = file.resolveSibling("tokenizer_config.json");
         this.config = Files.isRegularFile(cfgFile) && JSON.readTree(cfgFile.toFile()) instanceof ObjectNode o
                 ? o : JSON.createObjectNode();
-        int maxId = -1;
-        for (JsonNode v : iterable(root.path("model").path("vocab"))) {
-            maxId = Math.max(maxId, v.asInt());
-        }
-        for (JsonNode t : root.path("added_tokens")) {
-            maxId = Math.max(maxId, t.path("id").asInt());
-        }
+        int maxId = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
         this.vocab = maxId + 1;
         this.specials = new LinkedHashMap<>();
         for (String name : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
@@ -171,10 +172,6 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 + "a list of {name, template}");
     }
 
-    private static Iterable<JsonNode> iterable(JsonNode obj) {
-        return obj::elements;
-    }
-
     private static String tokenString(JsonNode v) {
         if (v == null || v.isNull()) {
             return null;
@@ -200,16 +197,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public int idOf(String content) {
-        if (content == null) {
-            return -1;
-        }
-        for (JsonNode t : root.path("added_tokens")) {
-            if (content.equals(t.path("content").asText())) {
-                return t.path("id").asInt();
-            }
-        }
-        JsonNode v = root.path("model").path("vocab").get(content);
-        return v != null && v.isInt() ? v.asInt() : -1;
+        Integer id = content == null ? null : ids.get(content);
+        return id == null ? -1 : id;
     }
 
     @Override
