@@ -19,4 +19,16 @@ public record Example(int[] inputIds, int[] labels) {
     public int length() {
         return inputIds.length;
     }
+
+    /**
+     * Tokens the loss is computed on: labels other than -100 after the first position (the label of position 0 is
+     * never predicted, the loss comparing each position with the next one's label).
+     */
+    public int trainedTokens() {
+        int n = 0;
+        for (int i = 1; i < labels.length; i++) {
+            n += labels[i] == -100 ? 0 : 1;
+        }
+        return n;
+    }
 }

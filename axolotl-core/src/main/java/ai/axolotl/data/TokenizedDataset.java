@@ -60,13 +60,11 @@ public final class TokenizedDataset {
         return n;
     }
 
-    /** Tokens that carry a label (trained on). */
+    /** Tokens the loss is computed on, over all examples ({@link Example#trainedTokens()}). */
     public long trainedTokenCount() {
         long n = 0;
         for (Example e : examples) {
-            for (int l : e.labels()) {
-                n += l == -100 ? 0 : 1;
-            }
+            n += e.trainedTokens();
         }
         return n;
     }
@@ -178,7 +176,7 @@ public final class TokenizedDataset {
                     dropped++;
                 }
                 for (Example e : ex) {
-                    if (e.length() >= Math.max(2, config.data().minSampleLen()) && trains(e)) {
+                    if (e.length() >= Math.max(2, config.data().minSampleLen()) && e.trainedTokens() > 0) {
                         out.add(e);
                     } else {
                         dropped++;
@@ -192,16 +190,6 @@ public final class TokenizedDataset {
                     dropped, seqLen);
         }
         return out;
-    }
-
-    /** Whether any token of {@code e} is trained on (a label other than -100 after the first position). */
-    private static boolean trains(Example e) {
-        for (int i = 1; i < e.length(); i++) {
-            if (e.labels()[i] != -100) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static PromptFormat format(AxolotlConfig config, DatasetConfig d, int i, Tokenizer tokenizer,
