@@ -1,6 +1,7 @@
 package ai.axolotl.hub;
 
 import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.DatasetConfig;
 import ai.axolotl.config.ModelSettings;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Stream;
+
+import static ai.axolotl.config.ConfigLoader.isHubId;
 
 /**
  * Turns the Hub ids of a config ({@code base_model}, {@code tokenizer_config}, {@code datasets[].path}) into local
@@ -42,20 +45,13 @@ public final class HubResolver {
         this.client = client;
     }
 
-    /** True when {@code ref} is not a local file or directory and has the shape of a Hub id ({@code org/name}). */
-    public static boolean isHubId(String ref) {
-        return ai.axolotl.config.ConfigLoader.isHubId(ref);
-    }
-
     /**
      * {@code config} resolved through the Hub client {@code huggingface_hub} would use in this environment
      * ({@link HubClient#fromEnvironment}; a Java system property of the same name, {@code -DHF_HUB_OFFLINE=1},
      * overrides the variable, for programs that embed the trainer); unchanged when it names no Hub id.
      */
     public static AxolotlConfig resolveFromEnvironment(AxolotlConfig config, java.util.function.Consumer<String> progress) {
-        boolean any = isHubId(config.model().baseModel()) || isHubId(config.model().tokenizerConfig())
-                || config.datasets().stream().anyMatch(d -> isHubId(d.path()));
-        if (!any) {
+        if (ConfigLoader.hubReferences(config).isEmpty()) {
             return config;
         }
         java.util.Map<String, String> env = new java.util.HashMap<>(System.getenv());
