@@ -132,7 +132,7 @@ public final class ConfigBinder {
         r.map("gradient_checkpointing_kwargs");
         ModelSettings model = new ModelSettings(r.string("base_model", null), r.bool("reinit_weights", false),
                 r.string("tokenizer_config", null), gradientCheckpointing, chunkedLoss(r), specialTokens(r),
-                r.string("revision_of_model", null));
+                r.string("revision_of_model", null), new AdapterBinder(r, errors, warnings).bind());
 
         List<DatasetConfig> datasets = bindDatasets(r);
 

@@ -101,13 +101,25 @@ public final class ConfigKeys {
                 "do_causal_lm_eval", "eval_causal_lm_metrics", "do_bench_eval", "evaluation_strategy");
         noEffect("torch.compile has no counterpart over libtorch from Java", "torch_compile",
                 "torch_compile_backend", "torch_compile_mode", "torch_compile_options");
-        noEffect("only meaningful with a LoRA adapter", "lora_r", "lora_alpha", "lora_dropout",
-                "lora_target_modules", "lora_target_linear", "lora_fan_in_fan_out", "lora_modules_to_save",
-                "lora_target_parameters", "lora_model_dir", "lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel",
-                "lora_embedding_kernel", "peft_use_rslora", "peft_use_dora", "peft_layers_to_transform");
-        unsupported("LoRA/QLoRA adapters", "adapter");
-        unsupported("quantized base models (bitsandbytes/GPTQ)", "load_in_4bit", "load_in_8bit", "gptq",
-                "gptq_groupsize", "gptq_model_v1");
+        // adapters (AdapterBinder): LoRA over a frozen base, and base parameters left trainable
+        supported("adapter", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_target_linear",
+                "lora_exclude_modules", "lora_modules_to_save", "lora_model_dir", "lora_fan_in_fan_out",
+                "peft_use_rslora", "peft_layers_to_transform", "peft_layers_pattern", "peft_init_lora_weights",
+                "unfrozen_parameters", "load_in_4bit", "load_in_8bit");
+        noEffect("fused LoRA kernels (Triton); the plain path computes the same", "lora_mlp_kernel",
+                "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel");
+        noEffect("merging is `axolotl merge-lora`, which reads one tensor at a time on the CPU", "merge_lora",
+                "merge_method", "lora_on_cpu");
+        noEffect("adapters are always float32 masters (PEFT's default)", "peft_autocast_adapter_dtype");
+        unsupported("DoRA (peft_use_dora)", "peft_use_dora");
+        unsupported("LoRA on 3-D expert parameters (mixture-of-experts families are not built)",
+                "lora_target_parameters");
+        unsupported("per-module LoRA ranks and alphas", "lora_rank_pattern", "lora_alpha_pattern");
+        unsupported("PEFT layer replication and trainable token indices", "peft_layer_replication",
+                "peft_trainable_token_indices", "peft_ensure_weight_tying");
+        unsupported("LoRA+ learning rates", "loraplus_lr_ratio", "loraplus_lr_embedding");
+        unsupported("quantized base models (bitsandbytes options, GPTQ)", "bnb_config_kwargs",
+                "qlora_sharded_model_loading", "gptq", "gptq_groupsize", "gptq_model_v1");
         unsupported("quantization (torchao, llmcompressor, 1-bit)", "model_quantization_config",
                 "model_quantization_config_kwargs", "llmcompressor", "use_onebitllms", "qat", "quantize_moe_experts");
         unsupported("FP8 training", "fp8", "fp8_enable_fsdp_float8_all_gather");
@@ -130,7 +142,6 @@ public final class ConfigKeys {
                 "use_glm_dsa_kernels", "expert_parallel_size", "expert_parallel_num_nvl_bytes",
                 "expert_parallel_token_capacity");
         unsupported("activation offloading", "activation_offloading", "layer_offloading");
-        unsupported("partially frozen models (unfrozen_parameters)", "unfrozen_parameters");
         unsupported("tiled MLP", "tiled_mlp", "tiled_mlp_num_shards");
         unsupported("the Ray launcher", "use_ray", "ray_num_workers", "resources_per_worker", "ray_run_name");
         unsupported("EAFT", "use_eaft", "eaft_alpha", "eaft_k");

@@ -51,6 +51,11 @@ final class ConfigRules {
         if (c.precision().fp16() && c.precision().bf16Enabled()) {
             warnings.add("fp16 is ignored because bf16 is on");
         }
+        AdapterSettings a = c.model().adapter();
+        if (!a.lora() && !a.unfrozenParameters().isEmpty() && c.parallel().tensorParallelSize() > 1) {
+            errors.add(new ConfigError("unfrozen_parameters", "unsupported feature: unfrozen_parameters with "
+                    + "tensor_parallel_size > 1 (the export of a partly frozen model gathers only what trains)"));
+        }
         checkParallel(c, errors, warnings);
     }
 

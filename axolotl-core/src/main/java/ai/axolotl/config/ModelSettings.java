@@ -1,6 +1,7 @@
 package ai.axolotl.config;
 
 import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
 
 import java.io.Serializable;
 import java.util.Map;
@@ -19,6 +20,7 @@ import java.util.Map;
  *     {@code liger_fused_linear_cross_entropy})
  * @param specialTokens {@code special_tokens}: bos/eos/pad/unk overrides, each naming a token of the vocabulary
  * @param revision {@code revision_of_model}: the branch, tag or commit of a Hub {@code base_model} (null: main)
+ * @param adapter which parameters train: a LoRA adapter, base parameters left trainable, or all
  */
 public record ModelSettings(
         @NotBlank(message = "is required (a local Hugging Face model directory or a Hub id)") String baseModel,
@@ -27,16 +29,19 @@ public record ModelSettings(
         boolean gradientCheckpointing,
         boolean chunkedLoss,
         Map<String, String> specialTokens,
-        String revision) implements Serializable {
+        String revision,
+        @NotNull AdapterSettings adapter) implements Serializable {
 
     /** Copies the overrides. */
     public ModelSettings {
         specialTokens = specialTokens == null ? Map.of() : ChatDataset.ordered(specialTokens);
+        adapter = adapter == null ? AdapterSettings.NONE : adapter;
     }
 
     /** Settings without special-token overrides. */
     public ModelSettings(String baseModel, boolean reinitWeights, String tokenizerConfig,
             boolean gradientCheckpointing, boolean chunkedLoss) {
-        this(baseModel, reinitWeights, tokenizerConfig, gradientCheckpointing, chunkedLoss, Map.of(), null);
+        this(baseModel, reinitWeights, tokenizerConfig, gradientCheckpointing, chunkedLoss, Map.of(), null,
+                AdapterSettings.NONE);
     }
 }

@@ -80,7 +80,7 @@ public final class HubResolver {
             datasets.add(isHubId(d.path()) ? dataset(d) : d);
         }
         ModelSettings model = new ModelSettings(base, m.reinitWeights(), tokenizer, m.gradientCheckpointing(),
-                m.chunkedLoss(), m.specialTokens(), m.revision());
+                m.chunkedLoss(), m.specialTokens(), m.revision(), m.adapter());
         return new AxolotlConfig(model, datasets, config.data(), config.training(), config.optimizer(),
                 config.scheduler(), config.checkpoint(), config.precision(), config.parallel());
     }

@@ -62,6 +62,20 @@ public interface CausalLm extends AutoCloseable {
      */
     CausalLm withComputation(AttentionKernel attention, ProjectionFactory projections);
 
+    /** The attention kernel the layers run. */
+    AttentionKernel attention();
+
+    /** The factory the layers' projections were made by. */
+    ProjectionFactory projections();
+
+    /**
+     * The parameters this model holds but does not train (an adapter's frozen base), by HF name; empty for a full
+     * fine-tune. They are not in {@link #parameters()}: no strategy synchronises, clips, shards or steps them.
+     */
+    default Map<String, Tensor> frozenParameters() {
+        return Map.of();
+    }
+
     /** Total number of parameter elements of the declared global shapes. */
     default long parameterCount() {
         long n = 0;

@@ -111,7 +111,7 @@ public final class DecoderLayerUnit implements ModelUnit {
              Tensor normed2 = norm(h2, sandwich ? "pre_feedforward_layernorm.weight"
                      : "post_attention_layernorm.weight");
              Tensor full2 = parallel.enterRegion(normed2, ctx);
-             Tensor mlpPartial = mlp(full2);
+             Tensor mlpPartial = mlp(full2, ctx);
              Tensor mlp = parallel.exitRegion(mlpPartial, ctx);
              Tensor mlpOut = sandwich ? norm(mlp, "post_feedforward_layernorm.weight") : new Tensor(mlp)) {
             return residual.add(mlpOut);
@@ -124,9 +124,9 @@ public final class DecoderLayerUnit implements ModelUnit {
         int hd = config.headDim();
         int heads = config.numAttentionHeads() / parallel.size(); // this rank's heads
         int kvHeads = config.numKeyValueHeads() / parallel.size();
-        try (Tensor qp = q.apply(x);
-             Tensor kp = k.apply(x);
-             Tensor vp = v.apply(x);
+        try (Tensor qp = q.apply(x, ctx);
+             Tensor kp = k.apply(x, ctx);
+             Tensor vp = v.apply(x, ctx);
              Tensor q4 = qp.view(b, t, heads, hd);
              Tensor k4 = kp.view(b, t, kvHeads, hd);
              Tensor qn = deltas.qkNorm() ? norm(q4, "self_attn.q_norm.weight") : new Tensor(q4);
@@ -138,16 +138,16 @@ public final class DecoderLayerUnit implements ModelUnit {
              Tensor kr = RotaryEmbedding.apply(kh, ctx.cos(index), ctx.sin(index));
              Tensor out = attention.attend(qr, kr, vh, ctx, index);
              Tensor merged = out.transpose(1, 2).reshape(b, t, (long) heads * hd)) {
-            return o.apply(merged);
+            return o.apply(merged, ctx);
         }
     }
 
-    private Tensor mlp(Tensor x) {
-        try (Tensor g = gate.apply(x);
+    private Tensor mlp(Tensor x, ForwardContext ctx) {
+        try (Tensor g = gate.apply(x, ctx);
              Tensor act = deltas.activation() == Deltas.Activation.GELU_TANH ? torch.gelu(g, "tanh") : torch.silu(g);
-             Tensor u = up.apply(x);
+             Tensor u = up.apply(x, ctx);
              Tensor prod = act.mul(u)) {
-            return down.apply(prod);
+            return down.apply(prod, ctx);
         }
     }
 }

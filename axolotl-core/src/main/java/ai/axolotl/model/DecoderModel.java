@@ -114,6 +114,16 @@ public final class DecoderModel implements CausalLm {
     }
 
     @Override
+    public AttentionKernel attention() {
+        return attention;
+    }
+
+    @Override
+    public ProjectionFactory projections() {
+        return projections;
+    }
+
+    @Override
     public ModelParallelism parallelism() {
         return parallel;
     }

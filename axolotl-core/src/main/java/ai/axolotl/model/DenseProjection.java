@@ -34,6 +34,11 @@ public final class DenseProjection implements Projection {
     }
 
     @Override
+    public Tensor apply(Tensor x, ForwardContext ctx) {
+        return apply(x);
+    }
+
+    /** The map without a context (a dense projection uses none). */
     public Tensor apply(Tensor x) {
         boolean same = Tensors.sameType(x.scalar_type(), weight.scalar_type());
         try (Tensor w = same ? new Tensor(weight) : weight.to(x.scalar_type());

@@ -24,6 +24,7 @@ public final class ForwardContext implements AutoCloseable {
     private final Map<Rope, Tensor[]> tables = new LinkedHashMap<>();
     private final ScalarType computeType;
     private final List<GraphCut> cuts = new ArrayList<>();
+    private Long dropoutSeed;
 
     /**
      * @param positionIds [B, T] long positions, restarting at 0 for each packed sample
@@ -67,6 +68,21 @@ public final class ForwardContext implements AutoCloseable {
                 return m.unsqueeze(1);
             }
         }
+    }
+
+    /**
+     * Turns dropout on for this micro-batch: each dropout site draws its mask from a generator seeded by this
+     * value and the site, so a forward recomputed under gradient checkpointing draws the same masks. Without it
+     * (evaluation) nothing is dropped.
+     */
+    public ForwardContext withDropout(long seed) {
+        this.dropoutSeed = seed;
+        return this;
+    }
+
+    /** The micro-batch's dropout seed, or null when dropout is off (evaluation). */
+    public Long dropoutSeed() {
+        return dropoutSeed;
     }
 
     /** [B, 1, T, T] boolean mask of layer {@code layer}, true where a query may attend to a key. */

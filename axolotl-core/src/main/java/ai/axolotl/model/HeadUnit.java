@@ -62,7 +62,7 @@ public final class HeadUnit implements ModelUnit {
     @Override
     public Tensor forward(Tensor h, ForwardContext ctx) {
         try (Tensor full = hidden(h, ctx);
-             Tensor logits = lmHead.apply(full)) {
+             Tensor logits = lmHead.apply(full, ctx)) {
             ScalarType type = Tensors.sameType(logits.scalar_type(), ScalarType.Double)
                     ? ScalarType.Double : ScalarType.Float;
             return logits.to(type);

@@ -1,7 +1,9 @@
 package ai.axolotl.train;
 
 import ai.axolotl.model.CausalLm;
+import ai.axolotl.config.AdapterSettings;
 import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.model.adapter.Adapters;
 import ai.axolotl.data.DataException;
 import ai.axolotl.data.MicroBatch;
 import ai.axolotl.data.PackedRow;
@@ -81,11 +83,31 @@ public final class Evaluation {
         Natives.setThreads(threads);
         AxolotlConfig config = ai.axolotl.hub.HubResolver.resolveFromEnvironment(given, System.err::println);
         Path dir = modelDir != null ? modelDir : Path.of(config.checkpoint().outputDir());
+        AdapterSettings adapter = config.model().adapter();
+        if (adapter.lora()) {
+            // base_model + the adapter: the given directory, else lora_model_dir, else output_dir
+            Path adapterDir = modelDir != null ? modelDir : adapter.loraModelDir() != null
+                    ? Path.of(adapter.loraModelDir()) : dir;
+            try (CausalLm model = Adapters.apply(ModelLoader.load(config),
+                    adapter.withLoraModelDir(adapterDir.toString()), config.training().seed(), System.err::println)) {
+                return evaluate(config, model);
+            } catch (IllegalArgumentException e) {
+                throw new TrainingException(e.getMessage(), e);
+            }
+        }
         if (!HfCheckpoint.isModelDir(dir)) {
             throw new TrainingException("--checkpoint: '" + dir + "' is not a model directory (config.json and "
                     + "model.safetensors expected; pass an exported model or a checkpoint-<step> directory)");
         }
         try (CausalLm model = HfCheckpoint.load(dir)) {
+            return evaluate(config, model);
+        } catch (IOException e) {
+            throw new TrainingException("cannot read " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static EvalResult evaluate(AxolotlConfig config, CausalLm model) {
+        try {
             Tokenizer tok = Tokenizers.forConfig(config);
             TokenizedDataset ds = TokenizedDataset.load(config, tok, model.config().vocabSize());
             List<PackedRow> rows = RowPacker.pack(ds.examples(), config.data().sequenceLen(),
@@ -93,8 +115,6 @@ public final class Evaluation {
             ScalarType compute = Trainer.computeType(config);
             return run(model, rows, config.training().evalBatchSize(), tok.padId(), compute, null,
                     Trainer.lossChunkElements(config));
-        } catch (IOException e) {
-            throw new TrainingException("cannot read " + dir + ": " + e.getMessage(), e);
         } catch (DataException e) {
             throw new TrainingException(e.getMessage(), e);
         }

@@ -2,7 +2,12 @@ package ai.axolotl.train;
 
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.model.ChunkedCrossEntropy;
+import ai.axolotl.config.AdapterSettings;
 import ai.axolotl.config.AxolotlConfig;
+import ai.axolotl.model.HfModelWriter;
+import ai.axolotl.model.adapter.AdaptedModel;
+import ai.axolotl.model.adapter.Adapters;
+import ai.axolotl.model.adapter.PeftFiles;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.LossScaleSettings;
 import ai.axolotl.hub.HubResolver;
@@ -27,6 +32,7 @@ import ai.axolotl.runtime.Tf32;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.slf4j.Logger;
@@ -243,7 +249,8 @@ public final class Trainer implements AutoCloseable {
         } else if (tf32 != null && strategy.isMain()) {
             LOG.warn(tf32.message());
         }
-        if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0) {
+        AdapterSettings adapter = local.model().adapter();
+        if (strategy.rankZeroLoadsWeights() && strategy.rank() != 0 && !adapter.freezesBase()) {
             model = ModelLoader.placeholder(local);
             LOG.info("rank {} does not read base_model: it receives its shards from rank 0 "
                     + "(cpu_ram_efficient_loading)", strategy.rank());
@@ -267,6 +274,20 @@ public final class Trainer implements AutoCloseable {
                 dataset.examples().size(), dataset.tokenCount(), dataset.trainedTokenCount(), dataset.fingerprint());
         strategy.preflight(preflightFacts());
         model = strategy.parallelize(model).to(device);
+        if (adapter.freezesBase()) {
+            long frozenCount = model.parameterCount();
+            try {
+                model = Adapters.apply(model, adapter, config.training().seed(),
+                        strategy.isMain() ? LOG::warn : LOG::debug);
+            } catch (IllegalArgumentException e) {
+                throw new TrainingException(e.getMessage(), e);
+            }
+            logRun("{}: {} trainable parameters beside a base of {} ({}%)", adapter.lora()
+                            ? "adapter: lora (r " + ((AdaptedModel) model).settings().r() + ", "
+                            + ((AdaptedModel) model).targets().size() + " projections)" : "unfrozen_parameters",
+                    model.parameterCount(), frozenCount,
+                    String.format("%.3f", 100.0 * model.parameterCount() / frozenCount));
+        }
         strategy.setup(model, config.optimizer());
         if (MemoryReport.requested()) {
             strategy.enableMemoryProbe();
@@ -395,7 +416,7 @@ public final class Trainer implements AutoCloseable {
                              MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId(),
                                      model.parallelism().sequenceMultiple(), device);
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
-                                     model.config(), compute)) {
+                                     model.config(), compute).withDropout(dropoutSeed(step, m))) {
                             // loss scaling: the backward runs on loss x scale (the normalizer divided by it)
                             lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx,
                                     stepTokens / gradScale, m == accumulation - 1);
@@ -570,6 +591,9 @@ public final class Trainer implements AutoCloseable {
         strategy.barrier();
         Path target = Checkpoints.tmpDir(outputDir, step);
         strategy.saveCheckpoint(target, !config.checkpoint().saveOnlyModel());
+        if (model instanceof AdaptedModel a && a.settings().lora()) {
+            writeModel(target, DType.F32); // PEFT's files beside the strategy's own state, as Axolotl's checkpoints
+        }
         strategy.barrier();
         if (strategy.isMain()) {
             new TrainerState(step, data.epochAt(step), data.totalSteps(), config.training().seed(),
@@ -599,10 +623,58 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
+    /**
+     * A micro-batch's dropout seed: a function of the run's seed, the step, the micro-step and the data-parallel
+     * rank (which rows it is), so a resumed run draws the masks the uninterrupted one drew.
+     */
+    private long dropoutSeed(int step, int micro) {
+        return config.training().seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + micro * 8191L
+                + strategy.dataParallelRank();
+    }
+
+    /**
+     * Streams the trained weights from the strategy to the main rank's writer: PEFT's adapter files for a LoRA
+     * run, else the whole HF model (with {@code unfrozen_parameters}, the trained parameters streamed and the
+     * frozen ones written from this rank's copy).
+     */
+    private void writeModel(Path dir, DType dtype) throws IOException {
+        if (model instanceof AdaptedModel a && a.settings().lora()) {
+            try (PeftFiles.Writer w = strategy.isMain() ? PeftFiles.writer(dir, a, config.model().baseModel())
+                    : null) {
+                strategy.streamFullWeights((name, t) -> {
+                    if (w != null) {
+                        w.accept(name, t);
+                    }
+                });
+            }
+        } else if (!model.frozenParameters().isEmpty()) {
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (String name : model.parameters().keySet()) {
+                shapes.put(name, model.spec(name).shape());
+            }
+            model.frozenParameters().forEach((name, t) -> shapes.put(name, model.spec(name).shape()));
+            try (HfModelWriter w = strategy.isMain() ? new HfModelWriter(dir, model.config(), shapes, dtype,
+                    2L << 30) : null) {
+                strategy.streamFullWeights((name, t) -> {
+                    if (w != null) {
+                        w.accept(name, t);
+                    }
+                });
+                if (w != null) {
+                    for (Map.Entry<String, Tensor> e : model.frozenParameters().entrySet()) {
+                        w.accept(e.getKey(), e.getValue());
+                    }
+                }
+            }
+        } else {
+            strategy.writeFullModel(dir, model.config(), dtype);
+        }
+    }
+
     /** Streams the full weights from the strategy into the HF model files on the main rank. */
     private void exportModel(Path outputDir) throws IOException {
         DType dtype = exportType();
-        strategy.writeFullModel(outputDir, model.config(), dtype);
+        writeModel(outputDir, dtype);
         if (strategy.isMain()) {
             Tokenizers.save(config, tokenizer, outputDir);
             writeProvenance(outputDir);

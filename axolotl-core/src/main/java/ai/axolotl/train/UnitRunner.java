@@ -157,9 +157,18 @@ public final class UnitRunner {
      * unit's cuts in reverse order; closes the cuts' tensors.
      */
     private static void backward(Tensor root, Tensor grad, List<GraphCut> cuts) {
-        backwardFrom(root, grad, !cuts.isEmpty());
+        // a unit of frozen parameters fed by token ids (the embedding of an adapter run) has nothing to
+        // differentiate: its output, or a cut's source, then takes no part in autograd (the same on every rank)
+        if (root.requires_grad()) {
+            backwardFrom(root, grad, !cuts.isEmpty());
+        }
         for (int c = cuts.size() - 1; c >= 0; c--) {
             GraphCut cut = cuts.get(c);
+            if (!cut.source().requires_grad() || !cut.leaf().grad().defined()) {
+                cut.leaf().close();
+                cut.source().close();
+                continue;
+            }
             try (Tensor leafGrad = ownedGrad(cut.leaf());
                  Tensor sourceGrad = cut.gradientOfSource().apply(leafGrad)) {
                 backwardFrom(cut.source(), sourceGrad, c > 0);

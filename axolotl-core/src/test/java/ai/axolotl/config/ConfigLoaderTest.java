@@ -103,14 +103,14 @@ class ConfigLoaderTest {
                 .replace("micro_batch_size: 4", "micro_batch_size: -1")
                 .replace("sequence_len: 128", "sequence_len: long")
                 .replace("warmup_ratio: 0.1", "warmup_ratio: 0.1\nwarmup_steps: 5")
-                + "adapter: lora\nload_in_4bit: true\n";
+                + "adapter: qlora\n";
         List<ConfigError> e = errorsOf(dir, bad);
         assertThat(e).extracting(ConfigError::key).contains("datasets[0].type", "micro_batch_size",
-                "sequence_len", "warmup_ratio", "adapter", "load_in_4bit");
+                "sequence_len", "warmup_ratio", "adapter");
         assertThat(e).filteredOn(er -> er.key().equals("sequence_len")).singleElement()
                 .extracting(ConfigError::message).isEqualTo("expected an integer, got 'long'");
         assertThat(e).filteredOn(er -> er.key().equals("adapter")).singleElement()
-                .extracting(ConfigError::message).asString().contains("LoRA/QLoRA adapters");
+                .extracting(ConfigError::message).isEqualTo("Require cfg.load_in_4bit to be True for qlora");
         assertThat(e).filteredOn(er -> er.key().equals("micro_batch_size")).singleElement()
                 .extracting(ConfigError::message).asString().contains("greater than 0").contains("-1");
         for (ConfigError er : e) {

@@ -248,7 +248,8 @@ class KeyClassificationTest {
                 unread.add(c);
             }
         }
-        String binder = Files.readString(Path.of("src/main/java/ai/axolotl/config/ConfigBinder.java"));
+        String binder = Files.readString(Path.of("src/main/java/ai/axolotl/config/ConfigBinder.java"))
+                + Files.readString(Path.of("src/main/java/ai/axolotl/config/AdapterBinder.java"));
         for (String k : ConfigKeys.all()) {
             if (ConfigKeys.lookup(k).kind() != ConfigKeys.Kind.SUPPORTED) {
                 continue;

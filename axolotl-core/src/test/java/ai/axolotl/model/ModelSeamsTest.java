@@ -34,9 +34,9 @@ class ModelSeamsTest {
         ProjectionFactory recording = (spec, weight, bias, biasScale) -> {
             created.add(spec.name());
             Projection dense = ProjectionFactory.DENSE.create(spec, weight, bias, biasScale);
-            return x -> {
+            return (x, cx) -> {
                 applies[0]++;
-                return dense.apply(x);
+                return dense.apply(x, cx);
             };
         };
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
@@ -55,8 +55,8 @@ class ModelSeamsTest {
             assertThat(Tensors.maxAbsDiff(a, b)).isZero();
             ProjectionFactory doubled = (spec, weight, bias, biasScale) -> {
                 Projection dense = ProjectionFactory.DENSE.create(spec, weight, bias, biasScale);
-                return x -> {
-                    try (Tensor y = dense.apply(x)) {
+                return (x, cx) -> {
+                    try (Tensor y = dense.apply(x, cx)) {
                         return y.mul(new Scalar(2.0));
                     }
                 };

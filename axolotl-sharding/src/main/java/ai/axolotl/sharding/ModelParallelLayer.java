@@ -36,6 +36,12 @@ public interface ModelParallelLayer {
         return model;
     }
 
+    /**
+     * The model the run trains, as the data-parallel layer receives it: the parallelized one, or an adapter over it
+     * (whose trainable parameters are declared by that model, not by the base).
+     */
+    default void setup(CausalLm model) {}
+
     /** The hooks around each unit: the layer's, with this parallelism's gradient adjustments before they run. */
     default UnitHooks hooks(DataParallelLayer layer) {
         return layer.hooks();

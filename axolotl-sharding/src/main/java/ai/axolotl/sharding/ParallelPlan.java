@@ -148,6 +148,7 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public void setup(CausalLm model, OptimizerSettings optimizer) {
+        modelParallelLayer.setup(model);
         layer.setup(model, optimizer);
     }
 
@@ -194,7 +195,10 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public void saveCheckpoint(Path dir, boolean includeOptimizer) throws IOException {
-        if (modelParallelLayer.saveCheckpoint(dir, layer, includeOptimizer)) {
+        // the consolidated HF model beside a tensor-parallel checkpoint; an adapter run's trainer writes the
+        // adapter's files instead (its frozen base is never saved)
+        if (modelParallelLayer.saveCheckpoint(dir, layer, includeOptimizer)
+                && layer.model().frozenParameters().isEmpty()) {
             writeFullModel(dir, layer.model().config(), DType.F32);
         }
     }

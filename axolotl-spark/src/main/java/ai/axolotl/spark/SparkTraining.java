@@ -174,7 +174,8 @@ public final class SparkTraining {
         ModelSettings m = c.model();
         ModelSettings model = new ModelSettings(absoluteIfHere(m.baseModel()), m.reinitWeights(),
                 absoluteIfHere(m.tokenizerConfig()), m.gradientCheckpointing(), m.chunkedLoss(), m.specialTokens(),
-                m.revision());
+                m.revision(), m.adapter().loraModelDir() == null ? m.adapter()
+                : m.adapter().withLoraModelDir(absoluteIfHere(m.adapter().loraModelDir())));
         DataSettings t = c.data();
         DataSettings data = new DataSettings(t.datasetPreparedPath() == null ? null
                 : Path.of(t.datasetPreparedPath()).toAbsolutePath().toString(), t.valSetSize(), t.sequenceLen(),

@@ -102,6 +102,11 @@ public final class TensorParallelism implements ModelParallelLayer {
     }
 
     @Override
+    public void setup(CausalLm trained) {
+        model = trained;
+    }
+
+    @Override
     public CausalLm parallelize(CausalLm full) {
         if (regions != null && full.parallelism() == regions) {
             return full; // loaded as this rank's slices already
