@@ -37,26 +37,22 @@ final class AdapterBinder {
         if ((in4 || in8) && adapter == null) {
             errors.add(new ConfigError(in4 ? "load_in_4bit" : "load_in_8bit", LOAD_IN_WITHOUT_ADAPTER));
         }
-        if (adapter != null && !adapter.equals("lora")) {
-            if (adapter.equals("qlora")) {
-                if (in8) {
-                    errors.add(new ConfigError("adapter", "Can't load qlora in 8bit"));
-                } else if (!in4) {
-                    errors.add(new ConfigError("adapter", "Require cfg.load_in_4bit to be True for qlora"));
-                } else {
-                    errors.add(new ConfigError("adapter", "unsupported feature: QLoRA (the NF4-quantized base of "
-                            + "adapter: qlora) is not built yet; adapter: lora without load_in_4bit trains the same "
-                            + "adapters over the unquantized base"));
-                }
-            } else {
-                errors.add(new ConfigError("adapter", "Adapter '" + adapter + "' is not built in and was not "
-                        + "registered by a plugin. Add the plugin that provides this adapter to `plugins:`."));
-            }
+        if (adapter != null && !adapter.equals("lora") && !adapter.equals("qlora")) {
+            errors.add(new ConfigError("adapter", "Adapter '" + adapter + "' is not built in and was not "
+                    + "registered by a plugin. Add the plugin that provides this adapter to `plugins:`."));
             adapter = null;
-        } else if (adapter != null && (in4 || in8)) {
-            errors.add(new ConfigError(in4 ? "load_in_4bit" : "load_in_8bit", "unsupported feature: "
-                    + (in4 ? "a 4-bit (bitsandbytes NF4) base" : "an 8-bit (LLM.int8) base")
-                    + " is not built yet; drop the key to train the adapter over the unquantized base"));
+        } else if ("qlora".equals(adapter) && in8) {
+            errors.add(new ConfigError("adapter", "Can't load qlora in 8bit"));
+            adapter = null;
+        } else if ("qlora".equals(adapter) && !in4) {
+            errors.add(new ConfigError("adapter", "Require cfg.load_in_4bit to be True for qlora"));
+            adapter = null;
+        } else if (adapter != null && in8) {
+            errors.add(new ConfigError("load_in_8bit", "unsupported feature: an 8-bit (LLM.int8) base is not built "
+                    + "yet; load_in_4bit with adapter: qlora (NF4) is"));
+            adapter = null;
+        } else if (adapter != null && in4) {
+            adapter = "qlora"; // LoRA over a base loaded in 4 bits: Axolotl's QLoRA either way
         }
         if (adapter == null) {
             for (String k : List.of("lora_r", "lora_alpha", "lora_target_modules", "lora_target_linear",
@@ -166,7 +162,15 @@ final class AdapterBinder {
             warnings.add("lora_fan_in_fan_out: true has no effect: the targets are torch.nn.Linear (weights stored "
                     + "[out, in]), for which PEFT sets fan_in_fan_out back to False");
         }
-        return new AdapterSettings("lora", rank, alpha, dropout, targets, regex, exclude, toSave,
+        Object fsdp = r.get("fsdp_config");
+        boolean recompute = Boolean.TRUE.equals(r.get("gradient_checkpointing"))
+                || fsdp instanceof java.util.Map<?, ?> f && Boolean.TRUE.equals(f.get("activation_checkpointing"));
+        if (adapter.equals("qlora") && !recompute) {
+            warnings.add("adapter: qlora without gradient_checkpointing: decoder layers are recomputed in backward "
+                    + "anyway, so that only one layer's dequantized weights are alive at a time (bitsandbytes keeps "
+                    + "only the packed bytes between forward and backward)");
+        }
+        return new AdapterSettings(adapter, rank, alpha, dropout, targets, regex, exclude, toSave,
                 r.bool("peft_use_rslora", false), layerList, initName, r.string("lora_model_dir", null),
                 unfrozen);
     }

@@ -8,7 +8,8 @@ import java.util.List;
  * and base parameters left trainable ({@code lora_modules_to_save}, {@code unfrozen_parameters}). With neither,
  * every parameter trains (a full fine-tune).
  *
- * @param adapter {@code lora}, or null for none
+ * @param adapter {@code lora}, {@code qlora} (LoRA over a base whose frozen projections are stored as NF4:
+ *     {@code adapter: qlora} or {@code lora} with {@code load_in_4bit: true}), or null for none
  * @param r {@code lora_r}: the adapter's rank
  * @param alpha {@code lora_alpha}: the scale is alpha / r (alpha / sqrt(r) with rsLoRA)
  * @param dropout {@code lora_dropout}: dropout on the adapter's input (never on the base path)
@@ -62,9 +63,14 @@ public record AdapterSettings(
                 modulesToSave, useRslora, layersToTransform, init, dir, unfrozenParameters);
     }
 
-    /** True for {@code adapter: lora}. */
+    /** True for a LoRA adapter, over a full-precision or a 4-bit base. */
     public boolean lora() {
-        return "lora".equals(adapter);
+        return "lora".equals(adapter) || "qlora".equals(adapter);
+    }
+
+    /** True when the frozen projections are stored as bitsandbytes NF4 (QLoRA). */
+    public boolean quantizedBase() {
+        return "qlora".equals(adapter);
     }
 
     /** True when some parameters are frozen: an adapter, or {@code unfrozen_parameters}. */

@@ -371,8 +371,9 @@ public final class Trainer implements AutoCloseable {
                     + "{}", String.format("%.4f", flopsPerToken / 1e9), mfu.peak().source());
         }
         var fsdp = config.parallel().fsdpSettings();
+        // QLoRA always recomputes decoder layers: only one layer's dequantized weights are then alive at a time
         boolean checkpointing = config.model().gradientCheckpointing() || (fsdp != null
-                && fsdp.activationCheckpointing());
+                && fsdp.activationCheckpointing()) || config.model().adapter().quantizedBase();
         long lossChunk = lossChunkElements(config);
         runner = new UnitRunner(model, strategy.hooks(), checkpointing, lossChunk);
         if (lossChunk > 0) {

@@ -61,4 +61,27 @@ class LoraParityTest {
         new StrategyTestKit(Strategies::create, LORA + "lora_modules_to_save: [embed_tokens]\n"
                 + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n")).assertParity(dir, 2);
     }
+
+    /** QLoRA: the same adapter over the NF4 base (every rank quantizes the same base the same way). */
+    static final String QLORA = LORA.replace("adapter: lora", "adapter: qlora\nload_in_4bit: true")
+            + "gradient_checkpointing: true\n";
+
+    @Test
+    void qloraUnderDdpMatchesOneProcess(@TempDir Path dir) throws Exception {
+        new StrategyTestKit(Strategies::create, QLORA).assertParity(dir, 2);
+    }
+
+    @ParameterizedTest(name = "ZeRO stage {0}")
+    @ValueSource(ints = {1, 2, 3})
+    void qloraUnderZeroMatchesOneProcess(int stage, @TempDir Path dir) throws Exception {
+        new StrategyTestKit(Strategies::create, QLORA + ZeroParityTest.deepspeed(stage)).assertParity(dir, 2);
+    }
+
+    @Test
+    void qloraUnderFsdp2AndHsdpMatchesOneProcess(@TempDir Path dir) throws Exception {
+        new StrategyTestKit(Strategies::create, QLORA + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"))
+                .assertParity(dir.resolve("fsdp2"), 2);
+        new StrategyTestKit(Strategies::create, QLORA + Fsdp2ParityTest.fsdp("") + "dp_replicate_size: 2\n")
+                .resumeAt(4).assertParity(dir.resolve("hsdp"), 4);
+    }
 }

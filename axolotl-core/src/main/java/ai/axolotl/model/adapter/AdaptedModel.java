@@ -14,10 +14,13 @@ import ai.axolotl.model.Projection;
 import ai.axolotl.model.ProjectionFactory;
 import ai.axolotl.model.TensorParallelStyle;
 import ai.axolotl.model.DecoderModel;
+import ai.axolotl.model.quant.Nf4Projection;
+import ai.axolotl.model.quant.Nf4Tensor;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -53,13 +56,15 @@ public final class AdaptedModel implements CausalLm {
     private final List<String> targets;
     private final Set<String> trainableBase;
     private final Map<String, Tensor> adapters;
+    private final Map<String, Nf4Tensor> quantized;
     private final Map<String, ParameterSpec> adapterSpecs;
     private final Map<String, Tensor> trainable;
     private final Map<String, Tensor> frozen;
     private final List<ModelUnit> units;
 
     private AdaptedModel(CausalLm base, AdapterSettings settings, List<String> targets, Set<String> trainableBase,
-                         Map<String, Tensor> adapters) {
+                         Map<String, Tensor> adapters, Map<String, Nf4Tensor> quantized) {
+        this.quantized = Collections.unmodifiableMap(quantized);
         this.baseProjections = base.projections();
         this.settings = settings;
         this.targets = List.copyOf(targets);
@@ -71,7 +76,9 @@ public final class AdaptedModel implements CausalLm {
             site.put(targets.get(i), i);
         }
         ProjectionFactory lora = (spec, weight, bias, biasScale) -> {
-            Projection p = baseProjections.create(spec, weight, bias, biasScale);
+            Nf4Tensor q = quantized.get(spec.name());
+            Projection p = q != null ? new Nf4Projection(q, bias, biasScale)
+                    : baseProjections.create(spec, weight, bias, biasScale);
             Integer i = site.get(spec.name());
             if (i == null) {
                 return p;
@@ -85,7 +92,7 @@ public final class AdaptedModel implements CausalLm {
         for (Map.Entry<String, Tensor> e : inner.parameters().entrySet()) {
             boolean train = trainableBase.contains(e.getKey());
             e.getValue().requires_grad_(train);
-            if (!train) {
+            if (!train && !quantized.containsKey(e.getKey())) {
                 frozenMap.put(e.getKey(), e.getValue());
             }
         }
@@ -132,7 +139,25 @@ public final class AdaptedModel implements CausalLm {
             }
             site++;
         }
-        return new AdaptedModel(base, settings, targets, trainableBase, adapters);
+        Map<String, Nf4Tensor> quantized = new LinkedHashMap<>();
+        if (settings.quantizedBase()) {
+            // bitsandbytes quantizes every frozen linear projection (not lm_head, not the embedding), double
+            // quantization on, as Axolotl configures it; the full-precision storage is released at once
+            try (NoGradGuard g = new NoGradGuard()) {
+                for (Map.Entry<String, Tensor> e : base.parameters().entrySet()) {
+                    String name = e.getKey();
+                    if (name.endsWith("_proj.weight") && !trainableBase.contains(name)) {
+                        quantized.put(name, Nf4Tensor.quantize(e.getValue(), true));
+                        e.getValue().requires_grad_(false);
+                        try (Tensor empty = torch.empty(new long[] {0}, Tensors.optionsOn(
+                                e.getValue().scalar_type(), e.getValue()), null)) {
+                            e.getValue().set_data(empty);
+                        }
+                    }
+                }
+            }
+        }
+        return new AdaptedModel(base, settings, targets, trainableBase, adapters, quantized);
     }
 
     /**
@@ -310,6 +335,9 @@ public final class AdaptedModel implements CausalLm {
         if (there) {
             return this;
         }
+        if (!quantized.isEmpty()) {
+            throw new UnsupportedOperationException("a 4-bit base is quantized on its device; it does not move");
+        }
         CausalLm moved = inner.to(device);
         Map<String, Tensor> movedAdapters = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : adapters.entrySet()) {
@@ -322,7 +350,7 @@ public final class AdaptedModel implements CausalLm {
             e.getValue().close();
         }
         return new AdaptedModel(moved.withComputation(moved.attention(), baseProjections), settings, targets,
-                trainableBase, movedAdapters);
+                trainableBase, movedAdapters, quantized);
     }
 
     /** Not available: tensor parallelism cuts the base before the adapter is applied. */
@@ -335,7 +363,7 @@ public final class AdaptedModel implements CausalLm {
     @Override
     public AdaptedModel withComputation(AttentionKernel attention, ProjectionFactory projections) {
         return new AdaptedModel(inner.withComputation(attention, projections), settings, targets, trainableBase,
-                adapters);
+                adapters, quantized);
     }
 
     @Override
@@ -358,10 +386,30 @@ public final class AdaptedModel implements CausalLm {
         return DecoderModel.forwardUnits(units, inputIds, ctx);
     }
 
+    /** The frozen projections stored as NF4, by HF name (empty unless QLoRA). */
+    public Map<String, Nf4Tensor> quantized() {
+        return quantized;
+    }
+
+    /** Bytes of the frozen base as held: full-precision tensors plus the NF4 weights (codes and absmax). */
+    public long frozenBaseBytes() {
+        long b = 0;
+        for (Tensor t : frozen.values()) {
+            b += t.nbytes();
+        }
+        for (Nf4Tensor q : quantized.values()) {
+            b += q.bytes();
+        }
+        return b;
+    }
+
     @Override
     public void close() {
         for (Tensor t : adapters.values()) {
             t.close();
+        }
+        for (Nf4Tensor q : quantized.values()) {
+            q.close();
         }
         inner.close();
     }

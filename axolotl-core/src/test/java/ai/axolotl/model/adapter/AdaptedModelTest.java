@@ -272,4 +272,55 @@ class AdaptedModelTest {
                     .hasMessageContaining("[8, 3], expected [8, 2]");
         }
     }
+
+    /** QLoRA's forward equals the LoRA forward over a base whose projections went through NF4 and back. */
+    @Test
+    void qloraEqualsLoraOverTheNf4RoundTrippedBase() {
+        AdapterSettings lora = lora("false", false);
+        AdapterSettings qlora = new AdapterSettings("qlora", lora.r(), lora.alpha(), 0, lora.targetModules(), null,
+                List.of(), List.of(), false, null, "false", null, List.of());
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            AdaptedModel q = AdaptedModel.apply(DecoderModel.initialise(TINY, 5), qlora, 3);
+            DecoderModel base = DecoderModel.initialise(TINY, 5);
+            Map<String, Tensor> w = new LinkedHashMap<>();
+            base.parameters().forEach((n, t) -> {
+                if (n.endsWith("_proj.weight")) {
+                    try (ai.axolotl.model.quant.Nf4Tensor nf4 = ai.axolotl.model.quant.Nf4Tensor.quantize(t, true)) {
+                        w.put(n, nf4.dequantize(ScalarType.Float));
+                    }
+                } else {
+                    w.put(n, t);
+                }
+            });
+            AdaptedModel l = AdaptedModel.apply(DecoderModel.fromWeights(TINY, w, "round trip"), lora, 3);
+            Tensor x = ids(11, 6);
+            assertThat(Tensors.maxAbsDiff(q.logits(x, ctx(11)), l.logits(x, ctx(11)))).isLessThan(1e-6);
+            assertThat(Tensors.maxAbsDiff(q.logits(x, ctx(11)), AdaptedModel.apply(DecoderModel.initialise(TINY, 5),
+                    lora, 3).logits(x, ctx(11)))).as("4-bit changes the base").isGreaterThan(1e-4);
+            assertThat(q.quantized()).hasSize(14);
+            assertThat(q.frozenParameters()).doesNotContainKey("model.layers.0.mlp.up_proj.weight")
+                    .containsKey("model.embed_tokens.weight").containsKey("lm_head.weight");
+        }
+    }
+
+    /** The quantized base costs about 4.13 bits per weight of the projections, measured from the tensors held. */
+    @Test
+    void theQuantizedBaseCostsAbout4Point13BitsPerProjectionWeight() {
+        ModelConfig wide = ModelConfig.llama(64, 256, 512, 2, 4, 2, 64, 1e-5, 10000, false, "float32");
+        AdapterSettings qlora = new AdapterSettings("qlora", 4, 8, 0, List.of("q_proj"), null, List.of(),
+                List.of(), false, null, "true", null, List.of());
+        try (PointerScope scope = new PointerScope()) {
+            AdaptedModel q = AdaptedModel.apply(DecoderModel.initialise(wide, 5), qlora, 3);
+            long weights = 0;
+            long bytes = 0;
+            for (Map.Entry<String, ai.axolotl.model.quant.Nf4Tensor> e : q.quantized().entrySet()) {
+                weights += wide.spec(e.getKey()).numel();
+                bytes += e.getValue().bytes();
+            }
+            assertThat(8.0 * bytes / weights).isBetween(4.127, 4.135);
+            for (String n : q.quantized().keySet()) {
+                assertThat(q.frozenParameters()).doesNotContainKey(n);
+            }
+        }
+    }
 }

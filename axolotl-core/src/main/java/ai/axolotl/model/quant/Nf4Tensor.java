@@ -1,0 +1,211 @@
+package ai.axolotl.model.quant;
+
+import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * A weight stored as bitsandbytes NF4, bit for bit: the values in row-major order split into blocks of 64, each
+ * block's absolute maximum (fp32), each value scaled by the reciprocal of its block's absmax and mapped to the
+ * nearest of the 16 published NF4 values (a value on a midpoint takes the lower code, as {@code bucketize}), two
+ * codes a byte with the first in the high nibble (an odd count padded with a zero value). With double quantization
+ * the absmax are stored as 8-bit codes of {@code absmax - mean(absmax)} in blocks of 256 over the signed dynamic map,
+ * with one fp32 scale per block and the fp32 mean: 4 + 8/64 + 32/(64 * 256) = 4.127 bits per weight.
+ *
+ * <p>An all-zero block quantizes as the reference (pure-torch) op does: absmax clamped to 1e-38, every code 7 (0.0);
+ * CUDA's kernel gives code 0 there. Both dequantize to zero.
+ *
+ * <p>The packed bytes are only ever copied as bytes, never through a float op.
+ */
+public final class Nf4Tensor implements AutoCloseable {
+    /** Values per block. */
+    public static final int BLOCK = 64;
+    /** Absmax values per block of the double quantization. */
+    public static final int NESTED_BLOCK = 256;
+    /** The 16 NF4 values, as bitsandbytes hard-codes them (fp32 bit patterns, index = code). */
+    static final int[] NF4_BITS = {0xbf800000, 0xbf3239b1, 0xbf066b30, 0xbeca32a0, 0xbe91a24d, 0xbe3d353f,
+        0xbdba7871, 0x00000000, 0x3da2faff, 0x3e24cae3, 0x3e7c04dd, 0x3ead033a, 0x3ee1a4b8, 0x3f1007ab, 0x3f3913b3,
+        0x3f800000};
+    private static final float[] NF4 = new float[16];
+    private static final float[] SIGNED_MAP = DynamicMap.create(true);
+
+    static {
+        for (int i = 0; i < 16; i++) {
+            NF4[i] = Float.intBitsToFloat(NF4_BITS[i]);
+        }
+    }
+
+    private final long[] shape;
+    private final long numel;
+    private final Tensor packed;
+    private final Tensor absmax;
+    private final Tensor nestedCodes;
+    private final Tensor nestedAbsmax;
+    private final float offset;
+
+    private Nf4Tensor(long[] shape, long numel, Tensor packed, Tensor absmax, Tensor nestedCodes, Tensor nestedAbsmax,
+                      float offset) {
+        this.shape = shape.clone();
+        this.numel = numel;
+        this.packed = packed;
+        this.absmax = absmax;
+        this.nestedCodes = nestedCodes;
+        this.nestedAbsmax = nestedAbsmax;
+        this.offset = offset;
+    }
+
+    /** The 16 NF4 values (index = code). */
+    public static float[] values() {
+        return NF4.clone();
+    }
+
+    /** The 15 decision thresholds: the fp32 midpoints of consecutive NF4 values. */
+    public static float[] thresholds() {
+        return DynamicMap.midpoints(NF4);
+    }
+
+    /**
+     * Quantizes {@code w} (any float type, computed in fp32) on its device.
+     *
+     * @param doubleQuant store the absmax as 8-bit codes (bitsandbytes' {@code compress_statistics}, Axolotl's
+     *                    {@code bnb_4bit_use_double_quant: true})
+     */
+    public static Nf4Tensor quantize(Tensor w, boolean doubleQuant) {
+        long n = w.numel();
+        long blocks = (n + BLOCK - 1) / BLOCK;
+        long padded = blocks * BLOCK;
+        try (Tensor d = w.detach(); Tensor f = d.to(ScalarType.Float); Tensor flat = f.reshape(-1);
+             Tensor full = padded == n ? new Tensor(flat) : torch.constant_pad_nd(flat, new long[] {0, padded - n});
+             Tensor grid = full.view(blocks, BLOCK);
+             Tensor mags = grid.abs();
+             Tensor amax = mags.amax(new long[] {1}, true);
+             Tensor safe = amax.clamp_min(new Scalar(1e-38));
+             Tensor inv = safe.reciprocal();
+             Tensor scaled0 = grid.mul(inv);
+             Tensor scaled = scaled0.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-1.0)),
+                     new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
+             Tensor bounds = onDevice(thresholds(), w);
+             Tensor codes = torch.bucketize(scaled, bounds, false, false); // # thresholds below: ties go lower
+             Tensor flatCodes = codes.view(-1);
+             Tensor used = flatCodes.narrow(0, 0, n);
+             Tensor even = n % 2 == 0 ? new Tensor(used) : torch.constant_pad_nd(used, new long[] {0, 1},
+                     new Scalar(7));
+             Tensor pairs = even.view(-1, 2);
+             Tensor hi = pairs.select(1, 0);
+             Tensor lo = pairs.select(1, 1);
+             Tensor hi16 = hi.mul(new Scalar(16));
+             Tensor both = hi16.add(lo);
+             Tensor amaxFlat = amax.view(-1)) {
+            Tensor bytes = both.to(ScalarType.Byte);
+            if (!doubleQuant) {
+                return new Nf4Tensor(w.shape(), n, bytes, amaxFlat.clone(), null, null, 0f);
+            }
+            float mean;
+            try (Tensor m = amaxFlat.mean()) {
+                mean = (float) m.item_double();
+            }
+            long nested = (blocks + NESTED_BLOCK - 1) / NESTED_BLOCK;
+            long nestedPadded = nested * NESTED_BLOCK;
+            try (Tensor centered = amaxFlat.sub(new Scalar(mean));
+                 Tensor cp = nestedPadded == blocks ? new Tensor(centered)
+                         : torch.constant_pad_nd(centered, new long[] {0, nestedPadded - blocks});
+                 Tensor cgrid = cp.view(nested, NESTED_BLOCK);
+                 Tensor cabs = cgrid.abs();
+                 Tensor cmax = cabs.amax(new long[] {1}, true);
+                 Tensor csafe = cmax.clamp_min(new Scalar(1e-38));
+                 Tensor cinv = csafe.reciprocal();
+                 Tensor cscaled = cgrid.mul(cinv);
+                 Tensor mid = onDevice(DynamicMap.midpoints(SIGNED_MAP), w);
+                 Tensor ccodes = torch.bucketize(cscaled, mid, false, false);
+                 Tensor cflat = ccodes.view(-1);
+                 Tensor cused = cflat.narrow(0, 0, blocks);
+                 Tensor cmaxFlat = cmax.view(-1)) {
+                return new Nf4Tensor(w.shape(), n, bytes, null, cused.to(ScalarType.Byte), cmaxFlat.clone(), mean);
+            }
+        }
+    }
+
+    private static Tensor onDevice(float[] values, Tensor like) {
+        try (Tensor host = Tensors.floats(values, values.length)) {
+            return host.to(like.device(), ScalarType.Float);
+        }
+    }
+
+    /** The per-block absmax in fp32: stored, or decoded from the double quantization. */
+    public Tensor absmax() {
+        if (absmax != null) {
+            return absmax.clone();
+        }
+        long blocks = nestedCodes.numel();
+        long nested = nestedAbsmax.numel();
+        try (Tensor map = onDevice(SIGNED_MAP, packed);
+             Tensor idx = nestedCodes.to(ScalarType.Long);
+             Tensor vals = map.index_select(0, idx);
+             Tensor padded = torch.constant_pad_nd(vals, new long[] {0, nested * NESTED_BLOCK - blocks});
+             Tensor grid = padded.view(nested, NESTED_BLOCK);
+             Tensor scales = nestedAbsmax.view(nested, 1);
+             Tensor scaled = grid.mul(scales);
+             Tensor flat = scaled.view(-1);
+             Tensor used = flat.narrow(0, 0, blocks)) {
+            return used.add(new Scalar(offset));
+        }
+    }
+
+    /** The weight in {@code type}, computed in fp32: {@code NF4[code] * absmax[block]}, reshaped. */
+    public Tensor dequantize(ScalarType type) {
+        long blocks = (numel + BLOCK - 1) / BLOCK;
+        try (Tensor table = onDevice(NF4, packed);
+             Tensor wide = packed.to(ScalarType.Long);
+             Tensor hi = wide.__rshift__(new Scalar(4));
+             Tensor lo = wide.bitwise_and(new Scalar(15));
+             Tensor both = torch.stack(new org.bytedeco.pytorch.TensorVector(hi, lo), 1);
+             Tensor codes = both.view(-1);
+             Tensor vals = table.index_select(0, codes);
+             Tensor padded = torch.constant_pad_nd(vals, new long[] {0, blocks * BLOCK - vals.numel()});
+             Tensor grid = padded.view(blocks, BLOCK);
+             Tensor amax = absmax();
+             Tensor scales = amax.view(blocks, 1);
+             Tensor w = grid.mul(scales);
+             Tensor flat = w.view(-1);
+             Tensor used = flat.narrow(0, 0, numel);
+             Tensor shaped = used.view(shape)) {
+            return shaped.to(type);
+        }
+    }
+
+    /** The packed codes: {@code ceil(n / 2)} bytes, the first value of each pair in the high nibble. */
+    public Tensor packed() {
+        return packed;
+    }
+
+    /** The shape of the weight. */
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** Bytes held: packed codes, absmax (or their codes, scales and the offset). */
+    public long bytes() {
+        long b = packed.nbytes();
+        if (absmax != null) {
+            b += absmax.nbytes();
+        } else {
+            b += nestedCodes.nbytes() + nestedAbsmax.nbytes() + 4;
+        }
+        return b;
+    }
+
+    @Override
+    public void close() {
+        packed.close();
+        if (absmax != null) {
+            absmax.close();
+        }
+        if (nestedCodes != null) {
+            nestedCodes.close();
+            nestedAbsmax.close();
+        }
+    }
+}
