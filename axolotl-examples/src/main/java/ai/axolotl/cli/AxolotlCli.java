@@ -21,7 +21,8 @@ import java.util.Arrays;
 @Command(name = "axolotl", mixinStandardHelpOptions = true, version = "axolotl-java 0.1.0",
         description = "Train Llama models on the JVM from Axolotl-style YAML.",
         subcommands = {TrainCommand.class, ValidateCommand.class, PreprocessCommand.class, EvaluateCommand.class, BenchCommand.class,
-            ZeroToFp32Command.class, MergeShardedFsdpWeightsCommand.class, MigrateConfigCommand.class})
+            ZeroToFp32Command.class, MergeShardedFsdpWeightsCommand.class, MigrateConfigCommand.class,
+            MergeLoraCommand.class})
 public final class AxolotlCli implements Runnable {
     /** Exit status for bad input (config, data, files). */
     public static final int EXIT_BAD_INPUT = 2;

@@ -118,6 +118,62 @@ class CliTest {
     }
 
     /**
+     * A LoRA run end to end: a base trained for two steps is frozen under an adapter on every projection; the
+     * output and each checkpoint carry PEFT's files (and no full model); evaluate of the adapter config computes
+     * base + adapter; merge-lora writes output_dir/merged, whose plain evaluation gives the same loss.
+     */
+    @Test
+    void loraTrainsEvaluatesAndMergesToTheSameLoss(@TempDir Path dir) throws Exception {
+        List<String> rows = Files.readAllLines(Path.of("axolotl-examples/data/tiny-corpus.jsonl"));
+        Files.write(dir.resolve("small.jsonl"), rows.subList(0, 200));
+        String yaml = Files.readString(Path.of(EXAMPLE)).replace("axolotl-examples/data/tiny-corpus.jsonl",
+                dir.resolve("small.jsonl").toString()).replace("axolotl-examples/models/llama-tiny",
+                Path.of("axolotl-examples/models/llama-tiny").toAbsolutePath().toString());
+        Path config = dir.resolve("small.yml");
+        Files.writeString(config, yaml);
+        String example = config.toString();
+        Path base = dir.resolve("base");
+        String[] common = {"--sequence_len", "64", "--micro_batch_size", "2", "--dataset-prepared-path",
+            dir.resolve("prep").toString(), "--threads", "1"};
+        Run b = run(concat(new String[] {"train", example, "--max-steps", "2", "--output-dir", base.toString()},
+                common));
+        assertThat(b.exit()).as(b.err()).isZero();
+        Path out = dir.resolve("lora");
+        String[] lora = {"--base_model", base.toString(), "--reinit_weights", "false", "--adapter", "lora",
+            "--lora_r", "4", "--lora_alpha", "8", "--lora_target_linear", "true", "--output-dir", out.toString()};
+        Run t = run(concat(concat(new String[] {"train", example, "--max-steps", "3", "--save-steps", "3"}, lora),
+                common));
+        assertThat(t.exit()).as(t.err()).isZero();
+        assertThat(t.err()).containsPattern("adapter: lora \\(r 4, 28 projections\\): \\d+ trainable parameters");
+        assertThat(out.resolve("adapter_model.safetensors")).exists();
+        assertThat(out.resolve("adapter_config.json")).exists();
+        assertThat(out.resolve("model.safetensors")).as("an adapter run exports the adapter only").doesNotExist();
+        assertThat(out.resolve("checkpoint-3/adapter_model.safetensors")).exists();
+        Run e = run(concat(concat(new String[] {"evaluate", example}, lora), common));
+        assertThat(e.exit()).as(e.err()).isZero();
+        Run m = run(concat(new String[] {"merge-lora", example}, lora));
+        assertThat(m.exit()).as(m.err()).isZero();
+        assertThat(out.resolve("merged/model.safetensors")).exists();
+        Run em = run(concat(new String[] {"evaluate", example, "--checkpoint", out.resolve("merged").toString()},
+                common));
+        assertThat(em.exit()).as(em.err()).isZero();
+        Run eb = run(concat(new String[] {"evaluate", example, "--checkpoint", base.toString()}, common));
+        double adapted = lastJson(e.out()).get("loss").asDouble();
+        double merged = lastJson(em.out()).get("loss").asDouble();
+        assertThat(merged).isCloseTo(adapted, Offset.offset(1e-4));
+        assertThat(lastJson(eb.out()).get("loss").asDouble()).as("the adapter moved the loss")
+                .isNotCloseTo(adapted, Offset.offset(1e-4));
+        Run missing = run("merge-lora", example, "--lora-model-dir", dir.resolve("nowhere").toString());
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).contains("Target directory for LoRA adapter weights does not exist");
+    }
+
+    private static JsonNode lastJson(String out) throws Exception {
+        List<String> lines = out.lines().toList();
+        return new ObjectMapper().readTree(lines.get(lines.size() - 1));
+    }
+
+    /**
      * ZeRO-3 from a DeepSpeed file with a validation split: two ranks train, evaluate (through the strategy's
      * gathers), save and export; one process then resumes that 2-rank checkpoint with the same file (it runs the
      * sharded strategy at world 1 and reshards on load) and exports again.
