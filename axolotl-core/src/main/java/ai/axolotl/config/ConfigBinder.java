@@ -401,12 +401,19 @@ public final class ConfigBinder {
             canonical = "adamw";
         } else if (name.equals("sgd")) {
             canonical = "sgd";
+        } else if (name.equals("paged_adamw_32bit")) {
+            // bitsandbytes' 32-bit AdamW whose state pages between GPU and host through CUDA unified memory
+            warnings.add("optimizer: paged_adamw_32bit runs as plain AdamW (fp32 states): paging optimizer state "
+                    + "through CUDA unified memory is not available here (bitsandbytes: Paged optimizers are not "
+                    + "supported on CPU. Falling back to non-paged optimizer behavior.)");
+            canonical = "adamw";
         } else {
             boolean fsdp2 = Integer.valueOf(2).equals(r.integer("fsdp_version", null));
             String hint = fsdp2 && (name.equals("adamw_8bit") || name.equals("adamw_bnb_8bit"))
                     ? " (FSDP2 not compatible with " + name + ", use `adamw_torch_8bit` instead in Axolotl)" : "";
             errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'" + hint + "; supported: "
-                    + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw) and sgd"));
+                    + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw, paged_adamw_32bit) and sgd; the 8-bit and "
+                    + "4-bit optimizers are not built yet"));
             canonical = "adamw";
         }
         if (!canonical.equals("adamw") && (r.isSet("adam_beta1") || r.isSet("adam_beta2")

@@ -96,4 +96,14 @@ class AdapterKeysTest {
         assertThat(AdapterSettings.unfrozenRegex("model.layers.2[0-9]+.mlp")).isEqualTo("model\\.layers\\.2[0-9]+\\.mlp");
         assertThat(List.of(AdapterSettings.unfrozenRegex("a.+b"))).containsExactly("a.+b");
     }
+
+    @Test
+    void pagedAdamw32bitIsAdamwWithTheNoteThatPagingIsCudaOnly(@TempDir Path dir) throws Exception {
+        ConfigLoader.Loaded l = ConfigLoader.load(write(dir, GOOD.replace("adamw_torch_fused", "paged_adamw_32bit")),
+                Map.of());
+        assertThat(l.config().optimizer().optimizer()).isEqualTo("adamw");
+        assertThat(l.warnings()).anyMatch(w -> w.contains("paged_adamw_32bit runs as plain AdamW"));
+        assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "adamw_bnb_8bit"))).extracting(ConfigError::key)
+                .containsExactly("optimizer");
+    }
 }
