@@ -394,6 +394,16 @@ public final class ConfigBinder {
                 r.longValue("seed", 42), evalSteps, evalsPerEpoch, watchdog, patience == null ? 3 : patience);
     }
 
+    /** bitsandbytes' note for a paged optimizer off CUDA (paging is CUDA unified memory). */
+    static final String PAGED = "paging optimizer state through CUDA unified memory is not available here "
+            + "(bitsandbytes: Paged optimizers are not supported on CPU. Falling back to non-paged optimizer "
+            + "behavior.)";
+
+    /** The low-bit optimizer names Axolotl accepts, to the canonical name of their state format. */
+    static final Map<String, String> LOW_BIT = Map.of("adamw_bnb_8bit", "adamw_8bit", "adamw_8bit", "adamw_8bit",
+            "paged_adamw_8bit", "adamw_8bit", "adamw_torch_8bit", "adamw_torch_8bit", "ao_adamw_8bit",
+            "adamw_torch_8bit", "adamw_torch_4bit", "adamw_torch_4bit", "ao_adamw_4bit", "adamw_torch_4bit");
+
     private OptimizerSettings bindOptimizer(RawValues r) {
         String name = r.string("optimizer", "adamw_torch_fused");
         String canonical;
@@ -403,20 +413,34 @@ public final class ConfigBinder {
             canonical = "sgd";
         } else if (name.equals("paged_adamw_32bit")) {
             // bitsandbytes' 32-bit AdamW whose state pages between GPU and host through CUDA unified memory
-            warnings.add("optimizer: paged_adamw_32bit runs as plain AdamW (fp32 states): paging optimizer state "
-                    + "through CUDA unified memory is not available here (bitsandbytes: Paged optimizers are not "
-                    + "supported on CPU. Falling back to non-paged optimizer behavior.)");
+            warnings.add("optimizer: paged_adamw_32bit runs as plain AdamW (fp32 states): " + PAGED);
             canonical = "adamw";
-        } else {
+        } else if (LOW_BIT.containsKey(name)) {
+            canonical = LOW_BIT.get(name);
+            if (name.startsWith("paged_")) {
+                warnings.add("optimizer: paged_adamw_8bit runs as adamw_8bit: " + PAGED);
+            } else if (name.startsWith("ao_")) {
+                warnings.add("optimizer: " + name + " is deprecated in Axolotl; it is " + canonical);
+            }
             boolean fsdp2 = Integer.valueOf(2).equals(r.integer("fsdp_version", null));
-            String hint = fsdp2 && (name.equals("adamw_8bit") || name.equals("adamw_bnb_8bit"))
-                    ? " (FSDP2 not compatible with " + name + ", use `adamw_torch_8bit` instead in Axolotl)" : "";
-            errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'" + hint + "; supported: "
-                    + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw, paged_adamw_32bit) and sgd; the 8-bit and "
-                    + "4-bit optimizers are not built yet"));
+            Integer tp = r.integer("tensor_parallel_size", null);
+            if (fsdp2 && (name.equals("adamw_8bit") || name.equals("adamw_bnb_8bit"))) {
+                errors.add(new ConfigError("optimizer", "FSDP2 not compatible with " + name
+                        + ", use `adamw_torch_8bit` instead"));
+            } else if (tp != null && tp > 1 && canonical.equals("adamw_8bit")) {
+                errors.add(new ConfigError("optimizer", "tensor_parallel_size is not supported with "
+                        + "paged_adamw_8bit, adamw_8bit, and adamw_bnb_8bit optimizers"));
+            } else if (tp != null && tp > 1) {
+                errors.add(new ConfigError("optimizer", "unsupported feature: " + name + " with "
+                        + "tensor_parallel_size > 1 (blocks of tensor-parallel slices are not built; AdamW is)"));
+            }
+        } else {
+            errors.add(new ConfigError("optimizer", "unsupported optimizer '" + name + "'; supported: "
+                    + "adamw_torch (also adamw_torch_fused, adamw_hf, adamw, paged_adamw_32bit), adamw_bnb_8bit "
+                    + "(also adamw_8bit, paged_adamw_8bit), adamw_torch_8bit, adamw_torch_4bit and sgd"));
             canonical = "adamw";
         }
-        if (!canonical.equals("adamw") && (r.isSet("adam_beta1") || r.isSet("adam_beta2")
+        if (canonical.equals("sgd") && (r.isSet("adam_beta1") || r.isSet("adam_beta2")
                 || r.isSet("adam_epsilon"))) {
             warnings.add("adamw hyperparameters found, but no adamw optimizer set");
         }

@@ -87,7 +87,6 @@ final class ConfigRules {
             errors.add(new ConfigError("micro_batch_size", "must be 1 when sample_packing is enabled with "
                     + "context_parallel_size > 1"));
         }
-        String opt = c.optimizer().optimizer();
         if (p.fsdpConfig() != null) {
             // wrap policy, state dict type, reshard and precision values are checked where the block is bound
             Map<String, Object> f = p.fsdpConfig();
@@ -100,9 +99,6 @@ final class ConfigRules {
                             + "cpu_offload_pin_memory requires enabling offload_params"));
                 }
             }
-        }
-        if (p.tensorParallelSize() > 1 && !"adamw".equals(opt) && !"sgd".equals(opt)) {
-            errors.add(new ConfigError("tensor_parallel_size", "is not supported with 8-bit optimizers"));
         }
     }
 

@@ -9,7 +9,8 @@ import java.io.Serializable;
 /**
  * The optimizer.
  *
- * @param optimizer {@code adamw} (from adamw_torch and its aliases) or {@code sgd}
+ * @param optimizer {@code adamw} (from adamw_torch and its aliases), {@code sgd}, or a low-bit AdamW:
+ *     {@code adamw_8bit} (bitsandbytes), {@code adamw_torch_8bit} or {@code adamw_torch_4bit} (torchao)
  * @param learningRate peak learning rate
  * @param weightDecay decoupled weight decay, applied to every parameter except norms
  * @param adamBeta1 AdamW beta1

@@ -8,7 +8,8 @@ public enum DType {
     BF16("BF16", "bfloat16", ScalarType.BFloat16, 2),
     F16("F16", "float16", ScalarType.Half, 2),
     I64("I64", "int64", ScalarType.Long, 8),
-    I32("I32", "int32", ScalarType.Int, 4);
+    I32("I32", "int32", ScalarType.Int, 4),
+    U8("U8", "uint8", ScalarType.Byte, 1);
 
     private final String safetensorsName;
     private final String torchName;
@@ -49,7 +50,7 @@ public enum DType {
                 return d;
             }
         }
-        throw new IllegalArgumentException("unsupported safetensors dtype '" + name + "' (supported: F32, BF16, F16, I64, I32)");
+        throw new IllegalArgumentException("unsupported safetensors dtype '" + name + "' (supported: F32, BF16, F16, I64, I32, U8)");
     }
 
     /** The dtype of a libtorch tensor element type. */

@@ -29,7 +29,7 @@ public final class MemoryReport {
         return dir != null && !dir.isBlank();
     }
 
-    static void write(ShardingStrategy strategy, int steps) {
+    static void write(ShardingStrategy strategy, int steps, Map<String, Object> extra) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("rank", strategy.rank());
         out.put("strategy", strategy.name());
@@ -37,6 +37,7 @@ public final class MemoryReport {
         out.put("peak_rss_bytes", ProcessMemory.peakRssBytes());
         out.put("allocator", ProcessMemory.nativeAllocator());
         out.putAll(strategy.memoryPeaks());
+        out.putAll(extra);
         Path file = Path.of(System.getenv(ENV)).resolve("rank-" + strategy.rank() + ".json");
         try {
             Files.createDirectories(file.getParent());

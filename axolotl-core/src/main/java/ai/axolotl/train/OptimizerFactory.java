@@ -1,6 +1,8 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.train.optim.LowBitAdamW;
+import ai.axolotl.train.optim.LowBitFormat;
 import ai.axolotl.runtime.Device;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
@@ -43,6 +45,23 @@ public final class OptimizerFactory {
         Map<String, Tensor> noDecay = new LinkedHashMap<>();
         params.forEach((name, t) -> (decays(name, t) ? decay : noDecay).put(name, t));
         return create(s, decay, noDecay);
+    }
+
+    /**
+     * The optimizer a strategy that holds whole parameters trains with: a low-bit AdamW for the 8-bit and 4-bit
+     * optimizer names, else libtorch's AdamW or SGD ({@link #create(OptimizerSettings, Map)}).
+     */
+    public static TrainOptimizer forTraining(OptimizerSettings s, Map<String, Tensor> params) {
+        LowBitFormat lowBit = LowBitFormat.of(s.optimizer());
+        if (lowBit != null) {
+            return new LowBitAdamW(s, lowBit, params);
+        }
+        return new LibtorchOptimizer(create(s, params), params, s.optimizer().equals("adamw"));
+    }
+
+    /** The optimizer state file of a checkpoint for an optimizer: libtorch's archive, or a low-bit safetensors. */
+    public static String stateFile(OptimizerSettings s) {
+        return LowBitFormat.of(s.optimizer()) != null ? "optimizer.safetensors" : "optimizer.pt";
     }
 
     /**

@@ -22,7 +22,7 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     /** Optimizer state file inside a checkpoint. */
     public static final String OPTIMIZER_FILE = "optimizer.pt";
     private CausalLm model;
-    private Optimizer optimizer;
+    private TrainOptimizer optimizer;
     private TensorVector params;
     private boolean stepped;
     private String optimizerName;
@@ -78,7 +78,7 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     @Override
     public void setup(CausalLm model, OptimizerSettings settings) {
         this.model = model;
-        this.optimizer = OptimizerFactory.create(settings, model.parameters());
+        this.optimizer = OptimizerFactory.forTraining(settings, model.parameters());
         this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
         this.optimizerName = settings.optimizer();
     }
@@ -100,13 +100,14 @@ public final class SingleProcessStrategy implements ShardingStrategy {
 
     @Override
     public void step(double lr) {
-        OptimizerFactory.stepAndClear(optimizer, lr);
+        optimizer.step(lr);
+        optimizer.zeroGrad();
         stepped = true;
     }
 
     @Override
     public void skipStep() {
-        optimizer.zero_grad(true);
+        optimizer.zeroGrad();
     }
 
     @Override
@@ -121,23 +122,32 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     }
 
     /** Writes a whole model (HF safetensors + config.json) and, optionally, its optimizer into a checkpoint. */
-    public static void saveWhole(Path dir, CausalLm model, Optimizer optimizer, boolean includeOptimizer)
+    public static void saveWhole(Path dir, CausalLm model, TrainOptimizer optimizer, boolean includeOptimizer)
             throws IOException {
         HfCheckpoint.save(dir, model.config(), model.parameters(), DType.F32, Long.MAX_VALUE);
         if (includeOptimizer) {
-            OptimizerFactory.save(optimizer, dir.resolve(OPTIMIZER_FILE));
+            optimizer.save(dir.resolve(optimizer.fileName()));
         }
     }
 
     /** Restores a whole model and its optimizer from a checkpoint written by {@link #saveWhole}. */
-    public static void loadWhole(Path dir, CausalLm model, Optimizer optimizer) throws IOException {
-        Path opt = dir.resolve(OPTIMIZER_FILE);
+    public static void loadWhole(Path dir, CausalLm model, TrainOptimizer optimizer) throws IOException {
+        Path opt = dir.resolve(optimizer.fileName());
         if (!Files.isRegularFile(opt)) {
             throw new TrainingException(opt + " not found (saved with save_only_model, or not on storage this "
                     + "rank can read?); this checkpoint cannot be resumed");
         }
         copyWeights(model, HfCheckpoint.readWeights(dir), dir.toString());
-        OptimizerFactory.load(optimizer, opt, model.device());
+        optimizer.load(opt, model.device());
+    }
+
+    /** Bytes of a whole model's state: parameters, gradients and the optimizer's state held. */
+    public static long wholeStateBytes(CausalLm model, TrainOptimizer optimizer) {
+        long paramBytes = 0;
+        for (Tensor t : model.parameters().values()) {
+            paramBytes += t.nbytes();
+        }
+        return paramBytes * 2 + optimizer.stateBytes();
     }
 
     /** Bytes of a whole model's state: parameters, gradients and (after a step) AdamW's two moments. */
@@ -183,7 +193,7 @@ public final class SingleProcessStrategy implements ShardingStrategy {
 
     @Override
     public long modelStateBytes() {
-        return wholeStateBytes(model, stepped && optimizerName.equals("adamw"));
+        return wholeStateBytes(model, optimizer);
     }
 
     @Override

@@ -388,6 +388,7 @@ public final class Trainer implements AutoCloseable {
         int watchdogCount = 0;
         int zeroGradSteps = 0;
         int step = startStep;
+        List<Double> stepMillis = new ArrayList<>();
         try (MetricsLog metrics = new MetricsLog(strategy.isMain() ? outputDir : null, total, startStep > 0 ? startStep : -1,
                 strategy.localRank() == 0)) {
             double windowLoss = 0;
@@ -437,6 +438,7 @@ public final class Trainer implements AutoCloseable {
                 step++;
                 losses.add(loss);
                 double ms = (System.nanoTime() - t0) / 1e6;
+                stepMillis.add(ms);
                 StepMetrics sm = new StepMetrics(step, loss, lr, gradNorm, tokens, ms, data.epochAt(step));
                 for (TrainingListener l : listeners) {
                     l.onStep(sm);
@@ -494,7 +496,15 @@ public final class Trainer implements AutoCloseable {
                         : "nothing saved (save_strategy is 'no')");
             }
             if (MemoryReport.requested()) {
-                MemoryReport.write(strategy, step);
+                Map<String, Object> extra = new LinkedHashMap<>();
+                extra.put("model_state_bytes", strategy.modelStateBytes());
+                extra.put("trainable_parameters", model.parameterCount());
+                if (model instanceof AdaptedModel a) {
+                    extra.put("frozen_base_bytes", a.frozenBaseBytes());
+                }
+                List<Double> timed = stepMillis.size() > 3 ? stepMillis.subList(3, stepMillis.size()) : stepMillis;
+                extra.put("median_step_ms", median(timed));
+                MemoryReport.write(strategy, step, extra);
             }
             EvalResult finalEval = null;
             if (!data.valRows().isEmpty() && !interrupted) {
@@ -622,6 +632,17 @@ public final class Trainer implements AutoCloseable {
         } else {
             LOG.debug(format, args);
         }
+    }
+
+    /** The median of some values (0 for none). */
+    static double median(List<Double> values) {
+        if (values.isEmpty()) {
+            return 0;
+        }
+        List<Double> sorted = new ArrayList<>(values);
+        java.util.Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
     /**

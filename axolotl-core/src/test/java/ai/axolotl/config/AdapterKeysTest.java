@@ -103,7 +103,32 @@ class AdapterKeysTest {
                 Map.of());
         assertThat(l.config().optimizer().optimizer()).isEqualTo("adamw");
         assertThat(l.warnings()).anyMatch(w -> w.contains("paged_adamw_32bit runs as plain AdamW"));
-        assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "adamw_bnb_8bit"))).extracting(ConfigError::key)
+    }
+
+    @Test
+    void lowBitOptimizersBindWithAxolotlsRulesAndMessages(@TempDir Path dir) throws Exception {
+        Map<String, String> canonical = Map.of("adamw_bnb_8bit", "adamw_8bit", "adamw_8bit", "adamw_8bit",
+                "paged_adamw_8bit", "adamw_8bit", "adamw_torch_8bit", "adamw_torch_8bit", "adamw_torch_4bit",
+                "adamw_torch_4bit");
+        for (Map.Entry<String, String> e : canonical.entrySet()) {
+            ConfigLoader.Loaded l = ConfigLoader.load(write(dir, GOOD.replace("adamw_torch_fused", e.getKey())),
+                    Map.of());
+            assertThat(l.config().optimizer().optimizer()).as(e.getKey()).isEqualTo(e.getValue());
+            if (e.getKey().startsWith("paged")) {
+                assertThat(l.warnings()).anyMatch(w -> w.contains("Paged optimizers are not supported on CPU"));
+            }
+        }
+        String fsdp2 = "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n";
+        assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "adamw_bnb_8bit") + fsdp2))
+                .filteredOn(e -> e.key().equals("optimizer")).singleElement().extracting(ConfigError::message)
+                .isEqualTo("FSDP2 not compatible with adamw_bnb_8bit, use `adamw_torch_8bit` instead");
+        assertThat(ConfigLoader.load(write(dir, GOOD.replace("adamw_torch_fused", "adamw_torch_8bit") + fsdp2),
+                Map.of()).config().optimizer().optimizer()).isEqualTo("adamw_torch_8bit");
+        assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "paged_adamw_8bit")
+                + "tensor_parallel_size: 2\n")).filteredOn(e -> e.key().equals("optimizer")).singleElement()
+                .extracting(ConfigError::message).isEqualTo("tensor_parallel_size is not supported with "
+                        + "paged_adamw_8bit, adamw_8bit, and adamw_bnb_8bit optimizers");
+        assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "muon"))).extracting(ConfigError::key)
                 .containsExactly("optimizer");
     }
 }

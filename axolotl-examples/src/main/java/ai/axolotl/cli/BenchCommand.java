@@ -1,5 +1,6 @@
 package ai.axolotl.cli;
 
+import ai.axolotl.bench.AdapterBenchmark;
 import ai.axolotl.bench.LossMemoryBenchmark;
 import ai.axolotl.bench.TokenizerBenchmark;
 import ai.axolotl.bench.MemoryBenchmark;
@@ -60,6 +61,11 @@ final class BenchCommand implements Callable<Integer> {
             + "reports the allocator it has")
     String allocator;
 
+    @Option(names = "--adapters", description = "measure a full fine-tune, LoRA (r 16, every linear projection) and "
+            + "QLoRA of --shape in one process and under FSDP2 at world 2, each rank a JVM: peak RSS, trainable model "
+            + "state and frozen base held, median step time (--rounds alternated rounds, medians)")
+    boolean adapters;
+
     @Option(names = "--loss", description = "measure the memory of the output projection and loss of one "
             + "micro-batch, whole logits against chunked (cut_cross_entropy); --vocab, --tokens, --hidden")
     boolean loss;
@@ -94,6 +100,14 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (loss) {
             System.out.println(new LossMemoryBenchmark(vocab, tokens, hidden, rounds).run());
+            return 0;
+        }
+        if (adapters) {
+            int mb = microBatch > 0 ? microBatch : 4;
+            int len = seqLen > 0 ? seqLen : 128;
+            RankAllocator ranksAllocator = RankAllocator.resolve(allocator, System.getenv(), RankAllocator.SEARCH_PATH);
+            System.out.println(new AdapterBenchmark(shape, steps, threads, len, mb, Math.max(1, rounds),
+                    ranksAllocator).run(System.err));
             return 0;
         }
         if (allocator != null && !memory) {

@@ -14,13 +14,23 @@ import java.util.List;
 public final class DynamicMap {
     private DynamicMap() {}
 
-    /** The 256 values, ascending. */
+    /** The 256 values of the 8-bit map, ascending. */
     public static float[] create(boolean signed) {
+        return create(signed, 7, 8);
+    }
+
+    /**
+     * {@code create_dynamic_map(signed, max_exponent_bits, total_bits)}: {@code 2^total_bits} values, ascending
+     * (the 4-bit signed map of torchao's AdamW4bit is {@code create(true, 3, 4)}).
+     */
+    public static float[] create(boolean signed, int maxExponentBits, int totalBits) {
+        int nonSign = totalBits - 1;
         List<Float> data = new ArrayList<>();
-        for (int i = 0; i < 7; i++) {
-            int items = signed ? (1 << i) + 1 : (1 << (i + 1)) + 1;
+        for (int i = 0; i < maxExponentBits; i++) {
+            int items = signed ? (1 << (i + nonSign - maxExponentBits)) + 1
+                    : (1 << (i + nonSign - maxExponentBits + 1)) + 1;
             float[] b = linspace(0.1f, 1f, items);
-            float scale = (float) Math.pow(10, i - 6);
+            float scale = (float) Math.pow(10, i - (maxExponentBits - 1));
             for (int j = 0; j + 1 < b.length; j++) {
                 float mean = (b[j] + b[j + 1]) / 2.0f;
                 data.add(scale * mean);
@@ -31,11 +41,12 @@ public final class DynamicMap {
         }
         data.add(0f);
         data.add(1.0f);
-        while (data.size() < 256) {
+        int size = 1 << totalBits;
+        while (data.size() < size) {
             data.add(0f);
         }
-        float[] out = new float[256];
-        for (int i = 0; i < 256; i++) {
+        float[] out = new float[size];
+        for (int i = 0; i < size; i++) {
             out[i] = data.get(i);
         }
         Arrays.sort(out);

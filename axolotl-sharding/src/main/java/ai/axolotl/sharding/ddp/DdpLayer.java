@@ -17,6 +17,7 @@ import ai.axolotl.sharding.MeshCheckpoint;
 import ai.axolotl.sharding.WholeStateReader;
 import ai.axolotl.train.AdamWArchive;
 import ai.axolotl.train.OptimizerFactory;
+import ai.axolotl.train.TrainOptimizer;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
@@ -55,7 +56,7 @@ public final class DdpLayer implements DataParallelLayer {
     private final int rank;
     private final long bucketBytes;
     private CausalLm model;
-    private Optimizer optimizer;
+    private TrainOptimizer optimizer;
     private GradientBuckets buckets;
     private boolean stepped;
     private String optimizerName;
@@ -85,7 +86,7 @@ public final class DdpLayer implements DataParallelLayer {
     @Override
     public void setup(CausalLm model, OptimizerSettings settings) {
         this.model = model;
-        this.optimizer = OptimizerFactory.create(settings, model.parameters());
+        this.optimizer = OptimizerFactory.forTraining(settings, model.parameters());
         this.optimizerName = settings.optimizer();
         // every rank starts from rank 0's weights, whatever it loaded or initialised
         for (Tensor p : model.parameters().values()) {
@@ -179,7 +180,7 @@ public final class DdpLayer implements DataParallelLayer {
             held.values().forEach(Tensor::close);
         }
         if (includeOptimizer) {
-            OptimizerFactory.save(optimizer, dir.resolve(STATE_OPTIMIZER));
+            optimizer.save(dir.resolve(optimizer.fileName()));
         }
     }
 
@@ -196,7 +197,7 @@ public final class DdpLayer implements DataParallelLayer {
     @Override
     public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
         checkpoint.requireOptimizer();
-        if (!optimizerName.equals("adamw")) {
+        if (optimizer.libtorch() == null || !optimizerName.equals("adamw")) {
             throw new TrainingException("resume_from_checkpoint: the checkpoint was written by "
                     + checkpoint.describe() + "; moving optimizer state to data parallel needs optimizer: adamw, "
                     + "this run has " + optimizerName);
@@ -217,7 +218,7 @@ public final class DdpLayer implements DataParallelLayer {
                             onModelDevice(checkpoint.read("exp_avg_sq", global)), steps));
                 }
             }
-            AdamWArchive.load(optimizer, OptimizerFactory.groupOrder(model.parameters()), moments);
+            AdamWArchive.load(optimizer.libtorch(), OptimizerFactory.groupOrder(model.parameters()), moments);
         } finally {
             moments.values().forEach(AdamWArchive.Moments::close);
         }
@@ -234,7 +235,7 @@ public final class DdpLayer implements DataParallelLayer {
     @Override
     public void loadState(Path dir) throws IOException {
         Path weights = dir.resolve(STATE_MODEL);
-        Path opt = dir.resolve(STATE_OPTIMIZER);
+        Path opt = dir.resolve(optimizer.fileName());
         if (!Files.isRegularFile(weights) || !Files.isRegularFile(opt)) {
             throw new TrainingException("rank " + rank + ": " + weights + " or " + opt + " not found (saved with "
                     + "save_only_model, or not on storage every node shares?); this checkpoint cannot be resumed");
@@ -245,7 +246,7 @@ public final class DdpLayer implements DataParallelLayer {
         } finally {
             saved.values().forEach(Tensor::close);
         }
-        OptimizerFactory.load(optimizer, opt, model.device());
+        optimizer.load(opt, model.device());
         stepped = true;
     }
 
@@ -256,15 +257,14 @@ public final class DdpLayer implements DataParallelLayer {
     }
 
     /** The optimizer over the model's parameters (after {@link #setup}). */
-    public Optimizer optimizer() {
+    public TrainOptimizer optimizer() {
         return optimizer;
     }
 
     /** One AdamW/SGD step on the summed gradients; then the gradients and their buckets are released. */
     @Override
     public void step(double lr) {
-        OptimizerFactory.setLearningRate(optimizer, lr);
-        optimizer.step();
+        optimizer.step(lr);
         releaseGradients();
         stepped = true;
     }
@@ -360,7 +360,7 @@ public final class DdpLayer implements DataParallelLayer {
 
     @Override
     public long modelStateBytes() {
-        return SingleProcessStrategy.wholeStateBytes(model, stepped && optimizerName.equals("adamw"));
+        return SingleProcessStrategy.wholeStateBytes(model, optimizer);
     }
 
     @Override

@@ -1,6 +1,9 @@
 package ai.axolotl.sharding.partition;
 
 import ai.axolotl.model.HfCheckpoint;
+import ai.axolotl.train.optim.LowBitFormat;
+import ai.axolotl.train.optim.Moment;
+import ai.axolotl.train.optim.QuantizedMoment;
 import ai.axolotl.model.Safetensors;
 import ai.axolotl.sharding.SavedSlice;
 import ai.axolotl.train.TrainingException;
@@ -43,9 +46,11 @@ public final class PartitionCheckpoint {
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (ShardedParameter p : s.sharded().values()) {
                 out.put("param/" + p.name(), p.shard().detach());
-                if (includeOptimizer && s.optimizer().expAvg(p.name()) != null) {
-                    out.put("exp_avg/" + p.name(), s.optimizer().expAvg(p.name()));
-                    out.put("exp_avg_sq/" + p.name(), s.optimizer().expAvgSq(p.name()));
+                if (includeOptimizer && s.optimizer().firstMoment(p.name()) != null) {
+                    s.optimizer().firstMoment(p.name()).state().forEach((k, t) ->
+                            out.put("exp_avg" + (k.isEmpty() ? "" : "." + k) + "/" + p.name(), t));
+                    s.optimizer().secondMoment(p.name()).state().forEach((k, t) ->
+                            out.put("exp_avg_sq" + (k.isEmpty() ? "" : "." + k) + "/" + p.name(), t));
                 }
             }
             Safetensors.write(z.resolve("rank" + rank + ".safetensors"), out, Map.of("format", "pt"));
@@ -57,6 +62,10 @@ public final class PartitionCheckpoint {
             meta.put("row_aligned", s.plan().rowAligned());
             meta.put("optimizer_steps", s.optimizer().steps());
             meta.put("has_optimizer", includeOptimizer);
+            meta.put("optimizer", s.optimizer().name());
+            if (s.optimizer().lowBit() != null) {
+                meta.put("low_bit_optimizer", s.optimizer().lowBit().name());
+            }
             List<Map<String, Object>> params = new ArrayList<>();
             for (ShardedParameter p : s.sharded().values()) {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -69,6 +78,24 @@ public final class PartitionCheckpoint {
             meta.put("params", params);
             JSON.writeValue(z.resolve("meta.json").toFile(), meta);
             s.model().config().write(dir.resolve(HfCheckpoint.CONFIG));
+        }
+    }
+
+    /**
+     * One moment's partition: fp32 as the parameter; a low-bit moment's codes (one or half a byte per element) and
+     * block absmax (one per 256 elements), each read from the saved partitions by its own density, so a checkpoint
+     * reshards to another world size (every partition is a whole number of blocks).
+     */
+    private static void readMoment(SavedPartitions saved, String kind, ShardedParameter p, Moment m, int rank)
+            throws IOException {
+        if (m instanceof QuantizedMoment q) {
+            long perCode = q.codes().numel() == p.chunk() ? 1 : 2;
+            saved.readScaledPartition(kind + ".codes/" + p.name(), p.name(), rank, q.codes(), perCode,
+                    (p.numel() + perCode - 1) / perCode);
+            saved.readScaledPartition(kind + ".absmax/" + p.name(), p.name(), rank, q.absmax(),
+                    LowBitFormat.BLOCK, (p.numel() + LowBitFormat.BLOCK - 1) / LowBitFormat.BLOCK);
+        } else {
+            saved.readPartition(kind + "/" + p.name(), rank, p.chunk(), m.state().get(""));
         }
     }
 
@@ -92,15 +119,22 @@ public final class PartitionCheckpoint {
         if (!meta.path("has_optimizer").asBoolean(true)) {
             throw new TrainingException(dir + " holds no optimizer state (save_only_model); it cannot be resumed");
         }
+        String savedLowBit = meta.path("low_bit_optimizer").asText("");
+        String lowBit = s.optimizer().lowBit() == null ? "" : s.optimizer().lowBit().name();
+        if (!savedLowBit.equals(lowBit)) {
+            throw new TrainingException("resume_from_checkpoint: " + dir + " holds the state of optimizer "
+                    + meta.path("optimizer").asText(savedLowBit.isEmpty() ? "adamw" : savedLowBit) + "; this run's "
+                    + "optimizer " + s.optimizer().name() + " keeps its moments in another format and cannot "
+                    + "continue it");
+        }
         SavedPartitions saved = new SavedPartitions(z, meta);
         int rank = s.shardGroup().rank();
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : s.sharded().values()) {
                 saved.readPartition("param/" + p.name(), rank, p.chunk(), p.shard().detach());
-                if (s.optimizer().expAvg(p.name()) != null) {
-                    saved.readPartition("exp_avg/" + p.name(), rank, p.chunk(), s.optimizer().expAvg(p.name()));
-                    saved.readPartition("exp_avg_sq/" + p.name(), rank, p.chunk(),
-                            s.optimizer().expAvgSq(p.name()));
+                if (s.optimizer().firstMoment(p.name()) != null) {
+                    readMoment(saved, "exp_avg", p, s.optimizer().firstMoment(p.name()), rank);
+                    readMoment(saved, "exp_avg_sq", p, s.optimizer().secondMoment(p.name()), rank);
                 }
             }
         }

@@ -12,6 +12,8 @@ import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import ai.axolotl.sharding.DataParallelLayer;
 import ai.axolotl.sharding.MeshCheckpoint;
+import ai.axolotl.train.optim.LowBitFormat;
+import ai.axolotl.train.TrainingException;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -115,9 +117,11 @@ public abstract class PartitionedLayer implements DataParallelLayer {
                 dataParallel.broadcast(d, 0).await();
             }
             boolean keep = !plan.partitionParameters() || numel <= threshold;
+            LowBitFormat lowBit = LowBitFormat.of(settings.optimizer());
+            int align = lowBit != null && lowBit.quantizes(numel) ? LowBitFormat.BLOCK : 1;
             ShardedParameter sp = new ShardedParameter(e.getKey(), e.getValue(), source, shardGroup.rank(),
                     shardGroup.size(), keep, plan.rowAligned(),
-                    plan.bf16Gather() ? ScalarType.BFloat16 : ScalarType.Float);
+                    plan.bf16Gather() ? ScalarType.BFloat16 : ScalarType.Float, align);
             if (placeholder) {
                 placeholderRank = true;
                 source.close();
@@ -407,6 +411,11 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     @Override
     public void loadFrom(MeshCheckpoint checkpoint) throws IOException {
         checkpoint.requireOptimizer();
+        if (optimizer.lowBit() != null) {
+            throw new TrainingException("resume_from_checkpoint: the checkpoint was written by "
+                    + checkpoint.describe() + "; moving a low-bit optimizer's state between layouts is not built "
+                    + "(resume it with the strategy that wrote it, at any world size)");
+        }
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : sharded.values()) {
                 ParameterSpec global = model.spec(p.name());

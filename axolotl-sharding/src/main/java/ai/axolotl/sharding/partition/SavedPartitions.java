@@ -53,6 +53,22 @@ final class SavedPartitions {
         readInto(key, name, start, end, into, start);
     }
 
+    /**
+     * Fills {@code into} with partition {@code rank} of a tensor laid out {@code 1/divisor} as densely as its
+     * parameter (a low-bit moment's codes: 1 for 8-bit, 2 for packed 4-bit; its block absmax: 256), cut at
+     * {@code into.numel()} entries per rank from the saved partitions of {@code savedChunk / divisor} entries;
+     * entries past {@code numel} are zero.
+     */
+    void readScaledPartition(String key, String name, int rank, Tensor into, long divisor, long numel)
+            throws IOException {
+        long chunk = into.numel();
+        long saved = chunks.get(name) / divisor;
+        into.zero_();
+        long start = Math.min(numel, rank * chunk);
+        long end = Math.min(numel, start + chunk);
+        readInto(key, saved, start, end, into, start);
+    }
+
     /** The whole tensor {@code key}, flat, assembled from every file (the caller closes it). */
     Tensor readWhole(String key) throws IOException {
         String name = key.substring(key.indexOf('/') + 1);
@@ -85,7 +101,10 @@ final class SavedPartitions {
 
     /** Reads global elements [start, end) of {@code key} into {@code into}, whose element 0 is global {@code base}. */
     private void readInto(String key, String name, long start, long end, Tensor into, long base) throws IOException {
-        long saved = chunks.get(name);
+        readInto(key, chunks.get(name), start, end, into, base);
+    }
+
+    private void readInto(String key, long saved, long start, long end, Tensor into, long base) throws IOException {
         for (int r = 0; r < world && start < end; r++) {
             long lo = Math.max(start, r * saved);
             long hi = Math.min(end, (r + 1) * saved);

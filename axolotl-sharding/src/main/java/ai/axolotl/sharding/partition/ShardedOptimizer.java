@@ -1,6 +1,11 @@
 package ai.axolotl.sharding.partition;
 
 import ai.axolotl.train.OptimizerFactory;
+import ai.axolotl.train.optim.FullMoment;
+import ai.axolotl.train.optim.LowBitAdamW;
+import ai.axolotl.train.optim.LowBitFormat;
+import ai.axolotl.train.optim.Moment;
+import ai.axolotl.train.optim.QuantizedMoment;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -21,25 +26,54 @@ import java.util.Map;
  */
 public final class ShardedOptimizer implements AutoCloseable {
     private final OptimizerSettings s;
-    private final Map<String, Tensor> expAvg = new LinkedHashMap<>();
-    private final Map<String, Tensor> expAvgSq = new LinkedHashMap<>();
+    private final LowBitFormat lowBit;
+    private final Map<String, Moment> expAvg = new LinkedHashMap<>();
+    private final Map<String, Moment> expAvgSq = new LinkedHashMap<>();
     private final List<ShardedParameter> params;
     private long step;
 
-    /** @param params the partitions this rank updates */
+    /**
+     * @param params the partitions this rank updates (with a low-bit optimizer, each quantized parameter's
+     *               partitions are multiples of its block: {@link ShardedParameter}'s {@code align})
+     */
     public ShardedOptimizer(OptimizerSettings settings, List<ShardedParameter> params) {
         this.s = settings;
+        this.lowBit = LowBitFormat.of(settings.optimizer());
         this.params = List.copyOf(params);
         if (isAdamW()) {
             for (ShardedParameter p : params) {
-                expAvg.put(p.name(), Tensors.zerosOn(p.shard(), p.chunk()));
-                expAvgSq.put(p.name(), Tensors.zerosOn(p.shard(), p.chunk()));
+                // the rule on the whole parameter, never on the partition
+                boolean q = lowBit != null && lowBit.quantizes(p.numel());
+                expAvg.put(p.name(), q ? new QuantizedMoment(lowBit, true, p.chunk(), p.shard())
+                        : new FullMoment(p.chunk(), p.shard()));
+                expAvgSq.put(p.name(), q ? new QuantizedMoment(lowBit, false, p.chunk(), p.shard())
+                        : new FullMoment(p.chunk(), p.shard()));
             }
         }
     }
 
     private boolean isAdamW() {
-        return s.optimizer().equals("adamw");
+        return s.optimizer().equals("adamw") || lowBit != null;
+    }
+
+    /** The optimizer's canonical name ({@code adamw}, {@code sgd}, {@code adamw_8bit}, ...). */
+    public String name() {
+        return s.optimizer();
+    }
+
+    /** The low-bit format of the moments, or null for fp32 AdamW / SGD. */
+    public LowBitFormat lowBit() {
+        return lowBit;
+    }
+
+    /** AdamW's first moment of a partition, as stored (null for SGD). */
+    public Moment firstMoment(String name) {
+        return expAvg.get(name);
+    }
+
+    /** AdamW's second moment of a partition, as stored (null for SGD). */
+    public Moment secondMoment(String name) {
+        return expAvgSq.get(name);
     }
 
     /** Optimizer steps taken. */
@@ -47,14 +81,18 @@ public final class ShardedOptimizer implements AutoCloseable {
         return step;
     }
 
-    /** AdamW's first moment of a partition (null for SGD). */
+    /** AdamW's fp32 first moment of a partition (null for SGD and for a quantized moment). */
     public Tensor expAvg(String name) {
-        return expAvg.get(name);
+        return full(expAvg.get(name));
     }
 
-    /** AdamW's second moment of a partition (null for SGD). */
+    /** AdamW's fp32 second moment of a partition (null for SGD and for a quantized moment). */
     public Tensor expAvgSq(String name) {
-        return expAvgSq.get(name);
+        return full(expAvgSq.get(name));
+    }
+
+    private static Tensor full(Moment m) {
+        return m instanceof FullMoment f ? f.state().get("") : null;
     }
 
     /** Restores the step count (from a checkpoint). */
@@ -64,8 +102,13 @@ public final class ShardedOptimizer implements AutoCloseable {
 
     /** The optimizer's state tensors (AdamW's moments; none for SGD). */
     public List<Tensor> stateTensors() {
-        List<Tensor> all = new ArrayList<>(expAvg.values());
-        all.addAll(expAvgSq.values());
+        List<Tensor> all = new ArrayList<>();
+        for (Moment m : expAvg.values()) {
+            all.addAll(m.state().values());
+        }
+        for (Moment m : expAvgSq.values()) {
+            all.addAll(m.state().values());
+        }
         return all;
     }
 
@@ -80,21 +123,8 @@ public final class ShardedOptimizer implements AutoCloseable {
                 Tensor w = p.shard().detach();
                 Tensor grad = p.shardGrad();
                 if (isAdamW()) {
-                    if (wd != 0) {
-                        w.mul_(new Scalar(1 - lr * wd));
-                    }
-                    double b1 = s.adamBeta1();
-                    double b2 = s.adamBeta2();
-                    Tensor m = expAvg.get(p.name());
-                    Tensor v = expAvgSq.get(p.name());
-                    m.mul_(new Scalar(b1)).add_(grad, new Scalar(1 - b1));
-                    v.mul_(new Scalar(b2)).addcmul_(grad, grad, new Scalar(1 - b2));
-                    double bc1 = 1 - Math.pow(b1, step);
-                    double bc2 = 1 - Math.pow(b2, step);
-                    try (Tensor sq = v.sqrt(); Tensor denom = sq.div(new Scalar(Math.sqrt(bc2)))) {
-                        denom.add_(new Scalar(s.adamEpsilon()));
-                        w.addcdiv_(m, denom, new Scalar(-lr / bc1));
-                    }
+                    LowBitAdamW.update(w, grad, expAvg.get(p.name()), expAvgSq.get(p.name()), s, lr, wd, step,
+                            lowBit != null ? p.padding() : 0);
                 } else {
                     try (Tensor d = wd != 0 ? grad.add(w, new Scalar(wd)) : grad.clone()) {
                         w.add_(d, new Scalar(-lr));
@@ -107,7 +137,7 @@ public final class ShardedOptimizer implements AutoCloseable {
 
     @Override
     public void close() {
-        expAvg.values().forEach(Tensor::close);
-        expAvgSq.values().forEach(Tensor::close);
+        expAvg.values().forEach(Moment::close);
+        expAvgSq.values().forEach(Moment::close);
     }
 }

@@ -30,6 +30,7 @@ public final class ShardedParameter implements AutoCloseable {
     private final long numel;
     private final long chunk;
     private final int world;
+    private final int rank;
     private final Tensor shard;
     private final Tensor shardGrad;
     private final Tensor flat;
@@ -57,11 +58,21 @@ public final class ShardedParameter implements AutoCloseable {
      */
     public ShardedParameter(String name, Tensor param, Tensor source, int rank, int world, boolean keepFull,
                             boolean rowAligned, ScalarType gatherType) {
+        this(name, param, source, rank, world, keepFull, rowAligned, gatherType, 1);
+    }
+
+    /**
+     * As above, with every partition a multiple of {@code align} elements (a low-bit optimizer's block), so each
+     * block of the whole parameter lies in one partition and the state's blocks do not depend on the world size.
+     */
+    public ShardedParameter(String name, Tensor param, Tensor source, int rank, int world, boolean keepFull,
+                            boolean rowAligned, ScalarType gatherType, int align) {
         this.name = name;
         this.param = param;
         this.shape = source.shape();
         this.numel = source.numel();
-        this.chunk = chunkOf(shape, world, rowAligned);
+        this.rank = rank;
+        this.chunk = chunkOf(shape, world, rowAligned, align);
         this.world = world;
         this.keepFull = keepFull;
         this.gatherType = keepFull ? ScalarType.Float : gatherType;
@@ -101,15 +112,35 @@ public final class ShardedParameter implements AutoCloseable {
 
     /** Elements per partition of a tensor of {@code shape} over {@code world} ranks. */
     public static long chunkOf(long[] shape, int world, boolean rowAligned) {
+        return chunkOf(shape, world, rowAligned, 1);
+    }
+
+    /** {@link #chunkOf(long[], int, boolean)} rounded up to a multiple of {@code align} elements. */
+    public static long chunkOf(long[] shape, int world, boolean rowAligned, int align) {
         long numel = 1;
         for (long d : shape) {
             numel *= d;
         }
         if (!rowAligned || shape.length == 0) {
-            return (numel + world - 1) / world;
+            long c = (numel + world - 1) / world;
+            return (c + align - 1) / align * align;
         }
         long rowSize = numel / shape[0];
-        return (shape[0] + world - 1) / world * rowSize;
+        long rows = (shape[0] + world - 1) / world;
+        long step = align / gcd(rowSize, align); // whole rows whose count keeps the partition aligned
+        rows = (rows + step - 1) / step * step;
+        return rows * rowSize;
+    }
+
+    private static long gcd(long a, long b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+
+    /** Trailing elements of this rank's partition past the parameter's end (padding). */
+    public long padding() {
+        long start = Math.min(numel, (long) rank * chunk);
+        long len = Math.max(0, Math.min(numel, start + chunk) - start);
+        return chunk - len;
     }
 
     /** True when the full parameter always stays in the model. */

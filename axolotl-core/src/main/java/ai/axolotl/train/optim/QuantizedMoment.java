@@ -1,0 +1,142 @@
+package ai.axolotl.train.optim;
+
+import ai.axolotl.runtime.Tensors;
+import ai.axolotl.model.quant.DynamicMap;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A moment of {@code n} values stored in blocks of 256 as {@link LowBitFormat} says: per block the fp32 absolute
+ * maximum (at least 1e-12, as torchao clips it), per value the code of the map entry nearest to
+ * {@code value / absmax}; 8-bit codes one a byte, 4-bit codes two a byte (high nibble first). Starts at zero (codes
+ * 0, absmax 0). The blocks start at element 0 of the tensor it covers, so a partition that starts on a multiple of
+ * 256 of the whole parameter holds exactly the whole parameter's blocks.
+ */
+public final class QuantizedMoment implements Moment {
+    private final LowBitFormat format;
+    private final boolean signed;
+    private final long n;
+    private final long blocks;
+    private final Tensor codes;
+    private final Tensor absmax;
+    private final Tensor map;
+    private final Tensor midpoints;
+
+    /**
+     * @param signed the first moment (signed map) or the second (unsigned)
+     * @param n values
+     * @param like where the state lives
+     */
+    public QuantizedMoment(LowBitFormat format, boolean signed, long n, Tensor like) {
+        this.format = format;
+        this.signed = signed;
+        this.n = n;
+        this.blocks = (n + LowBitFormat.BLOCK - 1) / LowBitFormat.BLOCK;
+        long padded = blocks * LowBitFormat.BLOCK;
+        long codeBytes = format.bits() == 8 ? padded : padded / 2;
+        this.codes = Tensors.unscoped(torch.zeros(new long[] {codeBytes}, Tensors.optionsOn(ScalarType.Byte, like)));
+        this.absmax = Tensors.unscoped(Tensors.zerosOn(like, blocks));
+        float[] values = format.map(signed);
+        try (Tensor host = Tensors.floats(values, values.length);
+             Tensor mid = Tensors.floats(DynamicMap.midpoints(values), values.length - 1)) {
+            this.map = Tensors.unscoped(host.to(like.device(), ScalarType.Float));
+            this.midpoints = Tensors.unscoped(mid.to(like.device(), ScalarType.Float));
+        }
+    }
+
+    @Override
+    public Tensor read() {
+        try (Tensor wide = codes.to(ScalarType.Long);
+             Tensor idx = format.bits() == 8 ? new Tensor(wide) : unpack(wide);
+             Tensor vals = map.index_select(0, idx);
+             Tensor grid = vals.view(blocks, LowBitFormat.BLOCK);
+             Tensor scale = absmax.view(blocks, 1);
+             Tensor scaled = grid.mul(scale);
+             Tensor flat = scaled.view(-1);
+             Tensor used = flat.narrow(0, 0, n)) {
+            return used.clone();
+        }
+    }
+
+    private static Tensor unpack(Tensor packed) {
+        try (Tensor hi = packed.__rshift__(new Scalar(4));
+             Tensor lo = packed.bitwise_and(new Scalar(15));
+             Tensor both = torch.stack(new TensorVector(hi, lo), 1)) {
+            return both.view(-1);
+        }
+    }
+
+    @Override
+    public void write(Tensor values) {
+        long padded = blocks * LowBitFormat.BLOCK;
+        try (Tensor flat = values.reshape(-1);
+             Tensor full = padded == n ? new Tensor(flat) : torch.constant_pad_nd(flat, new long[] {0, padded - n});
+             Tensor grid = full.view(blocks, LowBitFormat.BLOCK);
+             Tensor mags = grid.abs();
+             Tensor amax = mags.amax(new long[] {1}, true);
+             Tensor safe = amax.clamp_min(new Scalar(1e-12));
+             Tensor norm = grid.div(safe);
+             Tensor idx = torch.bucketize(norm, midpoints, false, format.tiesUp());
+             Tensor idxFlat = idx.view(-1)) {
+            if (format.bits() == 8) {
+                try (Tensor c = idxFlat.to(ScalarType.Byte)) {
+                    codes.copy_(c);
+                }
+            } else {
+                try (Tensor pairs = idxFlat.view(-1, 2);
+                     Tensor hi = pairs.select(1, 0);
+                     Tensor lo = pairs.select(1, 1);
+                     Tensor hi16 = hi.mul(new Scalar(16));
+                     Tensor both = hi16.add(lo);
+                     Tensor c = both.to(ScalarType.Byte)) {
+                    codes.copy_(c);
+                }
+            }
+            try (Tensor s = safe.view(-1)) {
+                absmax.copy_(s);
+            }
+        }
+    }
+
+    /** The codes (one byte per 8-bit value, or per two 4-bit values), over whole blocks. */
+    public Tensor codes() {
+        return codes;
+    }
+
+    /** The fp32 absmax of each block. */
+    public Tensor absmax() {
+        return absmax;
+    }
+
+    /** True for the first moment's signed map. */
+    public boolean signed() {
+        return signed;
+    }
+
+    @Override
+    public Map<String, Tensor> state() {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        m.put("codes", codes);
+        m.put("absmax", absmax);
+        return m;
+    }
+
+    @Override
+    public long bytes() {
+        return codes.nbytes() + absmax.nbytes();
+    }
+
+    @Override
+    public void close() {
+        codes.close();
+        absmax.close();
+        map.close();
+        midpoints.close();
+    }
+}
