@@ -448,9 +448,21 @@ public final class ConfigBinder {
         if (lr == null && !r.isSet("learning_rate")) {
             errors.add(new ConfigError("learning_rate", "is required (a positive number such as 2e-4)"));
         }
-        return new OptimizerSettings(canonical, lr == null ? 1e-4 : lr, r.number("weight_decay", 0.0),
+        Double loraplus = r.number("loraplus_lr_ratio", null);
+        double loraplusEmbedding = r.number("loraplus_lr_embedding", 1e-6);
+        double weightDecay = r.number("weight_decay", 0.0);
+        if (loraplus != null && canonical.equals("sgd")) {
+            errors.add(new ConfigError("loraplus_lr_ratio", "LoRA+ groups an AdamW optimizer; optimizer is sgd"));
+        } else if (loraplus != null && r.isSet("lr_groups")) {
+            errors.add(new ConfigError("loraplus_lr_ratio", "lr_groups and loraplus_lr_ratio cannot be used "
+                    + "together."));
+        } else if (loraplus != null && weightDecay > 0) {
+            warnings.add("weight_decay " + weightDecay + " has no effect with loraplus_lr_ratio: PEFT's LoRA+ "
+                    + "optimizer gives every group loraplus_weight_decay (0.0)");
+        }
+        return new OptimizerSettings(canonical, lr == null ? 1e-4 : lr, weightDecay,
                 r.number("adam_beta1", 0.9), r.number("adam_beta2", 0.999), r.number("adam_epsilon", 1e-8),
-                r.number("max_grad_norm", 1.0));
+                r.number("max_grad_norm", 1.0), loraplus, loraplusEmbedding);
     }
 
     private ParallelSettings bindParallel(RawValues r, Map<String, Object> raw) {

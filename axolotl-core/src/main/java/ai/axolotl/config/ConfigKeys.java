@@ -117,7 +117,7 @@ public final class ConfigKeys {
         unsupported("per-module LoRA ranks and alphas", "lora_rank_pattern", "lora_alpha_pattern");
         unsupported("PEFT layer replication and trainable token indices", "peft_layer_replication",
                 "peft_trainable_token_indices", "peft_ensure_weight_tying");
-        unsupported("LoRA+ learning rates", "loraplus_lr_ratio", "loraplus_lr_embedding");
+        supported("loraplus_lr_ratio", "loraplus_lr_embedding");
         unsupported("quantized base models (bitsandbytes options, GPTQ)", "bnb_config_kwargs",
                 "qlora_sharded_model_loading", "gptq", "gptq_groupsize", "gptq_model_v1");
         unsupported("quantization (torchao, llmcompressor, 1-bit)", "model_quantization_config",

@@ -1,7 +1,7 @@
 package ai.axolotl.train;
 
 import ai.axolotl.config.OptimizerSettings;
-import ai.axolotl.train.optim.LowBitAdamW;
+import ai.axolotl.train.optim.JavaAdamW;
 import ai.axolotl.train.optim.LowBitFormat;
 import ai.axolotl.runtime.Device;
 import org.bytedeco.pytorch.AdamW;
@@ -53,15 +53,16 @@ public final class OptimizerFactory {
      */
     public static TrainOptimizer forTraining(OptimizerSettings s, Map<String, Tensor> params) {
         LowBitFormat lowBit = LowBitFormat.of(s.optimizer());
-        if (lowBit != null) {
-            return new LowBitAdamW(s, lowBit, params);
+        if (lowBit != null || s.loraplusLrRatio() != null) {
+            return new JavaAdamW(s, lowBit, params);
         }
         return new LibtorchOptimizer(create(s, params), params, s.optimizer().equals("adamw"));
     }
 
     /** The optimizer state file of a checkpoint for an optimizer: libtorch's archive, or a low-bit safetensors. */
     public static String stateFile(OptimizerSettings s) {
-        return LowBitFormat.of(s.optimizer()) != null ? "optimizer.safetensors" : "optimizer.pt";
+        return LowBitFormat.of(s.optimizer()) != null || s.loraplusLrRatio() != null ? "optimizer.safetensors"
+                : "optimizer.pt";
     }
 
     /**

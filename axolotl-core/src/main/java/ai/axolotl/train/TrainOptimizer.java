@@ -8,7 +8,7 @@ import java.nio.file.Path;
 
 /**
  * The optimizer of a strategy that holds whole parameters (one process, DDP): libtorch's AdamW or SGD
- * ({@link #libtorch()}), or a low-bit AdamW ({@code ai.axolotl.train.optim.LowBitAdamW}).
+ * ({@link #libtorch()}), or a low-bit AdamW ({@code ai.axolotl.train.optim.JavaAdamW}).
  */
 public interface TrainOptimizer extends AutoCloseable {
     /** One update at learning rate {@code lr} from the parameters' gradients (which are left as they are). */

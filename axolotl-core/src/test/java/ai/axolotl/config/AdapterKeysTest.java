@@ -81,7 +81,8 @@ class AdapterKeysTest {
         assertThat(message(dir, lora + "peft_init_lora_weights: pissa\n", "peft_init_lora_weights"))
                 .contains("'pissa'");
         assertThat(message(dir, lora + "load_in_8bit: true\n", "load_in_8bit")).contains("LLM.int8");
-        assertThat(message(dir, lora + "loraplus_lr_ratio: 16\n", "loraplus_lr_ratio")).contains("LoRA+");
+        assertThat(message(dir, lora + "loraplus_lr_ratio: 16\nlr_groups: [{name: a}]\n", "loraplus_lr_ratio"))
+                .isEqualTo("lr_groups and loraplus_lr_ratio cannot be used together.");
         assertThat(message(dir, "unfrozen_parameters: ['model.embed_tokens.weight$[:32000]']\n",
                 "unfrozen_parameters")).contains("index ranges");
     }
@@ -130,5 +131,24 @@ class AdapterKeysTest {
                         + "paged_adamw_8bit, adamw_8bit, and adamw_bnb_8bit optimizers");
         assertThat(errorsOf(dir, GOOD.replace("adamw_torch_fused", "muon"))).extracting(ConfigError::key)
                 .containsExactly("optimizer");
+    }
+
+    @Test
+    void loraPlusBindsPeftsGroups(@TempDir Path dir) throws Exception {
+        ConfigLoader.Loaded l = ConfigLoader.load(write(dir, GOOD + "adapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                + "lora_target_linear: true\nloraplus_lr_ratio: 16\nweight_decay: 0.1\n"), Map.of());
+        OptimizerSettings o = l.config().optimizer();
+        assertThat(o.loraplusLrRatio()).isEqualTo(16.0);
+        assertThat(o.group("model.layers.0.self_attn.q_proj.lora_B.weight", 2)).isEqualTo(
+                new OptimizerSettings.Group(16.0, 0.0));
+        assertThat(o.group("model.layers.0.self_attn.q_proj.lora_A.weight", 2)).isEqualTo(
+                new OptimizerSettings.Group(1.0, 0.0));
+        assertThat(o.group("model.embed_tokens.weight", 2).lrScale()).isEqualTo(1e-6 / 2e-4);
+        assertThat(o.group("model.norm.weight", 1).lrScale()).as("1-D: group B").isEqualTo(16.0);
+        assertThat(l.warnings()).anyMatch(w -> w.contains("loraplus_weight_decay"));
+        OptimizerSettings plain = ConfigLoader.load(write(dir, GOOD + "weight_decay: 0.1\n"), Map.of()).config()
+                .optimizer();
+        assertThat(plain.group("model.layers.0.mlp.up_proj.weight", 2)).isEqualTo(new OptimizerSettings.Group(1, 0.1));
+        assertThat(plain.group("model.norm.weight", 1)).isEqualTo(new OptimizerSettings.Group(1, 0.0));
     }
 }

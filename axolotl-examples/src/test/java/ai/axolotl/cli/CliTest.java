@@ -53,12 +53,13 @@ class CliTest {
     void badKeysExitTwoWithOneLineEachAndNoStackTrace(@TempDir Path dir) throws Exception {
         Path bad = dir.resolve("bad.yml");
         Files.writeString(bad, Files.readString(Path.of(EXAMPLE)).replace("learning_rate:", "learnin_rate:")
-                + "adapter: lora\n");
+                + "adapter: lora\npeft_use_dora: true\n");
         Run r = run("validate", bad.toString(), "--micro-batch-size", "zero");
         assertThat(r.exit()).isEqualTo(2);
         List<String> lines = r.err().lines().toList();
         assertThat(lines).contains("error: learnin_rate: unknown key (did you mean 'learning_rate'?)");
-        assertThat(lines).anyMatch(l -> l.startsWith("error: adapter: unsupported feature: LoRA/QLoRA adapters"));
+        assertThat(lines).anyMatch(l -> l.startsWith("error: peft_use_dora: unsupported feature: DoRA"));
+        assertThat(lines).contains("error: lora_r: is required with adapter: lora (a positive rank, e.g. 16)");
         assertThat(lines).contains("error: micro_batch_size: expected an integer, got 'zero'");
         assertThat(r.err()).doesNotContain("\tat ");
         Run debug = run("validate", bad.toString(), "--debug");

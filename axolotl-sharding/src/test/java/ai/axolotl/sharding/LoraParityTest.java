@@ -84,4 +84,14 @@ class LoraParityTest {
         new StrategyTestKit(Strategies::create, QLORA + Fsdp2ParityTest.fsdp("") + "dp_replicate_size: 2\n")
                 .resumeAt(4).assertParity(dir.resolve("hsdp"), 4);
     }
+
+    /** LoRA+ (B at 16 x lr, the embedding trained in full at its own rate) under ZeRO-3 and FSDP2. */
+    @Test
+    void loraPlusMatchesOneProcessUnderZeroThreeAndFsdp2(@TempDir Path dir) throws Exception {
+        String plus = LORA + "loraplus_lr_ratio: 4\nloraplus_lr_embedding: 0.001\n"
+                + "lora_modules_to_save: [embed_tokens]\n";
+        new StrategyTestKit(Strategies::create, plus + ZeroParityTest.deepspeed(3)).assertParity(dir.resolve("z3"), 2);
+        new StrategyTestKit(Strategies::create, plus + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"))
+                .assertParity(dir.resolve("fsdp2"), 2);
+    }
 }

@@ -2,7 +2,7 @@ package ai.axolotl.sharding.partition;
 
 import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.optim.FullMoment;
-import ai.axolotl.train.optim.LowBitAdamW;
+import ai.axolotl.train.optim.JavaAdamW;
 import ai.axolotl.train.optim.LowBitFormat;
 import ai.axolotl.train.optim.Moment;
 import ai.axolotl.train.optim.QuantizedMoment;
@@ -118,16 +118,17 @@ public final class ShardedOptimizer implements AutoCloseable {
         try (NoGradGuard g = new NoGradGuard()) {
             for (ShardedParameter p : params) {
                 // the single-process rule (OptimizerFactory.decays) on the full parameter's shape
-                boolean decay = OptimizerFactory.decays(p.name(), p.shape().length);
-                double wd = decay ? s.weightDecay() : 0.0;
+                OptimizerSettings.Group group = s.group(p.name(), p.shape().length);
+                double wd = group.weightDecay();
+                double plr = lr * group.lrScale();
                 Tensor w = p.shard().detach();
                 Tensor grad = p.shardGrad();
                 if (isAdamW()) {
-                    LowBitAdamW.update(w, grad, expAvg.get(p.name()), expAvgSq.get(p.name()), s, lr, wd, step,
+                    JavaAdamW.update(w, grad, expAvg.get(p.name()), expAvgSq.get(p.name()), s, plr, wd, step,
                             lowBit != null ? p.padding() : 0);
                 } else {
                     try (Tensor d = wd != 0 ? grad.add(w, new Scalar(wd)) : grad.clone()) {
-                        w.add_(d, new Scalar(-lr));
+                        w.add_(d, new Scalar(-plr));
                     }
                 }
                 w.close();

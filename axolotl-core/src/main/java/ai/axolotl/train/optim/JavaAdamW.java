@@ -3,7 +3,6 @@ package ai.axolotl.train.optim;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.model.Safetensors;
-import ai.axolotl.train.OptimizerFactory;
 import ai.axolotl.train.TrainOptimizer;
 import ai.axolotl.train.TrainingException;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -17,13 +16,15 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * AdamW with its moments held in a {@link LowBitFormat} (bitsandbytes' or torchao's 8-bit, torchao's 4-bit), over
- * whole parameters (one process, DDP). Each step, per parameter: decoupled weight decay {@code p *= 1 - lr*wd}
+ * AdamW written here over libtorch tensors, for what libtorch's AdamW cannot hold: moments in a
+ * {@link LowBitFormat} (bitsandbytes' or torchao's 8-bit, torchao's 4-bit; fp32 without one) and a learning-rate
+ * scale and weight decay per parameter ({@link OptimizerSettings#group}: LoRA+'s groups), over whole parameters
+ * (one process, DDP). Each step, per parameter: decoupled weight decay {@code p *= 1 - lr*wd}
  * (before the update, as the reference CPU ops and torchao do), the moments dequantized to fp32 and updated, the
  * parameter updated from the fp32 moments ({@code p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)}), then the moments
  * requantized. The state is saved as safetensors: per parameter its codes and absmax (or fp32 moments), and the step.
  */
-public final class LowBitAdamW implements TrainOptimizer {
+public final class JavaAdamW implements TrainOptimizer {
     private final OptimizerSettings s;
     private final LowBitFormat format;
     private final Map<String, Tensor> params;
@@ -35,13 +36,13 @@ public final class LowBitAdamW implements TrainOptimizer {
      * @param params the parameters this rank updates, by name (whole tensors: the threshold and the blocks are
      *               the whole tensor's)
      */
-    public LowBitAdamW(OptimizerSettings settings, LowBitFormat format, Map<String, Tensor> params) {
+    public JavaAdamW(OptimizerSettings settings, LowBitFormat format, Map<String, Tensor> params) {
         this.s = settings;
         this.format = format;
         this.params = new LinkedHashMap<>(params);
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             long n = e.getValue().numel();
-            boolean q = format.quantizes(n);
+            boolean q = format != null && format.quantizes(n);
             first.put(e.getKey(), q ? new QuantizedMoment(format, true, n, e.getValue())
                     : new FullMoment(n, e.getValue()));
             second.put(e.getKey(), q ? new QuantizedMoment(format, false, n, e.getValue())
@@ -93,9 +94,10 @@ public final class LowBitAdamW implements TrainOptimizer {
                     if (!gradRef.defined()) {
                         continue;
                     }
-                    double wd = OptimizerFactory.decays(e.getKey(), p.dim()) ? s.weightDecay() : 0.0;
+                    OptimizerSettings.Group group = s.group(e.getKey(), (int) p.dim());
                     try (Tensor d = p.detach(); Tensor w = d.view(-1); Tensor gflat = gradRef.reshape(-1)) {
-                        update(w, gflat, first.get(e.getKey()), second.get(e.getKey()), s, lr, wd, step, 0);
+                        update(w, gflat, first.get(e.getKey()), second.get(e.getKey()), s, lr * group.lrScale(),
+                                group.weightDecay(), step, 0);
                     }
                 }
             }
@@ -146,7 +148,7 @@ public final class LowBitAdamW implements TrainOptimizer {
             second.get(name).state().forEach((k, t) -> out.put("exp_avg_sq" + (k.isEmpty() ? "" : "." + k) + "/"
                     + name, t));
         }
-        Safetensors.write(file, out, Map.of("format", "pt", "optimizer", format.name(),
+        Safetensors.write(file, out, Map.of("format", "pt", "optimizer", formatName(),
                 "step", Long.toString(step)));
     }
 
@@ -157,9 +159,9 @@ public final class LowBitAdamW implements TrainOptimizer {
                     + "be resumed");
         }
         Map<String, String> meta = Safetensors.metadata(file);
-        if (!format.name().equals(meta.get("optimizer"))) {
+        if (!formatName().equals(meta.get("optimizer"))) {
             throw new TrainingException(file + ": optimizer state of " + meta.getOrDefault("optimizer",
-                    "another optimizer") + ", this run's optimizer is " + format + " (" + s.optimizer() + ")");
+                    "another optimizer") + ", this run's optimizer is " + formatName() + " (" + s.optimizer() + ")");
         }
         Map<String, Tensor> saved = Safetensors.read(file);
         try (NoGradGuard g = new NoGradGuard()) {
@@ -185,6 +187,10 @@ public final class LowBitAdamW implements TrainOptimizer {
                 e.getValue().copy_(r);
             }
         }
+    }
+
+    private String formatName() {
+        return format == null ? "FP32" : format.name();
     }
 
     @Override

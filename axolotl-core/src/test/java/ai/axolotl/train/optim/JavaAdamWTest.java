@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.within;
  * The low-bit AdamW family: the maps, blockwise storage (ties, packing, the fp32 rule on the whole tensor), the
  * state's bytes per parameter measured from the tensors held, and training that follows fp32 AdamW closely.
  */
-class LowBitAdamWTest {
+class JavaAdamWTest {
     @BeforeAll
     static void natives() {
         Natives.setThreads(1);
@@ -155,14 +155,14 @@ class LowBitAdamWTest {
             Map<String, Tensor> params = new LinkedHashMap<>();
             params.put("a.weight", w);
             params.put("a.bias", small);
-            LowBitAdamW o = (LowBitAdamW) OptimizerFactory.forTraining(settings("adamw_torch_4bit"), params);
+            JavaAdamW o = (JavaAdamW) OptimizerFactory.forTraining(settings("adamw_torch_4bit"), params);
             for (int i = 0; i < 3; i++) {
                 w.sum().add(small.sum()).backward();
                 o.step(1e-2);
                 o.zeroGrad();
             }
             o.save(dir.resolve(o.fileName()));
-            LowBitAdamW back = (LowBitAdamW) OptimizerFactory.forTraining(settings("adamw_torch_4bit"), params);
+            JavaAdamW back = (JavaAdamW) OptimizerFactory.forTraining(settings("adamw_torch_4bit"), params);
             back.load(dir.resolve(o.fileName()), null);
             QuantizedMoment a = (QuantizedMoment) o.second("a.weight");
             QuantizedMoment b = (QuantizedMoment) back.second("a.weight");
@@ -170,6 +170,34 @@ class LowBitAdamWTest {
                     .isZero();
             assertThat(Tensors.maxAbsDiff(a.absmax(), b.absmax())).isZero();
             assertThat(back.first("a.bias")).as("8 elements: fp32").isInstanceOf(FullMoment.class);
+        }
+    }
+
+    /**
+     * LoRA+ (PEFT's groups): on AdamW's first step every element moves by its group's learning rate (m / sqrt(v) is
+     * +-1 after bias correction): lora_B by lr x ratio, lora_A by lr, the embedding by loraplus_lr_embedding; no
+     * weight decay anywhere.
+     */
+    @Test
+    void loraPlusGroupsScaleTheLearningRatePerParameter() {
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            OptimizerSettings s = new OptimizerSettings("adamw", 1e-3, 0.1, 0.9, 0.999, 1e-12, 1.0, 16.0, 1e-6);
+            Map<String, Tensor> params = new LinkedHashMap<>();
+            params.put("m.q_proj.lora_A.weight", torch.ones(4, 8).requires_grad_(true));
+            params.put("m.q_proj.lora_B.weight", torch.ones(8, 4).requires_grad_(true));
+            params.put("model.embed_tokens.weight", torch.zeros(10, 8).requires_grad_(true));
+            for (Tensor p : params.values()) {
+                p.mutable_grad().put(torch.ones(p.shape()));
+            }
+            try (TrainOptimizer o = OptimizerFactory.forTraining(s, params)) {
+                assertThat(o).isInstanceOf(JavaAdamW.class);
+                o.step(1e-3);
+            }
+            // from one, weight decay 0.1 given but LoRA+ giving every group none (it would add lr x 0.1 x 1)
+            assertThat(1 - params.get("m.q_proj.lora_A.weight").max().item_double()).isCloseTo(1e-3, within(2e-7));
+            assertThat(1 - params.get("m.q_proj.lora_B.weight").max().item_double()).isCloseTo(16e-3, within(2e-7));
+            assertThat(-params.get("model.embed_tokens.weight").max().item_double()).isCloseTo(1e-6,
+                    within(1e-12));
         }
     }
 }
