@@ -62,4 +62,13 @@ class RecomputeTest {
                 Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n  activation_checkpointing: true\n")))
                 .isEqualTo((long) MICRO_BATCHES * (UNITS + LAYERS));
     }
+
+    /** QLoRA recomputes its decoder layers whether or not gradient_checkpointing is set; LoRA does not. */
+    @Test
+    void qloraAlwaysRecomputesItsDecoderLayers(@TempDir Path dir) throws Exception {
+        String lora = "adapter: lora\nlora_r: 4\nlora_alpha: 8\nlora_target_linear: true\n";
+        assertThat(unitForwardsOnRankZero(dir.resolve("lora"), lora)).isEqualTo((long) MICRO_BATCHES * UNITS);
+        assertThat(unitForwardsOnRankZero(dir.resolve("qlora"), lora.replace("adapter: lora",
+                "adapter: qlora\nload_in_4bit: true"))).isEqualTo((long) MICRO_BATCHES * (UNITS + LAYERS));
+    }
 }
