@@ -209,6 +209,11 @@ public final class ConfigLoader {
                         + "' is local");
             }
         }
+        String lora = c.model().adapter().loraModelDir();
+        if (lora != null && !Files.exists(Path.of(lora)) && !isHubId(lora)) {
+            out.add("lora_model_dir: '" + lora + "' is not a local directory (Target directory for LoRA adapter "
+                    + "weights does not exist)");
+        }
         if (c.parallel().deepspeed() != null && !Files.exists(Path.of(c.parallel().deepspeed()))) {
             out.add("deepspeed: '" + c.parallel().deepspeed() + "' is not a local file");
         }
@@ -235,6 +240,9 @@ public final class ConfigLoader {
         }
         if (isHubId(c.model().tokenizerConfig())) {
             out.add("tokenizer_config: " + c.model().tokenizerConfig());
+        }
+        if (isHubId(c.model().adapter().loraModelDir())) {
+            out.add("lora_model_dir: " + c.model().adapter().loraModelDir());
         }
         for (int i = 0; i < c.datasets().size(); i++) {
             DatasetConfig d = c.datasets().get(i);

@@ -1,5 +1,6 @@
 package ai.axolotl.hub;
 
+import ai.axolotl.config.AdapterSettings;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.ConfigLoader;
 import ai.axolotl.config.DatasetConfig;
@@ -79,8 +80,12 @@ public final class HubResolver {
         for (DatasetConfig d : config.datasets()) {
             datasets.add(isHubId(d.path()) ? dataset(d) : d);
         }
+        AdapterSettings adapter = m.adapter();
+        if (isHubId(adapter.loraModelDir())) {
+            adapter = adapter.withLoraModelDir(adapter(adapter.loraModelDir(), "main").toString());
+        }
         ModelSettings model = new ModelSettings(base, m.reinitWeights(), tokenizer, m.gradientCheckpointing(),
-                m.chunkedLoss(), m.specialTokens(), m.revision(), m.adapter());
+                m.chunkedLoss(), m.specialTokens(), m.revision(), adapter);
         return new AxolotlConfig(model, datasets, config.data(), config.training(), config.optimizer(),
                 config.scheduler(), config.checkpoint(), config.precision(), config.parallel());
     }
@@ -135,6 +140,35 @@ public final class HubResolver {
         }
         return client.cache().snapshot(RepoType.MODEL, repo, r.commit());
     }
+
+    /**
+     * The snapshot directory of a PEFT adapter repository ({@code lora_model_dir} naming a Hub id): its
+     * {@code adapter_config.json} and {@code adapter_model.safetensors}, from the cache when there, else fetched.
+     */
+    public Path adapter(String repo, String revision) {
+        HubCache cache = client.cache();
+        var commit = cache.commit(RepoType.MODEL, repo, revision);
+        if (commit.isPresent()) {
+            Path snap = cache.snapshot(RepoType.MODEL, repo, commit.get());
+            if (Files.isRegularFile(snap.resolve(ADAPTER_CONFIG)) && Files.isRegularFile(snap.resolve(ADAPTER_WEIGHTS))) {
+                return snap;
+            }
+        }
+        if (client.offline()) {
+            throw new HubException(repo + "@" + revision + ": HF_HUB_OFFLINE is set and the cache has no complete "
+                    + "snapshot of this adapter (" + cache.repoDir(RepoType.MODEL, repo) + ")");
+        }
+        HubClient.Revision r = client.revision(RepoType.MODEL, repo, revision);
+        for (String f : List.of(ADAPTER_CONFIG, ADAPTER_WEIGHTS)) {
+            client.fetch(RepoType.MODEL, repo, revision, r, r.file(f).orElseThrow(() -> new HubException(repo + "@"
+                    + revision + ": the repository has no " + f + " (lora_model_dir names a PEFT adapter with "
+                    + "safetensors weights)")));
+        }
+        return client.cache().snapshot(RepoType.MODEL, repo, r.commit());
+    }
+
+    private static final String ADAPTER_CONFIG = "adapter_config.json";
+    private static final String ADAPTER_WEIGHTS = "adapter_model.safetensors";
 
     /** The first file a usable model snapshot lacks, or null. */
     private static String missingModelFile(Path snap, boolean weights, boolean tokenizer) {

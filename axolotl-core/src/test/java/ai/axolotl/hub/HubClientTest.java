@@ -223,4 +223,36 @@ class HubClientTest {
             System.clearProperty("HF_HUB_CACHE");
         }
     }
+
+    /** lora_model_dir naming a Hub id resolves to the adapter's snapshot (its config and safetensors only). */
+    @Test
+    void aLoraModelDirHubIdResolvesToTheAdaptersSnapshot() throws Exception {
+        hub.add("models/org/adapter", COMMIT, Map.of("adapter_config.json", "{\"peft_type\": \"LORA\"}"
+                .getBytes(StandardCharsets.UTF_8), "adapter_model.safetensors", WEIGHTS, "README.md",
+                new byte[3]), List.of("adapter_model.safetensors"), null);
+        Path yaml = tmp.resolve("a.yml");
+        Files.writeString(yaml, "base_model: " + tmp + "\n" + """
+                adapter: lora
+                lora_r: 8
+                lora_alpha: 16
+                lora_target_linear: true
+                lora_model_dir: org/adapter
+                datasets:
+                  - path: data.jsonl
+                    type: completion
+                sequence_len: 64
+                micro_batch_size: 1
+                gradient_accumulation_steps: 1
+                learning_rate: 0.001
+                output_dir: out
+                """);
+        var config = ai.axolotl.config.ConfigLoader.load(yaml, Map.of()).config();
+        assertThat(ai.axolotl.config.ConfigLoader.hubReferences(config)).contains("lora_model_dir: org/adapter");
+        var local = new HubResolver(client(null, false)).resolve(config);
+        Path dir = Path.of(local.model().adapter().loraModelDir());
+        assertThat(dir).isEqualTo(tmp.resolve("cache/models--org--adapter/snapshots").resolve(COMMIT));
+        assertThat(dir.resolve("adapter_model.safetensors")).exists();
+        assertThat(dir.resolve("adapter_config.json")).exists();
+        assertThat(dir.resolve("README.md")).doesNotExist();
+    }
 }
