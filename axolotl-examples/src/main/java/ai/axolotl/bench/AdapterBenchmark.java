@@ -1,25 +1,18 @@
 package ai.axolotl.bench;
 
-import ai.axolotl.cli.AxolotlCli;
-import ai.axolotl.distributed.launch.LocalLauncher;
-import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.RankAllocator;
-import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.HfCheckpoint;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.DecoderModel;
 import ai.axolotl.train.Checkpoints;
-import ai.axolotl.train.MemoryReport;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,29 +111,16 @@ public final class AdapterBenchmark {
         String name = mode + "-w" + world + "-r" + round;
         Path yml = dir.resolve(name + ".yml");
         Files.writeString(yml, yaml(dir, mode, world, dir.resolve("out-" + name)));
-        Path reports = dir.resolve("report-" + name);
-        NodeTopology topology = new NodeTopology(1, 0, world, "127.0.0.1", ThreadLauncher.freePort());
-        List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
-        Map<String, String> env = new HashMap<>(allocator.environment());
-        env.put(MemoryReport.ENV, reports.toString());
-        int status = new LocalLauncher(topology, args, new PrintStream(OutputStream.nullOutputStream()), env)
-                .run(AxolotlCli.class.getName());
-        if (status != 0) {
-            throw new IllegalStateException(name + ": a rank exited with status " + status + " (run " + yml
-                    + " with axolotl train to see why)");
-        }
-        Map<String, Object> worst = new LinkedHashMap<>();
+        List<Map<String, Object>> ranks = RankJvms.train(yml, world, threads, allocator,
+                dir.resolve("report-" + name));
+        Map<String, Object> summary = new LinkedHashMap<>(); // rank 0's report, the largest RSS of all
         long maxRss = 0;
-        for (int r = 0; r < world; r++) {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> m = JSON.readValue(reports.resolve("rank-" + r + ".json").toFile(), Map.class);
+        for (Map<String, Object> m : ranks) {
             maxRss = Math.max(maxRss, ((Number) m.get("peak_rss_bytes")).longValue());
-            if (r == 0) {
-                worst.putAll(m);
-            }
         }
-        worst.put("max_peak_rss_mib", maxRss >> 20);
-        return worst;
+        summary.putAll(ranks.get(0));
+        summary.put("max_peak_rss_mib", maxRss >> 20);
+        return summary;
     }
 
     private String yaml(Path dir, String mode, int world, Path out) {

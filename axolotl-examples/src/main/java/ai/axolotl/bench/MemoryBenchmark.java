@@ -2,23 +2,15 @@ package ai.axolotl.bench;
 
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.model.DecoderModel;
-import ai.axolotl.cli.AxolotlCli;
-import ai.axolotl.distributed.launch.LocalLauncher;
-import ai.axolotl.distributed.launch.NodeTopology;
 import ai.axolotl.distributed.launch.RankAllocator;
-import ai.axolotl.distributed.launch.ThreadLauncher;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.train.Checkpoints;
 import ai.axolotl.train.MemoryReport;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +18,7 @@ import java.util.Map;
 /**
  * {@code axolotl bench --memory}: each strategy trained at accumulation 1 and 8 with every rank as its own JVM
  * (the local launcher), each rank reporting its peak resident set (VmHWM after the last step) and its probe's peak
- * model state and gathered bytes, read from the tensors held ({@link MemoryReport}). Reported next to the ZeRO
+ * model state and gathered bytes, read from the tensors held ({@link ai.axolotl.train.MemoryReport}). Reported next to the ZeRO
  * formula's model state, so that what is measured can be read against what the design promises.
  */
 public final class MemoryBenchmark {
@@ -144,25 +136,7 @@ public final class MemoryBenchmark {
         String name = strategy + "-acc" + acc;
         Path yml = dir.resolve(name + ".yml");
         Files.writeString(yml, yaml(dir, strategy, acc, dir.resolve("out-" + name)));
-        Path reports = dir.resolve("report-" + name);
-        NodeTopology topology = new NodeTopology(1, 0, world, "127.0.0.1", ThreadLauncher.freePort());
-        List<String> args = List.of("train", yml.toString(), "--threads", Integer.toString(threads));
-        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
-        Map<String, String> env = new HashMap<>(allocator.environment());
-        env.put(MemoryReport.ENV, reports.toString());
-        int status = new LocalLauncher(topology, args, quiet, env)
-                .run(AxolotlCli.class.getName());
-        if (status != 0) {
-            throw new IllegalStateException(name + ": a rank exited with status " + status + " (run the config "
-                    + yml + " with axolotl train --launcher local to see why)");
-        }
-        List<Map<String, Object>> ranks = new ArrayList<>();
-        for (int r = 0; r < world; r++) {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> m = JSON.readValue(reports.resolve("rank-" + r + ".json").toFile(), Map.class);
-            ranks.add(m);
-        }
-        return ranks;
+        return RankJvms.train(yml, world, threads, allocator, dir.resolve("report-" + name));
     }
 
     private String yaml(Path dir, String strategy, int acc, Path out) {

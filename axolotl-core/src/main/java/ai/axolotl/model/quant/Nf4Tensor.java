@@ -76,62 +76,37 @@ public final class Nf4Tensor implements AutoCloseable {
     public static Nf4Tensor quantize(Tensor w, boolean doubleQuant) {
         long n = w.numel();
         long blocks = (n + BLOCK - 1) / BLOCK;
-        long padded = blocks * BLOCK;
-        try (Tensor d = w.detach(); Tensor f = d.to(ScalarType.Float); Tensor flat = f.reshape(-1);
-             Tensor full = padded == n ? new Tensor(flat) : torch.constant_pad_nd(flat, new long[] {0, padded - n});
-             Tensor grid = full.view(blocks, BLOCK);
-             Tensor mags = grid.abs();
-             Tensor amax = mags.amax(new long[] {1}, true);
-             Tensor safe = amax.clamp_min(new Scalar(1e-38));
-             Tensor inv = safe.reciprocal();
-             Tensor scaled0 = grid.mul(inv);
-             Tensor scaled = scaled0.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-1.0)),
-                     new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
-             Tensor bounds = onDevice(thresholds(), w);
-             Tensor codes = torch.bucketize(scaled, bounds, false, false); // # thresholds below: ties go lower
-             Tensor flatCodes = codes.view(-1);
-             Tensor used = flatCodes.narrow(0, 0, n);
+        try (Tensor bounds = onDevice(thresholds(), w);
+             BlockQuantizer.Blocks q = BlockQuantizer.quantize(w, BLOCK, bounds, false, 1e-38, true);
+             Tensor used = q.codes().narrow(0, 0, n);
              Tensor even = n % 2 == 0 ? new Tensor(used) : torch.constant_pad_nd(used, new long[] {0, 1},
                      new Scalar(7));
              Tensor pairs = even.view(-1, 2);
              Tensor hi = pairs.select(1, 0);
              Tensor lo = pairs.select(1, 1);
              Tensor hi16 = hi.mul(new Scalar(16));
-             Tensor both = hi16.add(lo);
-             Tensor amaxFlat = amax.view(-1)) {
+             Tensor both = hi16.add(lo)) {
             Tensor bytes = both.to(ScalarType.Byte);
             if (!doubleQuant) {
-                return new Nf4Tensor(w.shape(), n, bytes, amaxFlat.clone(), null, null, 0f);
+                return new Nf4Tensor(w.shape(), n, bytes, q.absmax().clone(), null, null, 0f);
             }
             float mean;
-            try (Tensor m = amaxFlat.mean()) {
+            try (Tensor m = q.absmax().mean()) {
                 mean = (float) m.item_double();
             }
-            long nested = (blocks + NESTED_BLOCK - 1) / NESTED_BLOCK;
-            long nestedPadded = nested * NESTED_BLOCK;
-            try (Tensor centered = amaxFlat.sub(new Scalar(mean));
-                 Tensor cp = nestedPadded == blocks ? new Tensor(centered)
-                         : torch.constant_pad_nd(centered, new long[] {0, nestedPadded - blocks});
-                 Tensor cgrid = cp.view(nested, NESTED_BLOCK);
-                 Tensor cabs = cgrid.abs();
-                 Tensor cmax = cabs.amax(new long[] {1}, true);
-                 Tensor csafe = cmax.clamp_min(new Scalar(1e-38));
-                 Tensor cinv = csafe.reciprocal();
-                 Tensor cscaled = cgrid.mul(cinv);
+            try (Tensor centered = q.absmax().sub(new Scalar(mean));
                  Tensor mid = onDevice(DynamicMap.midpoints(SIGNED_MAP), w);
-                 Tensor ccodes = torch.bucketize(cscaled, mid, false, false);
-                 Tensor cflat = ccodes.view(-1);
-                 Tensor cused = cflat.narrow(0, 0, blocks);
-                 Tensor cmaxFlat = cmax.view(-1)) {
-                return new Nf4Tensor(w.shape(), n, bytes, null, cused.to(ScalarType.Byte), cmaxFlat.clone(), mean);
+                 BlockQuantizer.Blocks nested = BlockQuantizer.quantize(centered, NESTED_BLOCK, mid, false, 1e-38,
+                         true);
+                 Tensor codes = nested.codes().narrow(0, 0, blocks)) {
+                return new Nf4Tensor(w.shape(), n, bytes, null, codes.to(ScalarType.Byte), nested.absmax().clone(),
+                        mean);
             }
         }
     }
 
     private static Tensor onDevice(float[] values, Tensor like) {
-        try (Tensor host = Tensors.floats(values, values.length)) {
-            return host.to(like.device(), ScalarType.Float);
-        }
+        return BlockQuantizer.table(values, like);
     }
 
     /** The per-block absmax in fp32: stored, or decoded from the double quantization. */

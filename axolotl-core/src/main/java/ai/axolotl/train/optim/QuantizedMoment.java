@@ -1,6 +1,7 @@
 package ai.axolotl.train.optim;
 
 import ai.axolotl.runtime.Tensors;
+import ai.axolotl.model.quant.BlockQuantizer;
 import ai.axolotl.model.quant.DynamicMap;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -74,22 +75,14 @@ public final class QuantizedMoment implements Moment {
 
     @Override
     public void write(Tensor values) {
-        long padded = blocks * LowBitFormat.BLOCK;
-        try (Tensor flat = values.reshape(-1);
-             Tensor full = padded == n ? new Tensor(flat) : torch.constant_pad_nd(flat, new long[] {0, padded - n});
-             Tensor grid = full.view(blocks, LowBitFormat.BLOCK);
-             Tensor mags = grid.abs();
-             Tensor amax = mags.amax(new long[] {1}, true);
-             Tensor safe = amax.clamp_min(new Scalar(1e-12));
-             Tensor norm = grid.div(safe);
-             Tensor idx = torch.bucketize(norm, midpoints, false, format.tiesUp());
-             Tensor idxFlat = idx.view(-1)) {
+        try (BlockQuantizer.Blocks q = BlockQuantizer.quantize(values, LowBitFormat.BLOCK, midpoints,
+                format.tiesUp(), 1e-12, false)) {
             if (format.bits() == 8) {
-                try (Tensor c = idxFlat.to(ScalarType.Byte)) {
+                try (Tensor c = q.codes().to(ScalarType.Byte)) {
                     codes.copy_(c);
                 }
             } else {
-                try (Tensor pairs = idxFlat.view(-1, 2);
+                try (Tensor pairs = q.codes().view(-1, 2);
                      Tensor hi = pairs.select(1, 0);
                      Tensor lo = pairs.select(1, 1);
                      Tensor hi16 = hi.mul(new Scalar(16));
@@ -98,9 +91,7 @@ public final class QuantizedMoment implements Moment {
                     codes.copy_(c);
                 }
             }
-            try (Tensor s = safe.view(-1)) {
-                absmax.copy_(s);
-            }
+            absmax.copy_(q.absmax());
         }
     }
 
