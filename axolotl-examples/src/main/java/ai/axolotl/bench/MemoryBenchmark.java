@@ -5,7 +5,6 @@ import ai.axolotl.model.DecoderModel;
 import ai.axolotl.distributed.launch.RankAllocator;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.train.Checkpoints;
-import ai.axolotl.train.MemoryReport;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
