@@ -2,6 +2,8 @@ package ai.axolotl.runtime;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
+
+import java.util.List;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch_cuda;
 
@@ -46,9 +48,39 @@ public final class Natives {
             synchronized (Natives.class) {
                 if (!loaded) {
                     useCachePerLibtorchVersion();
+                    pinBundledLibtorch();
                     Loader.load(torch.class);
                     loaded = true;
                 }
+            }
+        }
+    }
+
+    /**
+     * Loads the bundled libtorch's core libraries by absolute path, dependencies first, before the bindings load
+     * the rest. The bindings' {@code libtorch.so} names {@code libtorch_cpu.so} as a dependency, and the dynamic
+     * linker looks for it in {@code LD_LIBRARY_PATH} before the library's own directory: with another libtorch
+     * there (a pip torch's {@code lib/}), both versions were loaded into the process and the JVM crashed in
+     * libtorch's static initialisers (SIGSEGV, reproduced with Debian's libtorch 1.13 behind unversioned names on
+     * LD_LIBRARY_PATH). Loaded first, ours are the ones every later dependency resolves to, by soname. Platforms
+     * whose bundle names them otherwise are left to the bindings.
+     */
+    private static void pinBundledLibtorch() {
+        String dir = "/org/bytedeco/pytorch/" + Loader.getPlatform() + "/";
+        if (torch.class.getResource(dir + "libtorch_cpu.so") == null) {
+            return;
+        }
+        Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class); // libtorch_cpu's BLAS, as the bindings load it
+        for (String lib : List.of("libgomp.so.1", "libc10.so", "libtorch_cpu.so")) {
+            java.net.URL url = torch.class.getResource(dir + lib);
+            if (url == null) {
+                continue;
+            }
+            try {
+                System.load(Loader.cacheResource(url).getAbsolutePath());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot extract the bundled " + lib + " into JavaCPP's cache: "
+                        + e.getMessage(), e);
             }
         }
     }
