@@ -59,12 +59,6 @@ public final class OptimizerFactory {
         return new LibtorchOptimizer(create(s, params), params, s.optimizer().equals("adamw"));
     }
 
-    /** The optimizer state file of a checkpoint for an optimizer: libtorch's archive, or a low-bit safetensors. */
-    public static String stateFile(OptimizerSettings s) {
-        return LowBitFormat.of(s.optimizer()) != null || s.loraplusLrRatio() != null ? "optimizer.safetensors"
-                : "optimizer.pt";
-    }
-
     /**
      * The parameters' names in the order the optimizer {@link #create(OptimizerSettings, Map)} builds holds them:
      * the weight-decay group, then the no-decay group, each in the order given.

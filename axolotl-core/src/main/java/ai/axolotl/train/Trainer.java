@@ -283,7 +283,7 @@ public final class Trainer implements AutoCloseable {
                 throw new TrainingException(e.getMessage(), e);
             }
             logRun("{}: {} trainable parameters beside a base of {} ({}%)", adapter.lora()
-                            ? "adapter: lora (r " + ((AdaptedModel) model).settings().r() + ", "
+                            ? "adapter: " + adapter.adapter() + " (r " + ((AdaptedModel) model).settings().r() + ", "
                             + ((AdaptedModel) model).targets().size() + " projections)" : "unfrozen_parameters",
                     model.parameterCount(), frozenCount,
                     String.format("%.3f", 100.0 * model.parameterCount() / frozenCount));

@@ -339,13 +339,6 @@ public final class PeftFiles {
         }
     }
 
-    /** The base model {@code adapter_config.json} names, or null. */
-    public static String baseModelOf(Path dir) throws IOException {
-        JsonNode c = new ObjectMapper().readTree(dir.resolve(CONFIG).toFile());
-        JsonNode b = c.get("base_model_name_or_path");
-        return b == null || b.isNull() ? null : b.asText();
-    }
-
     private static String firstLine(IOException e) {
         return String.valueOf(e.getMessage()).lines().findFirst().orElse("");
     }
