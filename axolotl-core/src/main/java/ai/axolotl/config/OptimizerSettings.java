@@ -50,8 +50,7 @@ public record OptimizerSettings(
      */
     public Group group(String name, int dimensions) {
         if (loraplusLrRatio == null) {
-            boolean decays = dimensions > 1 && !name.contains("norm");
-            return new Group(1.0, decays ? weightDecay : 0.0);
+            return new Group(1.0, decays(name, dimensions) ? weightDecay : 0.0);
         }
         if (name.endsWith("embed_tokens.weight")) {
             return new Group(loraplusLrEmbedding / learningRate, 0.0);
@@ -60,6 +59,11 @@ public record OptimizerSettings(
             return new Group(loraplusLrRatio, 0.0);
         }
         return new Group(1.0, 0.0);
+    }
+
+    /** transformers' Trainer rule: weight decay on every matrix, none on norms and biases (1-D tensors). */
+    public static boolean decays(String name, long dimensions) {
+        return dimensions > 1 && !name.contains("norm");
     }
 
     /**

@@ -36,7 +36,7 @@ public final class OptimizerFactory {
 
     /** True when weight decay applies to a parameter of that name with that many dimensions. */
     public static boolean decays(String name, long dimensions) {
-        return dimensions > 1 && !name.contains("norm");
+        return OptimizerSettings.decays(name, dimensions);
     }
 
     /** Builds the optimizer; {@code params} are the tensors this rank updates, by name. */

@@ -24,8 +24,6 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     private CausalLm model;
     private TrainOptimizer optimizer;
     private TensorVector params;
-    private boolean stepped;
-    private String optimizerName;
     private Device device;
 
     /** One process on the device {@link Device#forRank} decides for local rank 0, on first use. */
@@ -80,7 +78,6 @@ public final class SingleProcessStrategy implements ShardingStrategy {
         this.model = model;
         this.optimizer = OptimizerFactory.forTraining(settings, model.parameters());
         this.params = new TensorVector(model.parameters().values().toArray(new Tensor[0]));
-        this.optimizerName = settings.optimizer();
     }
 
     @Override
@@ -102,7 +99,6 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     public void step(double lr) {
         optimizer.step(lr);
         optimizer.zeroGrad();
-        stepped = true;
     }
 
     @Override
@@ -118,7 +114,6 @@ public final class SingleProcessStrategy implements ShardingStrategy {
     @Override
     public void loadCheckpoint(Path dir) throws IOException {
         loadWhole(dir, model, optimizer);
-        stepped = true;
     }
 
     /** Writes a whole model (HF safetensors + config.json) and, optionally, its optimizer into a checkpoint. */
@@ -148,15 +143,6 @@ public final class SingleProcessStrategy implements ShardingStrategy {
             paramBytes += t.nbytes();
         }
         return paramBytes * 2 + optimizer.stateBytes();
-    }
-
-    /** Bytes of a whole model's state: parameters, gradients and (after a step) AdamW's two moments. */
-    public static long wholeStateBytes(CausalLm model, boolean adamwStepped) {
-        long paramBytes = 0;
-        for (Tensor t : model.parameters().values()) {
-            paramBytes += t.nbytes();
-        }
-        return paramBytes * 2 + (adamwStepped ? 2 * paramBytes : 0);
     }
 
     /** Copies named weights into a model's parameters in place (closing the given tensors). */

@@ -59,6 +59,48 @@ public final class BlockQuantizer {
         }
     }
 
+    /**
+     * The values the codes stand for: {@code table[code] x absmax[block]} in fp32, the first {@code n}, flat.
+     *
+     * @param codes int64 codes over whole blocks (or at least {@code n} of them), flat
+     */
+    public static Tensor dequantize(Tensor codes, Tensor absmax, Tensor table, int block, long n) {
+        long blocks = absmax.numel();
+        try (Tensor vals = table.index_select(0, codes);
+             Tensor padded = vals.numel() == blocks * block ? new Tensor(vals)
+                     : torch.constant_pad_nd(vals, new long[] {0, blocks * block - vals.numel()});
+             Tensor grid = padded.view(blocks, block);
+             Tensor scales = absmax.view(blocks, 1);
+             Tensor scaled = grid.mul(scales);
+             Tensor flat = scaled.view(-1);
+             Tensor used = flat.narrow(0, 0, n)) {
+            return used.clone();
+        }
+    }
+
+    /** Two 4-bit codes a byte, the first in the high nibble; an odd count is padded with {@code padCode}. */
+    public static Tensor pack4(Tensor codes, long padCode) {
+        try (Tensor even = codes.numel() % 2 == 0 ? new Tensor(codes)
+                     : torch.constant_pad_nd(codes, new long[] {0, 1}, new Scalar(padCode));
+             Tensor pairs = even.view(-1, 2);
+             Tensor hi = pairs.select(1, 0);
+             Tensor lo = pairs.select(1, 1);
+             Tensor hi16 = hi.mul(new Scalar(16));
+             Tensor both = hi16.add(lo)) {
+            return both.to(ScalarType.Byte);
+        }
+    }
+
+    /** The int64 codes of bytes packed by {@link #pack4}, two per byte, flat. */
+    public static Tensor unpack4(Tensor packed) {
+        try (Tensor wide = packed.to(ScalarType.Long);
+             Tensor hi = wide.__rshift__(new Scalar(4));
+             Tensor lo = wide.bitwise_and(new Scalar(15));
+             Tensor both = torch.stack(new org.bytedeco.pytorch.TensorVector(hi, lo), 1)) {
+            return both.view(-1);
+        }
+    }
+
     /** {@code values} on {@code like}'s device as an fp32 tensor. */
     public static Tensor table(float[] values, Tensor like) {
         try (Tensor host = Tensors.floats(values, values.length)) {

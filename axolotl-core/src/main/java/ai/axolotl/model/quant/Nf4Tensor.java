@@ -78,15 +78,8 @@ public final class Nf4Tensor implements AutoCloseable {
         long blocks = (n + BLOCK - 1) / BLOCK;
         try (Tensor bounds = onDevice(thresholds(), w);
              BlockQuantizer.Blocks q = BlockQuantizer.quantize(w, BLOCK, bounds, false, 1e-38, true);
-             Tensor used = q.codes().narrow(0, 0, n);
-             Tensor even = n % 2 == 0 ? new Tensor(used) : torch.constant_pad_nd(used, new long[] {0, 1},
-                     new Scalar(7));
-             Tensor pairs = even.view(-1, 2);
-             Tensor hi = pairs.select(1, 0);
-             Tensor lo = pairs.select(1, 1);
-             Tensor hi16 = hi.mul(new Scalar(16));
-             Tensor both = hi16.add(lo)) {
-            Tensor bytes = both.to(ScalarType.Byte);
+             Tensor used = q.codes().narrow(0, 0, n)) {
+            Tensor bytes = BlockQuantizer.pack4(used, 7); // an odd count's padding is a zero value (code 7)
             if (!doubleQuant) {
                 return new Nf4Tensor(w.shape(), n, bytes, q.absmax().clone(), null, null, 0f);
             }
@@ -114,39 +107,20 @@ public final class Nf4Tensor implements AutoCloseable {
         if (absmax != null) {
             return absmax.clone();
         }
-        long blocks = nestedCodes.numel();
-        long nested = nestedAbsmax.numel();
         try (Tensor map = onDevice(SIGNED_MAP, packed);
              Tensor idx = nestedCodes.to(ScalarType.Long);
-             Tensor vals = map.index_select(0, idx);
-             Tensor padded = torch.constant_pad_nd(vals, new long[] {0, nested * NESTED_BLOCK - blocks});
-             Tensor grid = padded.view(nested, NESTED_BLOCK);
-             Tensor scales = nestedAbsmax.view(nested, 1);
-             Tensor scaled = grid.mul(scales);
-             Tensor flat = scaled.view(-1);
-             Tensor used = flat.narrow(0, 0, blocks)) {
-            return used.add(new Scalar(offset));
+             Tensor decoded = BlockQuantizer.dequantize(idx, nestedAbsmax, map, NESTED_BLOCK, nestedCodes.numel())) {
+            return decoded.add(new Scalar(offset));
         }
     }
 
     /** The weight in {@code type}, computed in fp32: {@code NF4[code] * absmax[block]}, reshaped. */
     public Tensor dequantize(ScalarType type) {
-        long blocks = (numel + BLOCK - 1) / BLOCK;
         try (Tensor table = onDevice(NF4, packed);
-             Tensor wide = packed.to(ScalarType.Long);
-             Tensor hi = wide.__rshift__(new Scalar(4));
-             Tensor lo = wide.bitwise_and(new Scalar(15));
-             Tensor both = torch.stack(new org.bytedeco.pytorch.TensorVector(hi, lo), 1);
-             Tensor codes = both.view(-1);
-             Tensor vals = table.index_select(0, codes);
-             Tensor padded = torch.constant_pad_nd(vals, new long[] {0, blocks * BLOCK - vals.numel()});
-             Tensor grid = padded.view(blocks, BLOCK);
+             Tensor codes = BlockQuantizer.unpack4(packed);
              Tensor amax = absmax();
-             Tensor scales = amax.view(blocks, 1);
-             Tensor w = grid.mul(scales);
-             Tensor flat = w.view(-1);
-             Tensor used = flat.narrow(0, 0, numel);
-             Tensor shaped = used.view(shape)) {
+             Tensor w = BlockQuantizer.dequantize(codes, amax, table, BLOCK, numel);
+             Tensor shaped = w.view(shape)) {
             return shaped.to(type);
         }
     }

@@ -44,32 +44,14 @@ public final class QuantizedMoment implements Moment {
         this.codes = Tensors.unscoped(torch.zeros(new long[] {codeBytes}, Tensors.optionsOn(ScalarType.Byte, like)));
         this.absmax = Tensors.unscoped(Tensors.zerosOn(like, blocks));
         float[] values = format.map(signed);
-        try (Tensor host = Tensors.floats(values, values.length);
-             Tensor mid = Tensors.floats(DynamicMap.midpoints(values), values.length - 1)) {
-            this.map = Tensors.unscoped(host.to(like.device(), ScalarType.Float));
-            this.midpoints = Tensors.unscoped(mid.to(like.device(), ScalarType.Float));
-        }
+        this.map = Tensors.unscoped(BlockQuantizer.table(values, like));
+        this.midpoints = Tensors.unscoped(BlockQuantizer.table(DynamicMap.midpoints(values), like));
     }
 
     @Override
     public Tensor read() {
-        try (Tensor wide = codes.to(ScalarType.Long);
-             Tensor idx = format.bits() == 8 ? new Tensor(wide) : unpack(wide);
-             Tensor vals = map.index_select(0, idx);
-             Tensor grid = vals.view(blocks, LowBitFormat.BLOCK);
-             Tensor scale = absmax.view(blocks, 1);
-             Tensor scaled = grid.mul(scale);
-             Tensor flat = scaled.view(-1);
-             Tensor used = flat.narrow(0, 0, n)) {
-            return used.clone();
-        }
-    }
-
-    private static Tensor unpack(Tensor packed) {
-        try (Tensor hi = packed.__rshift__(new Scalar(4));
-             Tensor lo = packed.bitwise_and(new Scalar(15));
-             Tensor both = torch.stack(new TensorVector(hi, lo), 1)) {
-            return both.view(-1);
+        try (Tensor idx = format.bits() == 8 ? codes.to(ScalarType.Long) : BlockQuantizer.unpack4(codes)) {
+            return BlockQuantizer.dequantize(idx, absmax, map, LowBitFormat.BLOCK, n);
         }
     }
 
@@ -77,19 +59,8 @@ public final class QuantizedMoment implements Moment {
     public void write(Tensor values) {
         try (BlockQuantizer.Blocks q = BlockQuantizer.quantize(values, LowBitFormat.BLOCK, midpoints,
                 format.tiesUp(), 1e-12, false)) {
-            if (format.bits() == 8) {
-                try (Tensor c = q.codes().to(ScalarType.Byte)) {
-                    codes.copy_(c);
-                }
-            } else {
-                try (Tensor pairs = q.codes().view(-1, 2);
-                     Tensor hi = pairs.select(1, 0);
-                     Tensor lo = pairs.select(1, 1);
-                     Tensor hi16 = hi.mul(new Scalar(16));
-                     Tensor both = hi16.add(lo);
-                     Tensor c = both.to(ScalarType.Byte)) {
-                    codes.copy_(c);
-                }
+            try (Tensor c = format.bits() == 8 ? q.codes().to(ScalarType.Byte) : BlockQuantizer.pack4(q.codes(), 0)) {
+                codes.copy_(c);
             }
             absmax.copy_(q.absmax());
         }

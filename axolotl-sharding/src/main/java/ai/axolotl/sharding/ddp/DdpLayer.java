@@ -58,7 +58,6 @@ public final class DdpLayer implements DataParallelLayer {
     private CausalLm model;
     private TrainOptimizer optimizer;
     private GradientBuckets buckets;
-    private boolean stepped;
     private String optimizerName;
 
     /**
@@ -222,7 +221,6 @@ public final class DdpLayer implements DataParallelLayer {
         } finally {
             moments.values().forEach(AdamWArchive.Moments::close);
         }
-        stepped = steps > 0;
     }
 
     /** {@code t} (read on the host) on the model's device; {@code t} is released. */
@@ -247,7 +245,6 @@ public final class DdpLayer implements DataParallelLayer {
             saved.values().forEach(Tensor::close);
         }
         optimizer.load(opt, model.device());
-        stepped = true;
     }
 
     /** The model this rank trains (after {@link #setup}). */
@@ -266,7 +263,6 @@ public final class DdpLayer implements DataParallelLayer {
     public void step(double lr) {
         optimizer.step(lr);
         releaseGradients();
-        stepped = true;
     }
 
     @Override
@@ -306,7 +302,6 @@ public final class DdpLayer implements DataParallelLayer {
             throw new TrainingException("rank " + rank + ": " + e.getMessage() + " (every rank reads the checkpoint;"
                     + " put output_dir on storage all nodes share)", e);
         }
-        stepped = true;
     }
 
     @Override
