@@ -8,7 +8,10 @@ import org.bytedeco.pytorch.TCPStoreOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.NetworkInterface;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -27,12 +30,19 @@ public final class Rendezvous implements AutoCloseable {
     private final TCPStore store;
     private final Duration timeout;
     private final String runId;
+    private final boolean server;
+    private volatile boolean failed;
+    private static final long POLL_MS = 20;
+    private static final int PROBE_MS = 1000;
+    /** How long a failed rank serving the store keeps it up for the others to read its failure. */
+    private static final Duration FAILURE_GRACE = Duration.ofSeconds(3);
 
-    private Rendezvous(WorldSpec world, TCPStore store, Duration timeout, String runId) {
+    private Rendezvous(WorldSpec world, TCPStore store, Duration timeout, String runId, boolean server) {
         this.world = world;
         this.store = store;
         this.timeout = timeout;
         this.runId = runId;
+        this.server = server;
     }
 
     /**
@@ -45,11 +55,18 @@ public final class Rendezvous implements AutoCloseable {
 
     /** As {@link #join(WorldSpec, Duration, String)}, saying whether this process serves the store. */
     public static Rendezvous join(WorldSpec world, Duration timeout, String runId, boolean server) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!server) {
+            awaitListening(world, timeout, deadline);
+        }
         TCPStoreOptions opts = new TCPStoreOptions();
         opts.port((short) world.masterPort());
         opts.isServer(server);
         opts.waitWorkers(false);
-        opts.timeout(new Milliseconds(timeout.toMillis()));
+        // what is left of the timeout (at least a second): the store's client retries with its own backoff
+        // past any bound it is given, so only the connection to a port known to listen is left to it
+        long leftMs = Math.max(1000, (deadline - System.nanoTime()) / 1_000_000);
+        opts.timeout(new Milliseconds(server ? timeout.toMillis() : leftMs));
         opts.useLibUV(true);
         TCPStore store;
         try {
@@ -59,9 +76,35 @@ public final class Rendezvous implements AutoCloseable {
                     + " the rendezvous store at " + world.masterAddr() + ":" + world.masterPort() + " within "
                     + timeout.toSeconds() + " s: " + firstLine(e.getMessage()), e);
         }
-        Rendezvous r = new Rendezvous(world, store, timeout, runId);
+        Rendezvous r = new Rendezvous(world, store, timeout, runId, server);
         r.arrive();
         return r;
+    }
+
+    /**
+     * Waits until the master's store port accepts connections, trying each {@value #PROBE_MS} ms, and fails at
+     * the deadline naming the address. c10d's client would retry on its own with a backoff that ends well past
+     * its timeout (measured: 17 s for 10 s) and print C++ frames for each try.
+     */
+    private static void awaitListening(WorldSpec world, Duration timeout, long deadline) {
+        InetSocketAddress master = new InetSocketAddress(world.masterAddr(), world.masterPort());
+        String last = "";
+        while (true) {
+            try (Socket probe = new Socket()) {
+                int left = (int) Math.max(1, Math.min(PROBE_MS, (deadline - System.nanoTime()) / 1_000_000));
+                probe.connect(master, left);
+                return;
+            } catch (IOException e) {
+                last = e.getMessage();
+            }
+            if (System.nanoTime() >= deadline) {
+                throw new CollectiveException("rank " + world.rank() + ": cannot reach the rendezvous store at "
+                        + world.masterAddr() + ":" + world.masterPort() + " within " + timeout.toSeconds()
+                        + " s (" + (master.isUnresolved() ? "the address does not resolve" : last) + "); is rank 0 "
+                        + "running, and are MASTER_ADDR and MASTER_PORT the ones it serves?");
+            }
+            sleep(Math.min(200, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+        }
     }
 
     static String firstLine(String s) {
@@ -142,15 +185,82 @@ public final class Rendezvous implements AutoCloseable {
         store.set(key(k), value);
     }
 
-    /** Waits for a key (up to the timeout) and returns it; the error names the rank that did not publish it. */
+    /**
+     * Waits for a key (up to the timeout) and returns it; the error names the rank that did not publish it. When
+     * that rank reported a failure instead ({@link #publishFailure}), fails at once with its message.
+     */
     public String await(String k, int ownerRank, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
             StringVector keys = new StringVector(key(k));
-            store._wait(keys, new Milliseconds(timeout.toMillis()));
+            StringVector failure = new StringVector(key("failed/" + ownerRank));
+            while (!store.check(keys)) {
+                if (store.check(failure)) {
+                    String message = store.get_to_str(key("failed/" + ownerRank));
+                    store.add(key("failure-noticed"), 1);
+                    throw new CollectiveException("rank " + ownerRank + " failed: " + message);
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new CollectiveException("rank " + world.rank() + " timed out after " + timeout.toSeconds()
+                            + " s waiting for rank " + ownerRank + " to publish " + what);
+                }
+                sleep(POLL_MS);
+            }
             return store.get_to_str(key(k));
+        } catch (CollectiveException e) {
+            throw e;
         } catch (RuntimeException e) {
-            throw new CollectiveException("rank " + world.rank() + " timed out after " + timeout.toSeconds()
-                    + " s waiting for rank " + ownerRank + " to publish " + what, e);
+            throw new CollectiveException("rank " + world.rank() + " lost the rendezvous store while waiting for rank "
+                    + ownerRank + " to publish " + what + (world.rank() == 0 ? "" : " (rank 0, which serves it, is gone)")
+                    + ": " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    /**
+     * Every rank says it reached {@code point} and waits for all others; a rank that reported a failure first
+     * ({@link #publishFailure}) fails every waiting rank at once with its message, and a rank that never arrives
+     * fails them after the timeout, named.
+     */
+    public void agree(String point) {
+        set("agree/" + point + "/" + world.rank(), "ok");
+        for (int r = 0; r < world.worldSize(); r++) {
+            if (r != world.rank()) {
+                await("agree/" + point + "/" + r, r, "that it reached '" + point + "'");
+            }
+        }
+    }
+
+    /**
+     * Tells the other ranks that this rank failed and why: those waiting for it in {@link #await} or
+     * {@link #agree} fail at once with the message, and the peer monitor names it. Best effort: false when the
+     * store does not answer.
+     */
+    public boolean publishFailure(String message) {
+        try {
+            store.set(key("failed/" + world.rank()), message == null ? "(no message)" : message);
+            failed = true;
+            return true;
+        } catch (RuntimeException e) {
+            LOG.debug("rank {} could not publish its failure", world.rank(), e);
+            return false;
+        }
+    }
+
+    /** The failure rank {@code r} reported, or null (also when the store does not answer). */
+    public String failureOf(int r, Store client) {
+        try {
+            return client.check(new StringVector(key("failed/" + r))) ? client.get_to_str(key("failed/" + r)) : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Records that this rank has read another rank's failure (so the store's owner may stop serving it). */
+    public void noticedFailure(Store client) {
+        try {
+            client.add(key("failure-noticed"), 1);
+        } catch (RuntimeException e) {
+            LOG.debug("rank {} could not acknowledge a failure", world.rank(), e);
         }
     }
 
@@ -184,6 +294,18 @@ public final class Rendezvous implements AutoCloseable {
 
     @Override
     public void close() {
+        if (failed && server) {
+            // the failure this rank published lives in its store: keep serving it until the others have read it
+            // (they learn of it when they next wait on the store or when their collective breaks), briefly
+            long deadline = System.nanoTime() + FAILURE_GRACE.toNanos();
+            try {
+                while (store.add(key("failure-noticed"), 0) < world.worldSize() - 1 && System.nanoTime() < deadline) {
+                    sleep(POLL_MS);
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("rank {}: store error while waiting for peers to read its failure", world.rank(), e);
+            }
+        }
         store.close();
     }
 }

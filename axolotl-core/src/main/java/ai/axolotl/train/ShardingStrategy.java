@@ -195,6 +195,20 @@ public interface ShardingStrategy extends AutoCloseable {
      */
     default void preflight(Map<String, String> facts) {}
 
+    /**
+     * Waits until every rank reached {@code point} (the trainer's: its load of model, data and checkpoint done);
+     * throws on every rank, naming the rank and its message, as soon as one reports a failure instead. Single
+     * process: nothing to wait for.
+     */
+    default void agree(String point) {}
+
+    /**
+     * Tells the other ranks this rank failed with {@code message}, so they stop at their next wait naming it
+     * rather than waiting for it until the collective timeout; this rank then skips its closing barrier. Best
+     * effort, never throws. Single process: no one to tell.
+     */
+    default void reportFailure(String message) {}
+
     @Override
     void close();
 }

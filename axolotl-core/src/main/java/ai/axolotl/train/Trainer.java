@@ -295,6 +295,10 @@ public final class Trainer implements AutoCloseable {
         data = new TrainingData(config, dataset, strategy.dataParallelSize());
     }
 
+    private static String firstLine(String s) {
+        return s.lines().findFirst().orElse("");
+    }
+
     /** What every rank must agree on before step 1. */
     private Map<String, String> preflightFacts() {
         Map<String, String> f = new LinkedHashMap<>();
@@ -324,6 +328,11 @@ public final class Trainer implements AutoCloseable {
     public TrainResult fit() {
         try {
             return run();
+        } catch (RuntimeException e) {
+            // the other ranks stop at their next wait naming this rank, instead of waiting for it in a
+            // collective until the timeout; this rank's own error goes up as it is
+            strategy.reportFailure(firstLine(e.getMessage() != null ? e.getMessage() : e.toString()));
+            throw e;
         } finally {
             if (lock != null) {
                 lock.close();
@@ -350,6 +359,10 @@ public final class Trainer implements AutoCloseable {
                     + "scaling is meant for GPUs (bf16: true is the faster reduced precision here)");
         }
         int startStep = resume(outputDir, losses);
+        // every rank's model, data and checkpoint are loaded before the first collective of training: a rank
+        // that failed to load stops all ranks here with its message (issue: rank 0 waited in the first
+        // all-reduce for ddp_timeout while rank 1's shard file was missing)
+        strategy.agree("loaded");
         if (startStep >= total && strategy.isMain()) {
             LOG.warn("the resumed checkpoint is at step {}, {} the run's {} steps (max_steps / num_epochs): nothing "
                     + "left to train; exporting its model", startStep, startStep > total ? "past" : "at", total);

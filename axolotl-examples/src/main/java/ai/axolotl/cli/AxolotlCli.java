@@ -51,7 +51,8 @@ public final class AxolotlCli implements Runnable {
      * at once (native process-group threads of dead peers must not keep the process alive).
      */
     static void abortRank(int rank, RuntimeException e) {
-        System.err.println("error: rank " + rank + ": " + e.getMessage());
+        String message = String.valueOf(e.getMessage());
+        System.err.println("error: " + (message.startsWith("rank " + rank + ":") ? "" : "rank " + rank + ": ") + message);
         System.err.flush();
         System.out.flush();
         if (standalone) {

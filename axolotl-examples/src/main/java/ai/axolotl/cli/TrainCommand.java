@@ -186,11 +186,16 @@ final class TrainCommand implements Callable<Integer> {
         // a rank of --launcher local leaves (checkpoint first, as on SIGTERM) when its launcher is gone
         ai.axolotl.distributed.launch.LauncherWatch.exitWhenGone(System.getenv(
                 ai.axolotl.distributed.launch.LauncherWatch.ENV), spec.rank());
-        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId);
-             ShardingStrategy s = Strategies.create(c, groups);
-             Trainer trainer = new Trainer(c, s, List.of(), n)) {
-            TrainResult r = stoppingOnSignal(List.of(trainer), trainer::fit);
-            return spec.rank() == 0 ? report(r) : 0;
+        try (ProcessGroups groups = ProcessGroups.start(spec, Timeouts.forRun(c.parallel(), System.getenv()), runId)) {
+            try (ShardingStrategy s = Strategies.create(c, groups);
+                 Trainer trainer = new Trainer(c, s, List.of(), n)) {
+                TrainResult r = stoppingOnSignal(List.of(trainer), trainer::fit);
+                return spec.rank() == 0 ? report(r) : 0;
+            } catch (RuntimeException e) { // the other ranks name it instead of waiting for it
+                groups.reportFailure(e.getMessage() != null ? e.getMessage().lines().findFirst().orElse("")
+                        : e.toString());
+                throw e;
+            }
         } catch (CollectiveException e) {
             AxolotlCli.abortRank(spec.rank(), e);
             return AxolotlCli.EXIT_FAILURE;

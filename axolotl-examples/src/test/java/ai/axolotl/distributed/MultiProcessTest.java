@@ -110,6 +110,42 @@ class MultiProcessTest {
         }
     }
 
+    /**
+     * The case that hung for ddp_timeout (1,800 s by default): resuming an FSDP2 checkpoint whose rank-1 shard is
+     * missing. Rank 1's load fails; it tells rank 0 through the store and leaves without a closing barrier, so
+     * both rank JVMs exit within seconds, rank 0 naming rank 1 and the file, with the default timeout.
+     */
+    @Test
+    void aMissingShardStopsBothRankJvmsWithinSecondsNamingRankAndFile(@TempDir Path dir) throws Exception {
+        List<String> fsdp = List.of("--launcher", "local", "--nproc-per-node", "2", "--fsdp_version", "2",
+                "--fsdp_config.reshard_after_forward", "true", "--save-steps", "2");
+        Path first = dir.resolve("first.log");
+        Process p = RankProcesses.start(RankProcesses.shortRun(dir, 2, fsdp.toArray(String[]::new)), Map.of(), first,
+                List.of());
+        assertThat(p.waitFor(240, TimeUnit.SECONDS)).as("finished").isTrue();
+        assertThat(p.exitValue()).as(Files.readString(first)).isZero();
+        Path shard;
+        try (var files = Files.walk(dir.resolve("out/checkpoint-2"))) {
+            shard = files.filter(f -> f.getFileName().toString().equals("rank1.safetensors")).findFirst().orElseThrow();
+        }
+        Files.delete(shard);
+        List<String> resume = new java.util.ArrayList<>(fsdp);
+        resume.addAll(List.of("--resume_from_checkpoint", "latest"));
+        Path log = dir.resolve("resume.log");
+        long t0 = System.nanoTime();
+        Process q = RankProcesses.start(RankProcesses.shortRun(dir, 4, resume.toArray(String[]::new)), Map.of(), log,
+                List.of());
+        assertThat(q.waitFor(240, TimeUnit.SECONDS)).as("stopped").isTrue();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        String out = Files.readString(log);
+        System.out.printf("resume with rank 1's shard missing: both ranks exited %.1f s after the launch (JVM start,"
+                + " load and the failure included; ddp_timeout 1800 s)%n", seconds);
+        assertThat(q.exitValue()).as(out).isNotZero();
+        assertThat(out).containsPattern("\\[rank 0\\].*rank 1 failed: .*rank1\\.safetensors")
+                .containsPattern("\\[rank 1\\].*rank1\\.safetensors").doesNotContain("\tat ");
+        assertThat(seconds).as(out).isLessThan(90);
+    }
+
     /** Two rank JVMs of a long run, 20 s collective timeout from the environment or from ddp_timeout. */
     private static Process[] startTwoRanks(Path dir, String timeoutFrom) throws Exception {
         int port = ThreadLauncher.freePort();

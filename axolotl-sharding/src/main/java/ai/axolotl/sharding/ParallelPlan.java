@@ -5,6 +5,7 @@ import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.distributed.Peers;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
@@ -16,7 +17,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Consumer;
 
 /**
  * The {@link ShardingStrategy} of runs over process groups: one plan per rank that applies the parallelisms in a
@@ -39,8 +39,8 @@ public final class ParallelPlan implements ShardingStrategy {
     private final int rank;
     private final int localRank;
     private final Device device;
-    private final Consumer<Map<String, String>> preflight;
-    private final Runnable onStep;
+    private final Peers peers;
+    private long steps;
 
     /**
      * @param modelParallelLayer how the model is split ({@link ModelParallelLayer#NONE} for none)
@@ -51,13 +51,12 @@ public final class ParallelPlan implements ShardingStrategy {
      * @param rank this process's global rank
      * @param localRank its index among the ranks of its node
      * @param device the device this rank trains on (the runtime's decision)
-     * @param preflight checks facts against every other rank (from the runtime)
-     * @param onStep called after each optimizer step, taken or skipped (progress for the peer monitor)
+     * @param peers the other ranks, outside collectives: preflight, agreement points, failures, progress (from
+     *     the runtime)
      */
     public ParallelPlan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer, Collectives lossGroup,
                         DeviceMesh mesh, int rank, int localRank, Device device,
-                        Consumer<Map<String, String>> preflight,
-                        Runnable onStep) {
+                        Peers peers) {
         this.modelParallelLayer = modelParallelLayer;
         this.layer = layer;
         this.lossGroup = lossGroup;
@@ -65,8 +64,7 @@ public final class ParallelPlan implements ShardingStrategy {
         this.rank = rank;
         this.localRank = localRank;
         this.device = device;
-        this.preflight = preflight;
-        this.onStep = onStep;
+        this.peers = peers;
     }
 
     /** The data-parallel layer (DDP, ZeRO, FSDP2) this plan applies last. */
@@ -184,13 +182,13 @@ public final class ParallelPlan implements ShardingStrategy {
     @Override
     public void step(double lr) {
         layer.step(lr);
-        onStep.run();
+        peers.progress(++steps);
     }
 
     @Override
     public void skipStep() {
         layer.skipStep();
-        onStep.run();
+        peers.progress(++steps);
     }
 
     @Override
@@ -245,7 +243,17 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public void preflight(Map<String, String> facts) {
-        preflight.accept(facts);
+        peers.preflight(facts);
+    }
+
+    @Override
+    public void agree(String point) {
+        peers.agree(point);
+    }
+
+    @Override
+    public void reportFailure(String message) {
+        peers.reportFailure(message);
     }
 
     @Override

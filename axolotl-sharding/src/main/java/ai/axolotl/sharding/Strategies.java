@@ -7,7 +7,6 @@ import ai.axolotl.config.ParallelSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.gloo.ProcessGroups;
-import ai.axolotl.distributed.preflight.Preflight;
 import ai.axolotl.sharding.ddp.DdpLayer;
 import ai.axolotl.sharding.fsdp.Fsdp2Layer;
 import ai.axolotl.sharding.tp.TensorParallelism;
@@ -100,11 +99,9 @@ public final class Strategies {
 
     private static ParallelPlan plan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer,
                                      ProcessGroups groups, DeviceMesh mesh) {
-        int[] steps = {0};
         return new ParallelPlan(modelParallelLayer, layer,
                 groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
-                groups.spec().rank(), groups.spec().localRank(), groups.device(), facts -> Preflight.check(groups.rendezvous(), facts),
-                () -> groups.monitor().progress(++steps[0]));
+                groups.spec().rank(), groups.spec().localRank(), groups.device(), groups);
     }
 
     /**

@@ -230,6 +230,35 @@ class GlooCollectivesTest {
         assertThat(backends).containsOnly("gloo/GlooCollectives");
     }
 
+    /**
+     * A rank whose master does not answer fails at its timeout (c10d's own client retried past it: 17 s for a 10 s
+     * timeout, printing C++ frames), and a master that comes up late is still joined: the port probe before the
+     * store's client leaves the store working.
+     */
+    @Test
+    void aRankThatCannotReachTheMasterFailsAtTheTimeoutAndALateMasterIsJoined() throws Exception {
+        int port = ThreadLauncher.freePort();
+        long t0 = System.nanoTime();
+        assertThatThrownBy(() -> Rendezvous.join(new WorldSpec(1, 2, 1, 2, "127.0.0.1", port), Duration.ofSeconds(4),
+                "unreachable")).isInstanceOf(CollectiveException.class)
+                .hasMessageStartingWith("rank 1: cannot reach the rendezvous store at 127.0.0.1:" + port + " within 4 s");
+        assertThat((System.nanoTime() - t0) / 1e9).isBetween(3.9, 5.5);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<Rendezvous> client = pool.submit(() -> Rendezvous.join(new WorldSpec(1, 2, 1, 2, "127.0.0.1", port),
+                    Duration.ofSeconds(20), "late"));
+            Thread.sleep(2500);
+            Future<Rendezvous> master = pool.submit(() -> Rendezvous.join(new WorldSpec(0, 2, 0, 2, "127.0.0.1", port),
+                    Duration.ofSeconds(20), "late"));
+            try (Rendezvous a = client.get(); Rendezvous b = master.get()) {
+                a.set("from-1", "hello");
+                assertThat(b.await("from-1", 1, "a greeting")).isEqualTo("hello");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void aRankClaimedTwiceFailsEveryRankNamingIt() throws Exception {
         int port = ThreadLauncher.freePort();

@@ -89,12 +89,19 @@ public final class GlooCollectives extends BackendCollectives {
     protected CollectiveException failure(String op, RuntimeException e) {
         String msg = firstLine(e.getMessage()).replaceAll("\\[/[^\\]]*\\] ", "");
         boolean timedOut = msg.toLowerCase().contains("timed out") || msg.toLowerCase().contains("timeout");
+        String reported = diagnosis == null ? "" : diagnosis.get();
+        if (!timedOut && PeerMonitor.namesReportedFailure(reported)) {
+            // the peer said why it left: that is the error, the broken connection only its echo
+            return new CollectiveException(op + " on rank " + rank() + " of " + size() + " stopped: " + reported, e);
+        }
+        String cause = diagnosisSuffix(diagnosis);
         if (!timedOut) {
             // a broken connection means a peer is gone: give its heartbeat time to go stale so it is named as dead
             sleepQuietly(PeerMonitor.STALE_MS + 1000);
+            cause = diagnosisSuffix(diagnosis);
         }
         String kind = timedOut ? "timed out after " + timeout().toSeconds() + " s" : "failed (" + msg + ")";
-        return new CollectiveException(op + " on rank " + rank() + " of " + size() + " " + kind + diagnosisSuffix(diagnosis), e);
+        return new CollectiveException(op + " on rank " + rank() + " of " + size() + " " + kind + cause, e);
     }
 
     private static void sleepQuietly(long ms) {

@@ -9,8 +9,9 @@ import java.util.List;
 
 /**
  * Names the ranks at fault when a collective fails: every rank writes a heartbeat to the rendezvous store each
- * second from a daemon thread, and its progress (optimizer steps) when it starts a step. A rank whose heartbeat
- * stopped is gone; a rank whose progress lags is hung or slow.
+ * second from a daemon thread, and its progress (optimizer steps) when it starts a step. A rank that reported a
+ * failure ({@link ai.axolotl.distributed.Rendezvous#publishFailure}) is named with its message; a rank whose
+ * heartbeat stopped is gone; a rank whose progress lags is hung or slow.
  */
 public final class PeerMonitor implements AutoCloseable {
     private static final long BEAT_MS = 1000;
@@ -56,16 +57,25 @@ public final class PeerMonitor implements AutoCloseable {
         beater.start();
     }
 
+    /** True when {@code diagnosis} (of {@link #diagnose}) starts with a failure a rank reported itself. */
+    static boolean namesReportedFailure(String diagnosis) {
+        return diagnosis.matches("(?s)rank \\d+ failed: .*");
+    }
+
     /** Records that this rank reached optimizer step {@code step}. */
     public void progress(long step) {
         this.progress = step;
     }
 
-    /** Which ranks look dead or behind, in words; empty when all look healthy. */
+    /**
+     * Which ranks failed (with their messages), look dead or are behind, in words; empty when all look healthy.
+     * Reported failures come first, each as {@code rank N failed: message}.
+     */
     public String diagnose() {
         String prefix = "axolotl/" + rendezvous.runId() + "/";
         int world = rendezvous.world().worldSize();
         int me = rendezvous.world().rank();
+        List<String> failed = new ArrayList<>();
         List<String> dead = new ArrayList<>();
         List<String> behind = new ArrayList<>();
         long now = System.currentTimeMillis();
@@ -76,6 +86,12 @@ public final class PeerMonitor implements AutoCloseable {
                 if (r == me) {
                     prog[r] = progress;
                     max = Math.max(max, progress);
+                    continue;
+                }
+                String failure = rendezvous.failureOf(r, s);
+                if (failure != null) {
+                    failed.add("rank " + r + " failed: " + failure);
+                    prog[r] = -1;
                     continue;
                 }
                 String hb = s.check(new StringVector(prefix + "hb/" + r)) ? s.get_to_str(prefix + "hb/" + r) : null;
@@ -98,7 +114,18 @@ public final class PeerMonitor implements AutoCloseable {
             }
         }
         StringBuilder b = new StringBuilder();
+        if (!failed.isEmpty()) {
+            try (Store s = rendezvous.store().clone()) {
+                rendezvous.noticedFailure(s);
+            } catch (RuntimeException e) {
+                // the failing rank's store is gone already: its message was read, nothing to acknowledge to
+            }
+            b.append(String.join("; ", failed));
+        }
         if (!dead.isEmpty()) {
+            if (b.length() > 0) {
+                b.append("; ");
+            }
             b.append("dead or unreachable: ").append(String.join(", ", dead));
         }
         if (!behind.isEmpty()) {

@@ -5,7 +5,9 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.CollectivesProvider;
 import ai.axolotl.distributed.CollectivesProvider.GroupRequest;
 import ai.axolotl.distributed.DeviceMesh;
+import ai.axolotl.distributed.Peers;
 import ai.axolotl.distributed.Rendezvous;
+import ai.axolotl.distributed.preflight.Preflight;
 import ai.axolotl.distributed.WorldSpec;
 import ai.axolotl.runtime.Device;
 import ai.axolotl.runtime.Natives;
@@ -23,7 +25,7 @@ import java.util.stream.Collectors;
  * a device mesh (created in the same order on every rank, each over its own store prefix), all through one
  * {@link CollectivesProvider}: Gloo for CPU tensors unless told otherwise, NCCL for CUDA tensors.
  */
-public final class ProcessGroups implements AutoCloseable {
+public final class ProcessGroups implements Peers, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProcessGroups.class);
     private final Rendezvous rendezvous;
     private final PeerMonitor monitor;
@@ -32,6 +34,7 @@ public final class ProcessGroups implements AutoCloseable {
     private final BackendCollectives world;
     private final String host;
     private final Map<String, BackendCollectives> groups = new LinkedHashMap<>();
+    private volatile boolean failedHere;
 
     private ProcessGroups(Rendezvous rendezvous, PeerMonitor monitor, CollectivesProvider provider, Device device,
                           BackendCollectives world, String host) {
@@ -123,10 +126,38 @@ public final class ProcessGroups implements AutoCloseable {
     }
 
     @Override
+    public void preflight(Map<String, String> facts) {
+        Preflight.check(rendezvous, facts);
+    }
+
+    @Override
+    public void agree(String point) {
+        rendezvous.agree(point);
+    }
+
+    /**
+     * Publishes this rank's failure (the other ranks name it with {@code message} at their next wait) and skips
+     * the closing barrier: the others are not coming to it.
+     */
+    @Override
+    public void reportFailure(String message) {
+        failedHere = true;
+        LOG.debug("rank {} reports its failure to the other ranks: {}", spec().rank(), message);
+        rendezvous.publishFailure(message);
+    }
+
+    @Override
+    public void progress(long step) {
+        monitor.progress(step);
+    }
+
+    @Override
     public void close() {
-        // keeps rank 0's store up until every rank is done with it; skipped when a group already failed (the
-        // peers are gone or stuck in the failed operation, and waiting for them only delays the error)
-        boolean anyFailed = world.failed() || groups.values().stream().anyMatch(BackendCollectives::failed);
+        // keeps rank 0's store up until every rank is done with it; skipped when this rank failed or a group
+        // already failed (the peers are gone or stuck in the failed operation, and waiting for them only delays
+        // the error)
+        boolean anyFailed = failedHere || world.failed()
+                || groups.values().stream().anyMatch(BackendCollectives::failed);
         if (!anyFailed) {
             world.barrierBeforeClose();
         }

@@ -75,7 +75,12 @@ public final class ThreadLauncher implements RankLauncher {
                 futures.add(pool.submit(() -> {
                     Thread.currentThread().setName("rank-" + spec.rank());
                     try (ProcessGroups groups = ProcessGroups.start(spec, timeout, runId)) {
-                        return task.run(groups);
+                        try {
+                            return task.run(groups);
+                        } catch (RuntimeException e) { // the other ranks name it instead of waiting for it
+                            groups.reportFailure(e.getMessage() != null ? e.getMessage() : e.toString());
+                            throw e;
+                        }
                     }
                 }));
             }

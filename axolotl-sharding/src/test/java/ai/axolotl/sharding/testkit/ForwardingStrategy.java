@@ -63,5 +63,7 @@ public class ForwardingStrategy implements ShardingStrategy {
     @Override public Map<String, Integer> mesh() { return inner.mesh(); }
     @Override public void barrier() { inner.barrier(); }
     @Override public void preflight(Map<String, String> facts) { inner.preflight(facts); }
+    @Override public void agree(String point) { inner.agree(point); }
+    @Override public void reportFailure(String message) { inner.reportFailure(message); }
     @Override public void close() { inner.close(); }
 }
