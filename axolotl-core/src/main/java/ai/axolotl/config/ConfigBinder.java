@@ -545,6 +545,26 @@ public final class ConfigBinder {
         return new ParallelSettings(dsPath, dsInline, fsdp, fsdpConfig, fsdpSettings, version, null,
                 r.integer("tensor_parallel_size", 1), cp == null ? 1 : cp, r.integer("dp_shard_size", null),
                 r.integer("dp_replicate_size", 1), r.integer("ddp_timeout", null),
-                r.integer("ddp_bucket_cap_mb", null), r.bool("tensor_parallel_sequence_parallel", true));
+                r.integer("ddp_bucket_cap_mb", null), r.bool("tensor_parallel_sequence_parallel", true),
+                r.integer("heads_k_stride", null), ringAttnFunc(r, cp == null ? 1 : cp, errors, warnings));
+    }
+
+    /** Axolotl's two values; batch_ring runs the same exact, document-aware kernel here (warned). */
+    private static String ringAttnFunc(RawValues r, int cp, List<ConfigError> errors, List<String> warnings) {
+        String f = r.string("ring_attn_func", null);
+        if (f == null) {
+            return null;
+        }
+        if (!f.equals("varlen_llama3") && !f.equals("batch_ring")) {
+            errors.add(new ConfigError("ring_attn_func", "expected one of [varlen_llama3, batch_ring], got '" + f
+                    + "'"));
+        } else if (cp <= 1) {
+            warnings.add("ring_attn_func has no effect: context_parallel_size is 1");
+        } else if (f.equals("batch_ring")) {
+            warnings.add("ring_attn_func: batch_ring runs the same kernel as varlen_llama3 here: keys and values "
+                    + "gathered over the cp group, attention kept inside each packed document (Axolotl's batch_ring "
+                    + "attends across documents, axolotl#3608)");
+        }
+        return f;
     }
 }

@@ -63,7 +63,8 @@ public final class ConfigKeys {
                 // distributed training: parsed and validated here, acted on by the strategies
                 "deepspeed", "fsdp", "fsdp_config", "fsdp_version", "tensor_parallel_size",
                 "context_parallel_size", "sequence_parallel_degree", "dp_shard_size", "dp_replicate_size",
-                "ddp_timeout", "ddp_bucket_cap_mb", "tensor_parallel_sequence_parallel");
+                "ddp_timeout", "ddp_bucket_cap_mb", "tensor_parallel_sequence_parallel", "heads_k_stride",
+                "ring_attn_func");
         noEffect("the tokenizer comes from tokenizer_config or base_model's tokenizer.json, whatever its class",
                 "tokenizer_type");
         noEffect("checkpointing recomputes each decoder layer's forward; use_reentrant and friends have no "

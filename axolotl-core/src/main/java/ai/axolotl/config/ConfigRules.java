@@ -71,10 +71,8 @@ final class ConfigRules {
         } else if (!p.tensorParallelSequenceParallel()) {
             warnings.add("tensor_parallel_sequence_parallel has no effect: tensor_parallel_size is 1");
         }
-        // refused in every combination (with FSDP, DeepSpeed or alone) until its strategy exists
-        if (p.contextParallelSize() > 1) {
-            errors.add(new ConfigError("context_parallel_size", "context parallelism (also set through "
-                    + "sequence_parallel_degree) is not available in this build yet; set context_parallel_size: 1"));
+        if (p.headsKStride() != null && p.contextParallelSize() <= 1) {
+            warnings.add("heads_k_stride has no effect: context_parallel_size is 1");
         }
         if (p.deepspeedEnabled() && p.fsdpEnabled()) {
             errors.add(new ConfigError("deepspeed", "deepspeed and fsdp cannot be used together"));
@@ -83,10 +81,8 @@ final class ConfigRules {
             errors.add(new ConfigError("dp_shard_size", "dp_shard_size was configured without a corresponding "
                     + "fsdp_config; configure FSDP with fsdp_config"));
         }
-        if (p.contextParallelSize() > 1 && c.data().samplePacking() && c.training().microBatchSize() > 1) {
-            errors.add(new ConfigError("micro_batch_size", "must be 1 when sample_packing is enabled with "
-                    + "context_parallel_size > 1"));
-        }
+        // Axolotl's micro_batch_size: 1 rule for packed rows under context parallel comes from ring-flash-attn's
+        // one cu_seqlens per call; the mask here is per row, so micro batches of any size are exact (tested)
         if (p.fsdpConfig() != null) {
             // wrap policy, state dict type, reshard and precision values are checked where the block is bound
             Map<String, Object> f = p.fsdpConfig();

@@ -28,6 +28,9 @@ import java.util.TreeMap;
  * @param ddpBucketCapMb gradient bucket size for data parallel, in MiB
  * @param tensorParallelSequenceParallel under tensor parallelism, split the activations between parallel regions
  *     (norms, residual stream) along the sequence (default true; {@code tensor_parallel_sequence_parallel})
+ * @param headsKStride {@code heads_k_stride}: key/value heads per context-parallel gather in Axolotl's ring
+ *     attention; must divide the key/value heads per tensor-parallel rank; null when not set
+ * @param ringAttnFunc {@code ring_attn_func}: {@code varlen_llama3} or {@code batch_ring}, or null when not set
  */
 public record ParallelSettings(
         String deepspeed,
@@ -43,7 +46,9 @@ public record ParallelSettings(
         @Positive int dpReplicateSize,
         @Positive Integer ddpTimeout,
         @Positive Integer ddpBucketCapMb,
-        boolean tensorParallelSequenceParallel) implements Serializable {
+        boolean tensorParallelSequenceParallel,
+        @Positive Integer headsKStride,
+        String ringAttnFunc) implements Serializable {
 
     /** Copies collections so the record stays immutable. */
     public ParallelSettings {
@@ -56,7 +61,7 @@ public record ParallelSettings(
     public ParallelSettings withDeepSpeedSettings(DeepSpeedConfig ds) {
         return new ParallelSettings(deepspeed, deepspeedInline, fsdp, fsdpConfig, fsdpSettings, fsdpVersion, ds,
                 tensorParallelSize, contextParallelSize, dpShardSize, dpReplicateSize, ddpTimeout, ddpBucketCapMb,
-                tensorParallelSequenceParallel);
+                tensorParallelSequenceParallel, headsKStride, ringAttnFunc);
     }
 
     /** True when FSDP is configured (an fsdp_config block or the FSDP1 list). */

@@ -9,21 +9,36 @@ import java.util.List;
 /**
  * A micro-batch as libtorch tensors, rows padded to one length. Padding has its own segment (0), label -100 and
  * position 0, so it neither attends to nor is attended by real tokens and never counts in the loss.
+ *
+ * <p>The loss pairs the logits at position j with {@link #targets()} at j: the labels shifted left by one on the
+ * whole padded row ({@code targets[j] = labels[j + 1]}, -100 at the end), so a context-parallel shard, which holds
+ * positions of the row that are not contiguous, keeps every pair of the whole row exactly once. A shard also
+ * carries its attention tables: the global index of each of its tokens (queries), the global index of each key its
+ * attention sees (the gathered order of every shard's tokens) and the keys' segments; a whole micro-batch has none
+ * (queries and keys are the row itself).
  */
 public final class MicroBatch implements AutoCloseable {
     private final Tensor inputIds;
     private final Tensor labels;
+    private final Tensor targets;
     private final Tensor positionIds;
     private final Tensor segmentIds;
+    private final Tensor queryIndex;
+    private final Tensor keyIndex;
+    private final Tensor keySegments;
     private final long labelTokens;
     private final long realTokens;
 
-    private MicroBatch(Tensor inputIds, Tensor labels, Tensor positionIds, Tensor segmentIds, long labelTokens,
-                       long realTokens) {
+    private MicroBatch(Tensor inputIds, Tensor labels, Tensor targets, Tensor positionIds, Tensor segmentIds,
+                       Tensor queryIndex, Tensor keyIndex, Tensor keySegments, long labelTokens, long realTokens) {
         this.inputIds = inputIds;
         this.labels = labels;
+        this.targets = targets;
         this.positionIds = positionIds;
         this.segmentIds = segmentIds;
+        this.queryIndex = queryIndex;
+        this.keyIndex = keyIndex;
+        this.keySegments = keySegments;
         this.labelTokens = labelTokens;
         this.realTokens = realTokens;
     }
@@ -39,6 +54,57 @@ public final class MicroBatch implements AutoCloseable {
             }
         }
         return n;
+    }
+
+    /**
+     * Rows padded on the host, row-major [rows, length] arrays: token ids, labels, next-token targets (shifted on
+     * the whole row), positions and segments.
+     */
+    public record Host(int rows, int length, long[] ids, long[] labels, long[] targets, long[] positions,
+                       long[] segments, long realTokens) {
+        /**
+         * Pads {@code rows} to {@code padTo} (at least the longest row), rounded up to a multiple of
+         * {@code multiple}.
+         */
+        public static Host pad(List<PackedRow> rows, int padTo, int padId, int multiple) {
+            int t = padTo;
+            for (PackedRow r : rows) {
+                t = Math.max(t, r.length());
+            }
+            t = (t + multiple - 1) / multiple * multiple;
+            int b = rows.size();
+            long[] ids = new long[b * t];
+            long[] lab = new long[b * t];
+            long[] tgt = new long[b * t];
+            long[] pos = new long[b * t];
+            long[] seg = new long[b * t];
+            long real = 0;
+            for (int i = 0; i < b; i++) {
+                PackedRow r = rows.get(i);
+                for (int j = 0; j < t; j++) {
+                    int k = i * t + j;
+                    boolean inRow = j < r.length();
+                    ids[k] = inRow ? r.inputIds()[j] : padId;
+                    lab[k] = inRow ? r.labels()[j] : -100;
+                    tgt[k] = j + 1 < r.length() ? r.labels()[j + 1] : -100;
+                    pos[k] = inRow ? r.positionIds()[j] : 0;
+                    seg[k] = inRow ? r.segmentIds()[j] : 0;
+                }
+                real += r.length();
+            }
+            return new Host(b, t, ids, lab, tgt, pos, seg, real);
+        }
+
+        /** Targets that count in the loss (not -100). */
+        public long labelTokens() {
+            long n = 0;
+            for (long y : targets) {
+                if (y != -100) {
+                    n++;
+                }
+            }
+            return n;
+        }
     }
 
     /** Pads rows to {@code padTo} (at least the longest row) and builds the tensors. */
@@ -59,37 +125,27 @@ public final class MicroBatch implements AutoCloseable {
      * (each host tensor released once copied).
      */
     public static MicroBatch of(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
-        int t = padTo;
-        for (PackedRow r : rows) {
-            t = Math.max(t, r.length());
-        }
-        t = (t + multiple - 1) / multiple * multiple;
-        int b = rows.size();
-        long[] ids = new long[b * t];
-        long[] lab = new long[b * t];
-        long[] pos = new long[b * t];
-        long[] seg = new long[b * t];
-        long real = 0;
-        for (int i = 0; i < b; i++) {
-            PackedRow r = rows.get(i);
-            for (int j = 0; j < t; j++) {
-                int k = i * t + j;
-                if (j < r.length()) {
-                    ids[k] = r.inputIds()[j];
-                    lab[k] = r.labels()[j];
-                    pos[k] = r.positionIds()[j];
-                    seg[k] = r.segmentIds()[j];
-                } else {
-                    ids[k] = padId;
-                    lab[k] = -100;
-                    pos[k] = 0;
-                    seg[k] = 0;
-                }
-            }
-            real += r.length();
-        }
-        return new MicroBatch(placed(ids, b, t, device), placed(lab, b, t, device), placed(pos, b, t, device),
-                placed(seg, b, t, device), labelTokens(rows), real);
+        Host h = Host.pad(rows, padTo, padId, multiple);
+        int b = h.rows();
+        int t = h.length();
+        return new MicroBatch(placed(h.ids(), b, t, device), placed(h.labels(), b, t, device),
+                placed(h.targets(), b, t, device), placed(h.positions(), b, t, device),
+                placed(h.segments(), b, t, device), null, null, null, labelTokens(rows), h.realTokens());
+    }
+
+    /**
+     * A shard of a micro-batch (context parallel): [B, Tq] token arrays of this rank's positions, with the global
+     * index of each query [Tq], the global index of each key its attention sees, in the gathered order [Tk], and
+     * those keys' segments [B, Tk].
+     */
+    public static MicroBatch shard(int b, int tq, long[] ids, long[] labels, long[] targets, long[] positions,
+                                   long[] segments, long[] queryIndex, long[] keyIndex, long[] keySegments,
+                                   long labelTokens, long realTokens, Device device) {
+        int tk = keyIndex.length;
+        return new MicroBatch(placed(ids, b, tq, device), placed(labels, b, tq, device),
+                placed(targets, b, tq, device), placed(positions, b, tq, device), placed(segments, b, tq, device),
+                placed(queryIndex, 1, tq, device), placed(keyIndex, 1, tk, device),
+                placed(keySegments, b, tk, device), labelTokens, realTokens);
     }
 
     private static Tensor placed(long[] values, int b, int t, Device device) {
@@ -107,9 +163,32 @@ public final class MicroBatch implements AutoCloseable {
         return inputIds;
     }
 
-    /** [B, T] labels. */
+    /** [B, T] labels (not shifted: {@code labels[:, 1:]} are the targets of {@code logits[:, :-1]}). */
     public Tensor labels() {
         return labels;
+    }
+
+    /**
+     * [B, T] next-token targets: the target of the logits at each position, shifted on the whole row before any
+     * cut (-100 where nothing is predicted).
+     */
+    public Tensor targets() {
+        return targets;
+    }
+
+    /** [1, T] global index of each token in its row, or null for a whole micro-batch (the identity). */
+    public Tensor queryIndex() {
+        return queryIndex;
+    }
+
+    /** [1, Tk] global index of each key the attention sees, or null for a whole micro-batch (the row itself). */
+    public Tensor keyIndex() {
+        return keyIndex;
+    }
+
+    /** [B, Tk] segments of those keys, or null for a whole micro-batch ({@link #segmentIds()}). */
+    public Tensor keySegments() {
+        return keySegments;
     }
 
     /** [B, T] positions. */
@@ -122,7 +201,7 @@ public final class MicroBatch implements AutoCloseable {
         return segmentIds;
     }
 
-    /** Tokens that count in the loss. */
+    /** Tokens that count in the loss (of this shard, for a shard). */
     public long labelTokens() {
         return labelTokens;
     }
@@ -136,6 +215,12 @@ public final class MicroBatch implements AutoCloseable {
     public void close() {
         inputIds.close();
         labels.close();
+        targets.close();
+        for (Tensor t : new Tensor[] {queryIndex, keyIndex, keySegments}) {
+            if (t != null) {
+                t.close();
+            }
+        }
         positionIds.close();
         segmentIds.close();
     }

@@ -81,6 +81,15 @@ public record DeviceMesh(int dpReplicate, int dpShard, int cp, int tp) {
         return c[0] * dpShard + c[1];
     }
 
+    /**
+     * This rank's index among the ranks whose gradients add up ({@code dp_replicate x dp_shard x cp}, replicate-major):
+     * 0 for exactly one rank of each tensor-parallel slice, the one that writes what they all hold.
+     */
+    public int gradientRank(int rank) {
+        int[] c = coordinates(rank);
+        return (c[0] * dpShard + c[1]) * cp + c[2];
+    }
+
     /** The ranks, in order, of {@code rank}'s group spanning the given dimensions (the others held fixed). */
     public List<Integer> groupRanks(int rank, Dim... dims) {
         int[] base = coordinates(rank);

@@ -38,6 +38,17 @@ public interface CausalLm extends AutoCloseable {
     /** Summed next-token cross entropy of the head's output (through the parallelism: loss parallel under TP). */
     Tensor lossSum(Tensor logits, Tensor labels);
 
+    /**
+     * Summed cross entropy of the head's output [B, T, vocab (or this rank's slice)] against next-token targets
+     * [B, T] at the same positions (-100 ignored): what training and evaluation compute, so that a row cut along
+     * the sequence (context parallel) keeps its pairs.
+     */
+    default Tensor targetLossSum(Tensor logits, Tensor targets) {
+        try (Tensor l = logits.reshape(-1, logits.size(2)); Tensor y = targets.reshape(-1)) {
+            return parallelism().lossSumAligned(l, y);
+        }
+    }
+
     /** The device the parameters are on. */
     Device device();
 

@@ -57,11 +57,12 @@ public final class ChunkedCrossEntropy {
      *
      * @param hidden [B, T, H] a leaf (requiring grad when {@code backward}): the head's normed hidden states
      * @param weight [V (or this rank's slice), H] the output projection
-     * @param labels [B, T] the row's labels (not shifted)
+     * @param targets [B, T] the next-token targets of each position ({@link CausalLmLoss#nextTokenTargets} of
+     *     the row's labels, or a context-parallel shard's)
      * @param normalizer the step's label tokens
      * @param chunkElements logit elements per chunk at most
      */
-    public static double lossSum(Tensor hidden, Tensor weight, Tensor labels, ModelParallelism parallel,
+    public static double lossSum(Tensor hidden, Tensor weight, Tensor targets, ModelParallelism parallel,
                                  double normalizer, boolean backward, long chunkElements) {
         long hiddenSize = hidden.size(2);
         long tokens = hidden.size(0) * hidden.size(1);
@@ -70,8 +71,7 @@ public final class ChunkedCrossEntropy {
         ScalarType logitType = Tensors.sameType(hidden.scalar_type(), ScalarType.Double) ? ScalarType.Double
                 : ScalarType.Float;
         double sum = 0;
-        try (Tensor targets = CausalLmLoss.nextTokenTargets(labels);
-             Tensor flatTargets = targets.reshape(-1);
+        try (Tensor flatTargets = targets.reshape(-1);
              Tensor flatHidden = hidden.reshape(-1, hiddenSize);
              Tensor w = Tensors.sameType(weight.scalar_type(), hidden.scalar_type()) ? new Tensor(weight)
                      : weight.to(hidden.scalar_type())) {

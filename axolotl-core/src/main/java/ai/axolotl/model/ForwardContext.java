@@ -1,6 +1,7 @@
 package ai.axolotl.model;
 
 import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Per-micro-batch state shared by every unit's forward: the attention masks that keep tokens inside their own
@@ -33,12 +35,27 @@ public final class ForwardContext implements AutoCloseable {
      * @param computeType the element type activations are computed in
      */
     public ForwardContext(Tensor positionIds, Tensor segmentIds, ModelConfig config, ScalarType computeType) {
+        this(positionIds, segmentIds, null, null, null, config, computeType);
+    }
+
+    /**
+     * A context whose queries are a shard of the row (context parallel): the masks are [B, 1, Tq, Tk], key j
+     * visible to query i when both are in the same segment and {@code keyIndex[j] <= queryIndex[i]} (and within
+     * the window): the one-process mask restricted to the shard's queries, its keys in the gathered order.
+     *
+     * @param queryIndex [1, Tq] global index of each query in its row; null: the identity (a whole row)
+     * @param keyIndex [1, Tk] global index of each key; null: the identity
+     * @param keySegments [B, Tk] the keys' segments; null: {@code segmentIds}
+     */
+    public ForwardContext(Tensor positionIds, Tensor segmentIds, Tensor queryIndex, Tensor keyIndex,
+                          Tensor keySegments, ModelConfig config, ScalarType computeType) {
         this.config = config;
         this.computeType = computeType;
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             int window = config.window(layer);
             if (!masks.containsKey(window)) {
-                masks.put(window, mask(segmentIds, window));
+                masks.put(window, queryIndex == null ? mask(segmentIds, window)
+                        : mask(segmentIds, keySegments, queryIndex, keyIndex, window));
             }
             Rope rope = config.rope(layer);
             if (!tables.containsKey(rope)) {
@@ -53,8 +70,8 @@ public final class ForwardContext implements AutoCloseable {
      */
     static Tensor mask(Tensor segmentIds, int window) {
         long t = segmentIds.size(1);
-        try (Tensor same = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1));
-             Tensor ones = torch.ones(new long[] {t, t}, Tensors.optionsOn(ScalarType.Bool, segmentIds));
+        try (Tensor ones = torch.ones(new long[] {t, t}, Tensors.optionsOn(ScalarType.Bool, segmentIds));
+             Tensor same = segmentIds.unsqueeze(2).eq(segmentIds.unsqueeze(1));
              Tensor causal = torch.tril(ones)) {
             if (window <= 0) {
                 try (Tensor m = same.logical_and(causal)) {
@@ -63,6 +80,32 @@ public final class ForwardContext implements AutoCloseable {
             }
             try (Tensor tooFar = torch.tril(ones, -window);
                  Tensor near = tooFar.logical_not();
+                 Tensor band = causal.logical_and(near);
+                 Tensor m = same.logical_and(band)) {
+                return m.unsqueeze(1);
+            }
+        }
+    }
+
+    /**
+     * [B, 1, Tq, Tk] for queries and keys given by their global indices: key j is visible to query i when they
+     * share a segment, {@code kIdx[j] <= qIdx[i]} and, with a window w > 0, {@code qIdx[i] - w < kIdx[j]}.
+     */
+    static Tensor mask(Tensor querySegments, Tensor keySegments, Tensor queryIndex, Tensor keyIndex, int window) {
+        try (Tensor qs = querySegments.unsqueeze(2);
+             Tensor ks = keySegments.unsqueeze(1);
+             Tensor same = qs.eq(ks);
+             Tensor qi = queryIndex.reshape(-1, 1);
+             Tensor ki = keyIndex.reshape(1, -1);
+             Tensor causal = ki.le(qi)) {
+            if (window <= 0) {
+                try (Tensor m = same.logical_and(causal)) {
+                    return m.unsqueeze(1);
+                }
+            }
+            try (Scalar w = new Scalar((long) window);
+                 Tensor start = qi.sub(w);
+                 Tensor near = ki.gt(start);
                  Tensor band = causal.logical_and(near);
                  Tensor m = same.logical_and(band)) {
                 return m.unsqueeze(1);
@@ -108,6 +151,19 @@ public final class ForwardContext implements AutoCloseable {
     /** Element type of activations. */
     public ScalarType computeType() {
         return computeType;
+    }
+
+    /**
+     * Makes {@code result} (a collective's result over {@code source}) the leaf the rest of the forward uses and,
+     * when autograd records and {@code source} requires grad, records the {@link GraphCut} that carries the
+     * gradient back through {@code conjugate}. The caller owns the returned handle; the cut holds its own.
+     */
+    public Tensor cut(Tensor source, Tensor result, UnaryOperator<Tensor> conjugate) {
+        if (GradMode.is_enabled() && source.requires_grad()) {
+            result.requires_grad_(true);
+            recordCut(new GraphCut(new Tensor(source), new Tensor(result), conjugate));
+        }
+        return result;
     }
 
     /** Records a cut made during the running unit's forward (called by a {@link ModelParallelism}). */

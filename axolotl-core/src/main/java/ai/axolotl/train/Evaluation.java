@@ -58,10 +58,12 @@ public final class Evaluation {
                 continue;
             }
             try (PointerScope scope = new PointerScope();
-                 MicroBatch mb = MicroBatch.of(batches.get(i), 0, padId,
-                         model.parallelism().sequenceMultiple(), device);
-                 ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), model.config(), compute)) {
-                lossSum += UnitRunner.evalLossSum(model, hooks, mb.inputIds(), mb.labels(), ctx,
+                 MicroBatch mb = strategy != null
+                         ? strategy.microBatch(batches.get(i), 0, padId, model.parallelism().sequenceMultiple(), device)
+                         : MicroBatch.of(batches.get(i), 0, padId, model.parallelism().sequenceMultiple(), device);
+                 ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), mb.queryIndex(),
+                         mb.keyIndex(), mb.keySegments(), model.config(), compute)) {
+                lossSum += UnitRunner.evalLossSum(model, hooks, mb.inputIds(), mb.targets(), ctx,
                         lossChunkElements);
                 tokens += mb.labelTokens();
             }

@@ -3,6 +3,8 @@ package ai.axolotl.train;
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.AxolotlConfig;
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.data.MicroBatch;
+import ai.axolotl.data.PackedRow;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.ModelConfig;
@@ -12,6 +14,7 @@ import ai.axolotl.runtime.Device;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -183,6 +186,23 @@ public interface ShardingStrategy extends AutoCloseable {
     /** The device mesh's axes and sizes, for checkpoints and exports; one process: all 1. */
     default Map<String, Integer> mesh() {
         return Map.of("dp_replicate", 1, "dp_shard", 1, "cp", 1, "tp", 1);
+    }
+
+    /**
+     * This rank's part of a micro-batch of {@code rows}, padded to at least {@code padTo} and to a multiple of
+     * {@code multiple}: the whole rows, or under context parallel this rank's chunks of each row with the key tables
+     * its attention needs ({@link MicroBatch#shard}).
+     */
+    default MicroBatch microBatch(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
+        return MicroBatch.of(rows, padTo, padId, multiple, device);
+    }
+
+    /**
+     * The label tokens of this rank's part of {@code rows} (as {@link #microBatch} cuts them): summed over the
+     * loss group ({@link #allReduceSum}), the step's token count with none counted twice.
+     */
+    default long labelTokens(List<PackedRow> rows, int padTo, int multiple) {
+        return MicroBatch.labelTokens(rows);
     }
 
     /** Waits until every rank arrives. */

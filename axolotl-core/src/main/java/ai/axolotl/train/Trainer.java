@@ -421,19 +421,20 @@ public final class Trainer implements AutoCloseable {
                     for (int m = 0; m < accumulation; m++) {
                         List<PackedRow> rows = data.microBatch(step, strategy.dataParallelRank(), m);
                         micro.add(rows);
-                        localLabels += MicroBatch.labelTokens(rows);
+                        localLabels += strategy.labelTokens(rows, padTo, model.parallelism().sequenceMultiple());
                     }
                     stepTokens = Math.max(1.0, strategy.allReduceSum(localLabels));
                     double gradScale = scaler == null ? 1.0 : scaler.scale();
                     for (int m = 0; m < accumulation; m++) {
                         // a scope per micro-batch: nothing it makes (activations, boundary tensors) outlives it
                         try (PointerScope microScope = new PointerScope();
-                             MicroBatch mb = MicroBatch.of(micro.get(m), padTo, tokenizer.padId(),
+                             MicroBatch mb = strategy.microBatch(micro.get(m), padTo, tokenizer.padId(),
                                      model.parallelism().sequenceMultiple(), device);
                              ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(),
-                                     model.config(), compute).withDropout(dropoutSeed(step, m))) {
+                                     mb.queryIndex(), mb.keyIndex(), mb.keySegments(), model.config(), compute)
+                                     .withDropout(dropoutSeed(step, m))) {
                             // loss scaling: the backward runs on loss x scale (the normalizer divided by it)
-                            lossSum += runner.forwardBackward(mb.inputIds(), mb.labels(), ctx,
+                            lossSum += runner.forwardBackward(mb.inputIds(), mb.targets(), ctx,
                                     stepTokens / gradScale, m == accumulation - 1);
                             tokens += mb.realTokens();
                         }

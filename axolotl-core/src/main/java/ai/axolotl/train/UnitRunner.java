@@ -71,10 +71,11 @@ public final class UnitRunner {
     /**
      * Forward and backward of one micro-batch; gradients accumulate into the parameters.
      *
+     * @param targets [B, T] next-token targets of each position ({@code MicroBatch.targets()})
      * @param normalizer the loss is the summed cross entropy divided by this (the step's label tokens)
      * @return the summed (not normalised) loss of the micro-batch
      */
-    public double forwardBackward(Tensor inputIds, Tensor labels, ForwardContext ctx, double normalizer,
+    public double forwardBackward(Tensor inputIds, Tensor targets, ForwardContext ctx, double normalizer,
                                   boolean lastMicroStep) {
         int n = units.size();
         Tensor[] inputs = new Tensor[n];
@@ -112,14 +113,14 @@ public final class UnitRunner {
             hooks.beforeBackward(head); // the output weight is read now, chunk by chunk
             try (Tensor leaf = outputs[n - 1].detach()) {
                 leaf.requires_grad_(true);
-                lossSum = ChunkedCrossEntropy.lossSum(leaf, model.head().outputWeight(), labels,
+                lossSum = ChunkedCrossEntropy.lossSum(leaf, model.head().outputWeight(), targets,
                         model.parallelism(), normalizer, true, lossChunkElements);
                 try (Tensor hiddenGrad = ownedGrad(leaf)) {
                     backward(outputs[n - 1], hiddenGrad, cuts.get(n - 1));
                 }
             }
         } else {
-            try (Tensor sum = model.lossSum(outputs[n - 1], labels);
+            try (Tensor sum = model.targetLossSum(outputs[n - 1], targets);
                  Tensor scaled = sum.div(Tensors.scalar(normalizer))) {
                 lossSum = sum.item_double();
                 hooks.beforeBackward(head);
@@ -203,20 +204,21 @@ public final class UnitRunner {
     }
 
     /**
-     * Summed cross entropy of one batch without autograd, unit by unit through the hooks (a strategy that
+     * Summed cross entropy of one batch against its next-token targets ({@code MicroBatch.targets()}) without
+     * autograd, unit by unit through the hooks (a strategy that
      * partitions parameters gathers each unit's before it runs and frees them after), closing each intermediate
      * output as soon as the next unit has consumed it.
      */
-    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor labels,
+    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor targets,
                                      ForwardContext ctx) {
-        return evalLossSum(model, hooks, inputIds, labels, ctx, 0);
+        return evalLossSum(model, hooks, inputIds, targets, ctx, 0);
     }
 
     /**
      * As {@link #evalLossSum(CausalLm, UnitHooks, Tensor, Tensor, ForwardContext)}, with the loss in chunks of at
      * most {@code lossChunkElements} logits when above 0.
      */
-    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor labels,
+    public static double evalLossSum(CausalLm model, UnitHooks hooks, Tensor inputIds, Tensor targets,
                                      ForwardContext ctx, long lossChunkElements) {
         List<ModelUnit> units = model.units();
         try (NoGradGuard g = new NoGradGuard()) {
@@ -226,7 +228,7 @@ public final class UnitRunner {
                 hooks.beforeForward(u);
                 if (lossChunkElements > 0 && i == units.size() - 1) {
                     try (Tensor hidden = model.head().hidden(h, ctx)) {
-                        double sum = ChunkedCrossEntropy.lossSum(hidden, model.head().outputWeight(), labels,
+                        double sum = ChunkedCrossEntropy.lossSum(hidden, model.head().outputWeight(), targets,
                                 model.parallelism(), 1.0, false, lossChunkElements);
                         hooks.afterEvaluationForward(u);
                         if (i > 0) {
@@ -242,7 +244,7 @@ public final class UnitRunner {
                 }
                 h = next;
             }
-            try (Tensor logits = h; Tensor sum = model.lossSum(logits, labels)) {
+            try (Tensor logits = h; Tensor sum = model.targetLossSum(logits, targets)) {
                 return sum.item_double();
             }
         }

@@ -175,9 +175,10 @@ class ConfigLoaderTest {
         assertThat(loaded.warnings()).anyMatch(w -> w.contains("`fsdp_` prefix is deprecated"))
                 .anyMatch(w -> w.contains("FSDP1 is deprecated"))
                 .anyMatch(w -> w.startsWith("fsdp_config.offload_params has no effect"));
-        // sequence_parallel_degree is context_parallel_size's old name: bound to it, then refused like it
-        assertThat(errorsOf(dir, GOOD.replace("sample_packing: true", "sample_packing: false")
-                + "sequence_parallel_degree: 2\n")).extracting(ConfigError::key).contains("context_parallel_size");
+        // sequence_parallel_degree is context_parallel_size's old name: bound to it, with Axolotl's warning
+        var cp = ConfigLoader.load(write(dir, GOOD + "sequence_parallel_degree: 2\n"), Map.of());
+        assertThat(cp.config().parallel().contextParallelSize()).isEqualTo(2);
+        assertThat(cp.warnings()).contains("`sequence_parallel_degree` is deprecated, use `context_parallel_size`");
     }
 
     @Test

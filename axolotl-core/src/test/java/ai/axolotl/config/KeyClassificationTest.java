@@ -83,13 +83,24 @@ class KeyClassificationTest {
     }
 
     @Test
-    void contextParallelIsRefusedInEveryCombinationAndTensorParallelComposesWithEveryDataParallelLayer(
+    void contextParallelComposesWithEveryLayerAndTensorParallelComposesWithEveryDataParallelLayer(
             @TempDir Path dir) throws Exception {
         for (String with : new String[] {"", "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n",
-            "deepspeed:\n  zero_optimization:\n    stage: 3\n"}) {
-            assertThat(errors(dir, with + "context_parallel_size: 2\n")).extracting(ConfigError::key)
-                    .contains("context_parallel_size");
+            "deepspeed:\n  zero_optimization:\n    stage: 3\n", "tensor_parallel_size: 2\n"}) {
+            assertThat(load(dir, with + "context_parallel_size: 2\n").config().parallel().contextParallelSize())
+                    .as(with).isEqualTo(2);
         }
+        // Axolotl's micro_batch_size: 1 rule for packed rows (a ring-flash-attn limit) is not imposed
+        assertThat(ConfigLoader.load(ConfigLoaderTest.write(dir, ConfigLoaderTest.GOOD + "context_parallel_size: 2\n"),
+                Map.of("micro_batch_size", "2")).config().training().microBatchSize()).isEqualTo(2);
+        var heads = load(dir, "context_parallel_size: 2\nheads_k_stride: 1\nring_attn_func: batch_ring\n");
+        assertThat(heads.config().parallel().headsKStride()).isEqualTo(1);
+        assertThat(heads.warnings()).anyMatch(w -> w.startsWith("ring_attn_func: batch_ring runs the same kernel"));
+        assertThat(errors(dir, "context_parallel_size: 2\nring_attn_func: zigzag\n")).singleElement()
+                .satisfies(e -> assertThat(e.key() + " " + e.message()).isEqualTo(
+                        "ring_attn_func expected one of [varlen_llama3, batch_ring], got 'zigzag'"));
+        assertThat(load(dir, "heads_k_stride: 2\n").warnings())
+                .contains("heads_k_stride has no effect: context_parallel_size is 1");
         assertThat(load(dir, "tensor_parallel_size: 2\n").config().parallel().tensorParallelSize()).isEqualTo(2);
         assertThat(load(dir, "tensor_parallel_size: 2\ndp_shard_size: 2\n").config().parallel().dpShardSize())
                 .as("dp_shard without FSDP runs as data parallel under tensor parallel").isEqualTo(2);
@@ -102,8 +113,9 @@ class KeyClassificationTest {
                 + "tensor_parallel_size: 2\n").warnings())
                 .anyMatch(w -> w.startsWith("fsdp_config.cpu_ram_efficient_loading has no effect with "
                         + "tensor_parallel_size > 1"));
-        assertThat(errors(dir, "sequence_parallel_degree: 2\n")).extracting(ConfigError::key)
-                .contains("context_parallel_size");
+        var old = load(dir, "sequence_parallel_degree: 2\n");
+        assertThat(old.config().parallel().contextParallelSize()).isEqualTo(2);
+        assertThat(old.warnings()).contains("`sequence_parallel_degree` is deprecated, use `context_parallel_size`");
     }
 
     @Test

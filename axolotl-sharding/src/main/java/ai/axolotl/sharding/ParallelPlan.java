@@ -6,6 +6,9 @@ import ai.axolotl.config.OptimizerSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.Peers;
+import ai.axolotl.data.MicroBatch;
+import ai.axolotl.data.PackedRow;
+import ai.axolotl.sharding.cp.ContextParallelism;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
@@ -15,15 +18,17 @@ import ai.axolotl.train.UnitHooks;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * The {@link ShardingStrategy} of runs over process groups: one plan per rank that applies the parallelisms in a
  * fixed order and does, once, everything that is not a single parallelism's concern. Order: the
- * {@link ModelParallelLayer} first (tensor parallel slices the model; context parallel will join here), then the
- * {@link DataParallelLayer} (DDP, ZeRO 1-3, FSDP2 / HSDP) over the data-parallel ranks, which places what the
- * model parallelism left on this rank. Activation checkpointing is the trainer's ({@code gradient_checkpointing}) and wraps whatever the plan runs.
+ * {@link ModelParallelLayer} first (tensor parallel slices the model), then {@link ContextParallelism} (the
+ * attention kernel and the micro-batch cut; no weights sliced), then the {@link DataParallelLayer} (DDP, ZeRO 1-3,
+ * FSDP2 / HSDP) over the data-parallel ranks and the cp ranks, which places what the model parallelism left on
+ * this rank. Activation checkpointing is the trainer's ({@code gradient_checkpointing}) and wraps whatever the plan runs.
  *
  * <p>What the plan does itself: rank arithmetic from the {@link DeviceMesh}, which rows this rank reads (its
  * data-parallel coordinate), loss and token sums over the loss group, the stop agreement over every rank, the global
@@ -40,6 +45,7 @@ public final class ParallelPlan implements ShardingStrategy {
     private final int localRank;
     private final Device device;
     private final Peers peers;
+    private final ContextParallelism contextParallel;
     private long steps;
 
     /**
@@ -57,6 +63,19 @@ public final class ParallelPlan implements ShardingStrategy {
     public ParallelPlan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer, Collectives lossGroup,
                         DeviceMesh mesh, int rank, int localRank, Device device,
                         Peers peers) {
+        this(modelParallelLayer, null, layer, lossGroup, mesh, rank, localRank, device, peers);
+    }
+
+    /**
+     * As the other constructor, with context parallel between the model parallelism and the data-parallel layer.
+     *
+     * @param contextParallel context parallel over the mesh's cp group, or null without it; the layer's gradient
+     *     group and {@code lossGroup} then span cp
+     */
+    public ParallelPlan(ModelParallelLayer modelParallelLayer, ContextParallelism contextParallel,
+                        DataParallelLayer layer, Collectives lossGroup, DeviceMesh mesh, int rank, int localRank,
+                        Device device, Peers peers) {
+        this.contextParallel = contextParallel;
         this.modelParallelLayer = modelParallelLayer;
         this.layer = layer;
         this.lossGroup = lossGroup;
@@ -91,7 +110,13 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public String name() {
-        return modelParallelLayer.name(layer.name());
+        String name = modelParallelLayer.name(layer.name());
+        return contextParallel == null ? name : ContextParallelism.name(name);
+    }
+
+    /** The context parallelism of this plan, or empty without one. */
+    public Optional<ContextParallelism> contextParallel() {
+        return Optional.ofNullable(contextParallel);
     }
 
     @Override
@@ -141,7 +166,20 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public CausalLm parallelize(CausalLm model) {
-        return modelParallelLayer.parallelize(model);
+        CausalLm m = modelParallelLayer.parallelize(model);
+        return contextParallel == null ? m : contextParallel.parallelize(m);
+    }
+
+    @Override
+    public MicroBatch microBatch(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
+        return contextParallel == null ? MicroBatch.of(rows, padTo, padId, multiple, device)
+                : contextParallel.microBatch(rows, padTo, padId, multiple, device);
+    }
+
+    @Override
+    public long labelTokens(List<PackedRow> rows, int padTo, int multiple) {
+        return contextParallel == null ? MicroBatch.labelTokens(rows)
+                : contextParallel.labelTokens(rows, padTo, multiple);
     }
 
     @Override
@@ -155,7 +193,10 @@ public final class ParallelPlan implements ShardingStrategy {
         return modelParallelLayer.hooks(layer);
     }
 
-    /** Over the loss group (the data-parallel ranks): every model-parallel rank already holds the same value. */
+    /**
+     * Over the loss group (the data-parallel ranks, and the cp ranks, whose shards add up to the rows): every
+     * tensor-parallel rank already holds the same value.
+     */
     @Override
     public double allReduceSum(double value) {
         return lossGroup.allReduceSum(value);

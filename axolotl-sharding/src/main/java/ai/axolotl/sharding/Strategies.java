@@ -7,6 +7,7 @@ import ai.axolotl.config.ParallelSettings;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.distributed.DeviceMesh;
 import ai.axolotl.distributed.gloo.ProcessGroups;
+import ai.axolotl.sharding.cp.ContextParallelism;
 import ai.axolotl.sharding.ddp.DdpLayer;
 import ai.axolotl.sharding.fsdp.Fsdp2Layer;
 import ai.axolotl.sharding.tp.TensorParallelism;
@@ -57,10 +58,6 @@ public final class Strategies {
      */
     public static ShardingStrategy create(AxolotlConfig config, ProcessGroups groups) {
         int world = groups.spec().worldSize();
-        if (config.parallel().contextParallelSize() > 1) {
-            throw new ConfigException("context_parallel_size", "context parallelism is not available in this build "
-                    + "yet; set context_parallel_size to 1");
-        }
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), world);
         ModelParallelLayer modelParallelLayer = mesh.tp() > 1
                 ? new TensorParallelism(groups.group(mesh, DeviceMesh.Dim.TP), mesh, groups.spec().rank(),
@@ -71,7 +68,9 @@ public final class Strategies {
             layer.close();
             return new SingleProcessStrategy(groups.device());
         }
-        return plan(modelParallelLayer, layer, groups, mesh);
+        ContextParallelism contextParallel = mesh.cp() > 1
+                ? new ContextParallelism(groups.group(mesh, DeviceMesh.Dim.CP), config.parallel().headsKStride()) : null;
+        return plan(modelParallelLayer, contextParallel, layer, groups, mesh);
     }
 
     /**
@@ -97,21 +96,28 @@ public final class Strategies {
         }
     }
 
-    private static ParallelPlan plan(ModelParallelLayer modelParallelLayer, DataParallelLayer layer,
-                                     ProcessGroups groups, DeviceMesh mesh) {
-        return new ParallelPlan(modelParallelLayer, layer,
-                groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD), mesh,
+    private static ParallelPlan plan(ModelParallelLayer modelParallelLayer, ContextParallelism contextParallel,
+                                     DataParallelLayer layer, ProcessGroups groups, DeviceMesh mesh) {
+        return new ParallelPlan(modelParallelLayer, contextParallel, layer, gradientGroup(groups, mesh), mesh,
                 groups.spec().rank(), groups.spec().localRank(), groups.device(), groups);
     }
 
     /**
-     * The data-parallel layer over the mesh's dp_replicate x dp_shard ranks: ZeRO (stage 1-3), FSDP2 / HSDP, or
+     * The ranks whose gradients (and loss sums, token counts) add up: dp_replicate x dp_shard x cp, since the cp
+     * ranks of a data-parallel rank hold different tokens of the same rows.
+     */
+    private static Collectives gradientGroup(ProcessGroups groups, DeviceMesh mesh) {
+        return groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD, DeviceMesh.Dim.CP);
+    }
+
+    /**
+     * The data-parallel layer over the mesh's dp_replicate x dp_shard x cp ranks: ZeRO (stage 1-3), FSDP2 / HSDP, or
      * DDP (also for a DeepSpeed config at stage 0, and for a group of one under tensor parallel).
      */
     private static DataParallelLayer dataParallelLayer(AxolotlConfig config, ProcessGroups groups, DeviceMesh mesh) {
         ParallelSettings p = config.parallel();
         int rank = groups.spec().rank();
-        Collectives dataParallel = groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD);
+        Collectives dataParallel = gradientGroup(groups, mesh);
         if (p.deepspeedEnabled()) {
             DeepSpeedConfig ds = p.deepSpeedSettings();
             if (ds == null) { // validation reads the JSON; it was not readable then
@@ -127,7 +133,8 @@ public final class Strategies {
                         + "(keys migrated; axolotl migrate-config rewrites the file)");
             }
             return new Fsdp2Layer(p.fsdpSettings(), config.precision().bf16Enabled(), dataParallel,
-                    groups.group(mesh, DeviceMesh.Dim.DP_SHARD), groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
+                    groups.group(mesh, DeviceMesh.Dim.DP_SHARD, DeviceMesh.Dim.CP),
+                    groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE),
                     mesh, rank);
         }
         return ddpLayer(config, dataParallel, mesh, rank);
@@ -145,8 +152,7 @@ public final class Strategies {
      */
     public static ParallelPlan dataParallel(AxolotlConfig config, ProcessGroups groups) {
         DeviceMesh mesh = DeviceMesh.resolve(config.parallel(), groups.spec().worldSize());
-        DdpLayer layer = ddpLayer(config, groups.group(mesh, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD),
-                mesh, groups.spec().rank());
-        return plan(ModelParallelLayer.NONE, layer, groups, mesh);
+        DdpLayer layer = ddpLayer(config, gradientGroup(groups, mesh), mesh, groups.spec().rank());
+        return plan(ModelParallelLayer.NONE, null, layer, groups, mesh);
     }
 }

@@ -31,13 +31,13 @@ class LaunchConfigTest {
 
     @Test
     void meshResolvesAsAxolotlAndPrintsEveryFactorWhenWrong() {
-        ParallelSettings p = new ParallelSettings(null, null, null, null, null, null, null, 2, 2, 2, 2, null, null, true);
+        ParallelSettings p = new ParallelSettings(null, null, null, null, null, null, null, 2, 2, 2, 2, null, null, true, null, null);
         assertThat(DeviceMesh.resolve(p, 16)).isEqualTo(new DeviceMesh(2, 2, 2, 2));
-        ParallelSettings auto = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, null, 2, null, null, true);
+        ParallelSettings auto = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, null, 2, null, null, true, null, null);
         assertThat(DeviceMesh.resolve(auto, 16)).isEqualTo(new DeviceMesh(2, 8, 1, 1));
-        ParallelSettings none = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, null, 1, null, null, true);
+        ParallelSettings none = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, null, 1, null, null, true, null, null);
         assertThat(DeviceMesh.resolve(none, 2)).isEqualTo(new DeviceMesh(1, 2, 1, 1));
-        ParallelSettings bad = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, 3, 1, null, null, true);
+        ParallelSettings bad = new ParallelSettings(null, null, null, null, null, null, null, 1, 1, 3, 1, null, null, true, null, null);
         assertThatThrownBy(() -> DeviceMesh.resolve(bad, 4)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("dp_replicate(1) * dp_shard(3) * cp(1) * tp(1) != world_size(4)");
         DeviceMesh m = new DeviceMesh(2, 2, 1, 2);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,12 +30,35 @@ class CrossMeshResumeTest {
     private static final String ZERO3 = ReshardTest.zero(3);
 
     private static StrategyTestKit kit(String layer, int tp) {
+        return kit(layer, tp, 1);
+    }
+
+    private static StrategyTestKit kit(String layer, int tp, int cp) {
         String yaml = switch (layer) {
             case "zero3" -> ZERO3;
             case "ddp" -> "";
             default -> FSDP;
         };
-        return new StrategyTestKit(Strategies::create, yaml).tensorParallel(tp);
+        return new StrategyTestKit(Strategies::create, yaml).tensorParallel(tp).contextParallel(cp);
+    }
+
+    /**
+     * Context parallel shards no weights: its checkpoints have the layout of the mesh without cp (DDP x cp: one
+     * writer of the whole state; FSDP2 over dp_shard x cp: partitions that reshard like any other), so runs move
+     * onto and off cp meshes and continue the uninterrupted curve.
+     */
+    @ParameterizedTest(name = "{0} world {1} tp {2} cp {3} -> {4} world {5} tp {6} cp {7}")
+    @CsvSource({
+        "fsdp2, 2, 1, 1, fsdp2, 4, 1, 2",
+        "ddp, 4, 2, 2, ddp, 1, 1, 1",
+        "ddp, 2, 1, 1, ddp, 4, 1, 2",
+    })
+    void resumesOntoAndOffContextParallelMeshes(String fromLayer, int fromWorld, int fromTp, int fromCp,
+                                                String toLayer, int toWorld, int toTp, int toCp,
+                                                @TempDir Path dir) throws Exception {
+        move(kit(fromLayer, fromTp, fromCp), fromWorld, kit(toLayer, toTp, toCp), toWorld,
+                fromLayer + " world " + fromWorld + " tp " + fromTp + " cp " + fromCp + " -> " + toLayer + " world "
+                        + toWorld + " tp " + toTp + " cp " + toCp, dir);
     }
 
     @ParameterizedTest(name = "{0} world {1} tp {2} -> {3} world {4} tp {5}")
@@ -52,8 +76,12 @@ class CrossMeshResumeTest {
     })
     void resumesOnAnotherMesh(String fromLayer, int fromWorld, int fromTp, String toLayer, int toWorld, int toTp,
                               @TempDir Path dir) throws Exception {
-        StrategyTestKit from = kit(fromLayer, fromTp);
-        StrategyTestKit to = kit(toLayer, toTp);
+        move(kit(fromLayer, fromTp), fromWorld, kit(toLayer, toTp), toWorld, fromLayer + " world " + fromWorld
+                + " tp " + fromTp + " -> " + toLayer + " world " + toWorld + " tp " + toTp, dir);
+    }
+
+    private static void move(StrategyTestKit from, int fromWorld, StrategyTestKit to, int toWorld, String move,
+                             Path dir) throws Exception {
         StrategyTestKit.fixture(dir, false, 262); // a vocabulary both meshes split
         Map<String, String> save = new LinkedHashMap<>();
         save.put("save_strategy", "steps");
@@ -65,8 +93,7 @@ class CrossMeshResumeTest {
         assertThatThrownBy(() -> from.run(from.config(dir, fromWorld, out, save), fromWorld, 6))
                 .isInstanceOf(StrategyTestKit.SimulatedCrash.class);
         assertThat(out.resolve("checkpoint-5")).isDirectory();
-        if (fromTp > 1) {
-            assertThat(out.resolve("checkpoint-5/tensor_parallel/meta.json")).exists();
+        if (Files.exists(out.resolve("checkpoint-5/tensor_parallel/meta.json"))) {
             // merge-sharded-fsdp-weights / zero-to-fp32 without a process group: the model the run gathered
             MeshCheckpoint.consolidate(out.resolve("checkpoint-5"), dir.resolve("merged"));
             ReshardTest.assertIdentical(dir.resolve("merged"), out.resolve("checkpoint-5"),
@@ -75,8 +102,6 @@ class CrossMeshResumeTest {
         Map<String, String> resume = new LinkedHashMap<>(save);
         resume.put("resume_from_checkpoint", "true");
         List<List<Double>> resumed = to.run(to.config(dir, toWorld, out, resume), toWorld, -1);
-        String move = fromLayer + " world " + fromWorld + " tp " + fromTp + " -> " + toLayer + " world " + toWorld
-                + " tp " + toTp;
         for (int r = 0; r < toWorld; r++) {
             StrategyTestKit.assertClose(resumed.get(r), full.subList(5, StrategyTestKit.STEPS), move + " rank " + r);
             // the resumed run evaluates at the end only (step 5's evaluation happened before the save)

@@ -73,8 +73,9 @@ public final class DdpLayer implements DataParallelLayer {
         this.bucketBytes = bucketBytes;
     }
 
+    /** 0 on the one rank of each tensor-parallel slice that writes (cp ranks hold the same state). */
     private int dataParallelRank() {
-        return mesh.dataParallelRank(rank);
+        return mesh.gradientRank(rank);
     }
 
     @Override

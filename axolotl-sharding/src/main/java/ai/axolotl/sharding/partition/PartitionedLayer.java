@@ -454,9 +454,12 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         }
     }
 
-    /** This rank's index among the data-parallel ranks. */
+    /**
+     * This rank's index among the ranks its gradients add up with (data-parallel and cp): 0 on the one rank of each
+     * tensor-parallel slice that writes shared files.
+     */
     public int dataParallelRank() {
-        return mesh.dataParallelRank(rank);
+        return mesh.gradientRank(rank);
     }
 
     /** The partitioned parameters by name. */

@@ -4,10 +4,8 @@ import ai.axolotl.distributed.Collectives;
 import ai.axolotl.model.ForwardContext;
 import ai.axolotl.model.GraphCut;
 import ai.axolotl.model.ModelParallelism;
-import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
 
-import java.util.function.UnaryOperator;
 
 /**
  * The collectives at the edges of tensor-parallel regions, over the tensor-parallel group, each with its conjugate
@@ -66,17 +64,17 @@ public final class TensorParallelRegions implements ModelParallelism {
     @Override
     public Tensor enterRegion(Tensor x, ForwardContext ctx) {
         if (sequenceParallel) {
-            return cut(x, allGather(x), ctx, this::reduceScatter);
+            return ctx.cut(x, allGather(x), this::reduceScatter);
         }
-        return cut(x, x.detach(), ctx, this::allReduced);
+        return ctx.cut(x, x.detach(), this::allReduced);
     }
 
     @Override
     public Tensor exitRegion(Tensor partial, ForwardContext ctx) {
         if (sequenceParallel) {
-            return cut(partial, reduceScatter(partial), ctx, this::allGather);
+            return ctx.cut(partial, reduceScatter(partial), this::allGather);
         }
-        return cut(partial, allReduced(partial), ctx, Tensor::new);
+        return ctx.cut(partial, allReduced(partial), Tensor::new);
     }
 
     @Override
@@ -114,17 +112,5 @@ public final class TensorParallelRegions implements ModelParallelism {
         traffic.add(ActivationTraffic.Kind.ALL_REDUCE, sum.numel());
         group.allReduceSum(sum).await();
         return sum;
-    }
-
-    /**
-     * Makes {@code result} the leaf the rest of the forward uses and, when autograd records, the cut that carries
-     * the gradient back to {@code source}. The caller owns the returned handle; the cut holds its own.
-     */
-    private static Tensor cut(Tensor source, Tensor result, ForwardContext ctx, UnaryOperator<Tensor> backward) {
-        if (GradMode.is_enabled() && source.requires_grad()) {
-            result.requires_grad_(true);
-            ctx.recordCut(new GraphCut(new Tensor(source), new Tensor(result), backward));
-        }
-        return result;
     }
 }

@@ -2,6 +2,8 @@ package ai.axolotl.sharding.testkit;
 
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.data.MicroBatch;
+import ai.axolotl.data.PackedRow;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.ModelConfig;
 import ai.axolotl.model.WeightSink;
@@ -11,6 +13,7 @@ import ai.axolotl.train.UnitHooks;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /** A strategy that hands every call to another one; tests override what they observe or alter. */
@@ -35,6 +38,12 @@ public class ForwardingStrategy implements ShardingStrategy {
     @Override public void setup(CausalLm model, OptimizerSettings optimizer) { inner.setup(model, optimizer); }
     @Override public UnitHooks hooks() { return inner.hooks(); }
     @Override public double allReduceSum(double value) { return inner.allReduceSum(value); }
+    @Override public MicroBatch microBatch(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
+        return inner.microBatch(rows, padTo, padId, multiple, device);
+    }
+    @Override public long labelTokens(List<PackedRow> rows, int padTo, int multiple) {
+        return inner.labelTokens(rows, padTo, multiple);
+    }
 
     @Override
     public double reduceAndClipGradients(double maxNorm, double gradScale) {

@@ -68,6 +68,7 @@ public final class StrategyTestKit {
     private final Duration timeout = Duration.ofSeconds(120);
     private final List<List<Double>> evalLosses = new ArrayList<>();
     private int tensorParallel = 1;
+    private int contextParallel = 1;
     private int resumeWorld = 2;
     private String family = "llama";
     private int vocabulary = 261;
@@ -89,6 +90,15 @@ public final class StrategyTestKit {
      */
     public StrategyTestKit tensorParallel(int tp) {
         this.tensorParallel = tp;
+        return this;
+    }
+
+    /**
+     * Runs every world of the kit with {@code context_parallel_size: cp} (with {@link #tensorParallel} too when
+     * set): the data-parallel ranks are then world / (tp x cp), and each row is cut over the cp ranks.
+     */
+    public StrategyTestKit contextParallel(int cp) {
+        this.contextParallel = cp;
         return this;
     }
 
@@ -207,6 +217,7 @@ public final class StrategyTestKit {
                 + "sequence_len: 48\nsample_packing: true\n"
                 + "micro_batch_size: 1\ngradient_accumulation_steps: " + (GLOBAL_ROWS / dataParallel(world)) + "\n"
                 + (tensorParallel > 1 && world > 1 ? "tensor_parallel_size: " + tensorParallel + "\n" : "")
+                + (contextParallel > 1 && world > 1 ? "context_parallel_size: " + contextParallel + "\n" : "")
                 + "max_steps: " + STEPS + "\nlearning_rate: 0.01\nlr_scheduler: cosine\nwarmup_steps: 2\n"
                 + "optimizer: " + optimizer + "\nweight_decay: 0.01\nmax_grad_norm: 1.0\nseed: 11\nlogging_steps: 5\n"
                 + "val_set_size: 0.1\neval_steps: 5\n"
@@ -216,9 +227,12 @@ public final class StrategyTestKit {
         return ConfigLoader.load(yml, extra).config();
     }
 
-    /** Ranks splitting each global batch at a world size (the reference run, world 1, has no tensor parallel). */
+    /**
+     * Ranks splitting each global batch at a world size (the reference run, world 1, has no tensor or context
+     * parallel).
+     */
     private int dataParallel(int world) {
-        return tensorParallel > 1 && world > 1 ? world / tensorParallel : world;
+        return world > 1 ? world / tensorParallel / contextParallel : world;
     }
 
     /** Losses of one run per rank (rank order) via the threads launcher, or one process when world is 0. */
