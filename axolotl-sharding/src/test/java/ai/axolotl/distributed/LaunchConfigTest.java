@@ -29,6 +29,33 @@ class LaunchConfigTest {
         assertThatThrownBy(() -> NodeTopology.fromAccelerateConfig(rank)).hasMessageContaining("machine_rank 2");
     }
 
+    /**
+     * Writers: cp ranks hold the same replicated state as their data-parallel peers, so of each tensor-parallel
+     * slice exactly one rank (dp_replicate = dp_shard = cp = 0) has gradient rank 0, and the gradient ranks number
+     * each dp x cp group 0..n-1 in its group order.
+     */
+    @Test
+    void exactlyOneRankPerTensorParallelSliceWritesUnderContextParallel() {
+        DeviceMesh mesh = new DeviceMesh(2, 2, 2, 2);
+        for (int tp = 0; tp < 2; tp++) {
+            int writers = 0;
+            for (int r = 0; r < mesh.size(); r++) {
+                if (mesh.coordinates(r)[3] == tp && mesh.gradientRank(r) == 0) {
+                    writers++;
+                    assertThat(mesh.coordinates(r)).containsExactly(0, 0, 0, tp);
+                }
+            }
+            assertThat(writers).isEqualTo(1);
+        }
+        for (int r = 0; r < mesh.size(); r++) {
+            List<Integer> group = mesh.groupRanks(r, DeviceMesh.Dim.DP_REPLICATE, DeviceMesh.Dim.DP_SHARD,
+                    DeviceMesh.Dim.CP);
+            assertThat(mesh.gradientRank(r)).isEqualTo(group.indexOf(r));
+        }
+        // the data-parallel rank (which rows a rank reads) ignores cp: both cp ranks read the same rows
+        assertThat(mesh.dataParallelRank(0)).isEqualTo(mesh.dataParallelRank(2));
+    }
+
     @Test
     void meshResolvesAsAxolotlAndPrintsEveryFactorWhenWrong() {
         ParallelSettings p = new ParallelSettings(null, null, null, null, null, null, null, 2, 2, 2, 2, null, null, true, null, null);

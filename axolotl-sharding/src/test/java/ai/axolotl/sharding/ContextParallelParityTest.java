@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * Context parallel passes the strategy kit unchanged (loss every step 1e-5, eval loss 1e-5, final weights 1e-4,
@@ -86,6 +87,32 @@ class ContextParallelParityTest {
         new StrategyTestKit(Strategies::create, "").contextParallel(2).resumeAt(4).assertParity(dir, 4);
     }
 
+    /** Axolotl's N-D example's shape (qwen3-8b-fsdp-tp-cp.yaml): dp_shard 2 x cp 2 x tp 2 over FSDP2, world 8. */
+    @Test
+    void theNdExampleShapeDpShard2Cp2Tp2MatchesOneProcess(@TempDir Path dir) throws Exception {
+        List<String> built = new CopyOnWriteArrayList<>();
+        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).contextParallel(2)
+                .tensorParallel(2).resumeAt(8).assertParity(dir, 8);
+        assertThat(built).contains("fsdp2+cp+tp@8");
+    }
+
+    /**
+     * bf16 compute (the gathered keys and values in bf16, their gradients reduce-scattered in fp32) follows the
+     * one-process bf16 curve within bf16 rounding (2e-2, as for tensor parallel, ZeRO-3 and FSDP2) and learns.
+     */
+    @Test
+    void bf16TracksOneProcess(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "bf16: true\n").contextParallel(2);
+        StrategyTestKit.fixture(dir, false);
+        List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), Map.of()), 0, -1).get(0);
+        List<Double> cp = kit.run(kit.config(dir, 2, dir.resolve("cp"), Map.of()), 2, -1).get(0);
+        assertThat(cp).hasSize(one.size());
+        for (int i = 0; i < one.size(); i++) {
+            assertThat(cp.get(i)).as("step " + (i + 1)).isCloseTo(one.get(i), within(2e-2));
+        }
+        assertThat(cp.get(cp.size() - 1)).isLessThan(cp.get(0) - 0.1);
+    }
+
     /**
      * Axolotl requires micro_batch_size 1 with packing under cp (ring-flash-attn takes one cu_seqlens per call);
      * the mask here is per row, so two packed rows per micro-batch are exact too.
@@ -101,6 +128,28 @@ class ContextParallelParityTest {
         StrategyTestKit.assertClose(cp.get(0), one, "cp 2 rank 0");
         StrategyTestKit.assertClose(cp.get(1), one, "cp 2 rank 1");
         StrategyTestKit.assertSameWeights(dir.resolve("one"), dir.resolve("cp"), "micro batch 2");
+    }
+
+    /**
+     * Rows of one short example padded to 96 tokens (pad_to_sequence_len, no packing): rank 1 holds tokens 24-71,
+     * all padding for most rows, so its shard has no label token. Losses, gradients and eval losses stay finite
+     * and equal one process's (axolotl#3026: eval_loss NaN from 0/0 on such a rank).
+     */
+    @Test
+    void aShardOfOnlyPaddingGivesFiniteLossesAndTheOneProcessCurve(@TempDir Path dir) throws Exception {
+        StrategyTestKit kit = new StrategyTestKit(Strategies::create, "").contextParallel(2);
+        StrategyTestKit.fixture(dir, false);
+        Map<String, String> padded = Map.of("sequence_len", "96", "sample_packing", "false",
+                "pad_to_sequence_len", "true");
+        List<Double> one = kit.run(kit.config(dir, 1, dir.resolve("one"), padded), 0, -1).get(0);
+        List<Double> oneEval = List.copyOf(kit.lastEvalLosses().get(0));
+        assertThat(one).hasSize(10).allSatisfy(l -> assertThat(l).isFinite());
+        List<List<Double>> cp = kit.run(kit.config(dir, 2, dir.resolve("cp"), padded), 2, -1);
+        for (int r = 0; r < 2; r++) {
+            StrategyTestKit.assertClose(cp.get(r), one, "padded rows, cp 2 rank " + r);
+            StrategyTestKit.assertEvalClose(kit.lastEvalLosses().get(r), oneEval, "padded rows, cp 2 rank " + r);
+        }
+        StrategyTestKit.assertSameWeights(dir.resolve("one"), dir.resolve("cp"), "padded rows");
     }
 
     /**
