@@ -54,13 +54,29 @@ public final class ForwardContext implements AutoCloseable {
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             int window = config.window(layer);
             if (!masks.containsKey(window)) {
-                masks.put(window, queryIndex == null ? mask(segmentIds, window)
-                        : mask(segmentIds, keySegments, queryIndex, keyIndex, window));
+                try (Tensor visible = queryIndex == null ? mask(segmentIds, window)
+                        : mask(segmentIds, keySegments, queryIndex, keyIndex, window)) {
+                    masks.put(window, additive(visible, computeType));
+                }
             }
             Rope rope = config.rope(layer);
             if (!tables.containsKey(rope)) {
                 tables.put(rope, RotaryEmbedding.cosSin(positionIds, config.headDim(), rope, computeType));
             }
+        }
+    }
+
+    /**
+     * The additive form of a boolean mask in the compute dtype: 0 where visible, -inf elsewhere. SDPA turns a
+     * boolean mask into exactly this on every call, and autograd then saves each layer's own copy for backward
+     * (measured: 8 layers at 2,048 tokens held 127 MiB more after the forward, 16 MiB per layer); given this
+     * tensor, every layer saves a reference to the one copy.
+     */
+    static Tensor additive(Tensor visible, ScalarType computeType) {
+        try (Tensor zeros = torch.zeros(visible.sizes(), Tensors.optionsOn(computeType, visible));
+             Tensor hidden = visible.logical_not();
+             Scalar minusInf = new Scalar(Double.NEGATIVE_INFINITY)) {
+            return zeros.masked_fill(hidden, minusInf);
         }
     }
 
@@ -128,7 +144,10 @@ public final class ForwardContext implements AutoCloseable {
         return dropoutSeed;
     }
 
-    /** [B, 1, T, T] boolean mask of layer {@code layer}, true where a query may attend to a key. */
+    /**
+     * [B, 1, Tq, Tk] additive mask of layer {@code layer} in the compute dtype: 0 where a query may attend to a key,
+     * -inf elsewhere (every query sees at least itself, so no row is all -inf).
+     */
     public Tensor mask(int layer) {
         return masks.get(config.window(layer));
     }

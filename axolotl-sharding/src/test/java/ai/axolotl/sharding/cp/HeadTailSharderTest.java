@@ -55,11 +55,12 @@ class HeadTailSharderTest {
         return out;
     }
 
+    /** Visible entries of an additive mask (0 visible, -inf hidden). */
     private static boolean[] bools(Tensor t) {
         float[] f = Tensors.toFloatArray(t);
         boolean[] out = new boolean[f.length];
         for (int i = 0; i < f.length; i++) {
-            out[i] = f[i] != 0;
+            out[i] = f[i] == 0;
         }
         return out;
     }
