@@ -1,6 +1,7 @@
 package ai.axolotl.cli;
 
 import ai.axolotl.bench.AdapterBenchmark;
+import ai.axolotl.bench.ContextParallelBenchmark;
 import ai.axolotl.bench.LossMemoryBenchmark;
 import ai.axolotl.bench.TokenizerBenchmark;
 import ai.axolotl.bench.MemoryBenchmark;
@@ -66,6 +67,14 @@ final class BenchCommand implements Callable<Integer> {
             + "state and frozen base held, median step time (--rounds alternated rounds, medians)")
     boolean adapters;
 
+    @Option(names = "--context-parallel", description = "measure one process against context parallel 2 (each "
+            + "rank a JVM) at long sequences (--seq-lens, micro batch 1): peak RSS and its activation part next to "
+            + "the prediction, step time, tokens/s per rank, key/value collectives counted")
+    boolean contextParallel;
+
+    @Option(names = "--seq-lens", split = ",", description = "--context-parallel: tokens per row (default 4096,8192)")
+    List<Integer> seqLens;
+
     @Option(names = "--loss", description = "measure the memory of the output projection and loss of one "
             + "micro-batch, whole logits against chunked (cut_cross_entropy); --vocab, --tokens, --hidden")
     boolean loss;
@@ -100,6 +109,13 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (loss) {
             System.out.println(new LossMemoryBenchmark(vocab, tokens, hidden, rounds).run());
+            return 0;
+        }
+        if (contextParallel) {
+            List<Integer> lengths = seqLens != null ? seqLens : List.of(4096, 8192);
+            RankAllocator ranksAllocator = RankAllocator.resolve(allocator, System.getenv(), RankAllocator.SEARCH_PATH);
+            System.out.println(new ContextParallelBenchmark(shape, lengths, steps, Math.max(2, threads),
+                    Math.max(1, rounds), ranksAllocator).run(System.err));
             return 0;
         }
         if (adapters) {

@@ -273,7 +273,15 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public Map<String, Long> memoryPeaks() {
-        return layer.memoryPeaks();
+        Map<String, Long> m = new java.util.LinkedHashMap<>(layer.memoryPeaks());
+        if (contextParallel != null && contextParallel.kernel() != null) {
+            // what context parallel sent, counted as it ran (for the bench's report beside the analytic count)
+            m.put("cp_kv_gathers", contextParallel.kernel().gathers());
+            m.put("cp_kv_gathered_elements", contextParallel.kernel().gatheredElements());
+            m.put("cp_kv_reduce_scatters", contextParallel.kernel().reduceScatters());
+            m.put("cp_kv_reduced_elements", contextParallel.kernel().reducedElements());
+        }
+        return m;
     }
 
     @Override
