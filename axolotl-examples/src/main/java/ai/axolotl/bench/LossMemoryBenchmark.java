@@ -120,7 +120,10 @@ public final class LossMemoryBenchmark {
             ProcessMemory.resetPeakRss();
             double sum;
             if (chunkElements > 0) {
-                sum = ChunkedCrossEntropy.lossSum(h, w, labels, ModelParallelism.NONE, tokens, true, chunkElements);
+                try (Tensor targets = CausalLmLoss.nextTokenTargets(labels)) { // the pairs CausalLmLoss.sum makes
+                    sum = ChunkedCrossEntropy.lossSum(h, w, targets, ModelParallelism.NONE, tokens, true,
+                            chunkElements);
+                }
             } else {
                 try (Tensor logits = torch.linear(h, w);
                      Tensor loss = CausalLmLoss.sum(logits, labels);

@@ -280,6 +280,7 @@ public final class ParallelPlan implements ShardingStrategy {
             m.put("cp_kv_gathered_elements", contextParallel.kernel().gatheredElements());
             m.put("cp_kv_reduce_scatters", contextParallel.kernel().reduceScatters());
             m.put("cp_kv_reduced_elements", contextParallel.kernel().reducedElements());
+            m.put("cp_kv_collective_ms", contextParallel.kernel().collectiveMillis());
         }
         return m;
     }

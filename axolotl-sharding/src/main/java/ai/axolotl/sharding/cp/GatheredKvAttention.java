@@ -27,6 +27,7 @@ public final class GatheredKvAttention implements AttentionKernel {
     private final AtomicLong gatheredElements = new AtomicLong();
     private final AtomicLong reduceScatters = new AtomicLong();
     private final AtomicLong reducedElements = new AtomicLong();
+    private final AtomicLong waitNanos = new AtomicLong();
 
     /**
      * @param cp this rank's context-parallel group
@@ -51,7 +52,9 @@ public final class GatheredKvAttention implements AttentionKernel {
 
     private Tensor gather(Tensor kv) {
         try (Tensor d = kv.detach()) {
+            long t0 = System.nanoTime();
             Tensor all = cp.allGatherAlong(d, SEQUENCE_DIM);
+            waitNanos.addAndGet(System.nanoTime() - t0);
             gathers.incrementAndGet();
             gatheredElements.addAndGet(all.numel());
             return all;
@@ -63,7 +66,9 @@ public final class GatheredKvAttention implements AttentionKernel {
         try (Tensor f = grad.to(ScalarType.Float)) {
             reduceScatters.incrementAndGet();
             reducedElements.addAndGet(f.numel());
+            long t0 = System.nanoTime();
             Tensor mine = cp.reduceScatterAlong(f, SEQUENCE_DIM);
+            waitNanos.addAndGet(System.nanoTime() - t0);
             if (grad.scalar_type().value == ScalarType.Float.value) {
                 return mine;
             }
@@ -86,6 +91,14 @@ public final class GatheredKvAttention implements AttentionKernel {
     /** Reduce-scatters of key/value gradients run so far (one per layer backward). */
     public long reduceScatters() {
         return reduceScatters.get();
+    }
+
+    /**
+     * Milliseconds this rank spent in its key/value collectives so far (blocking: the exposed communication,
+     * including any wait for a slower peer to arrive).
+     */
+    public long collectiveMillis() {
+        return waitNanos.get() / 1_000_000;
     }
 
     /** Elements of the gradients reduce-scattered so far (fp32). */

@@ -168,4 +168,64 @@ class HeadTailSharderTest {
             }
         }
     }
+
+    /**
+     * The fixture the issue names: one row of 48 tokens (cp 2: chunks of 12) whose second document runs over
+     * [9, 38), from chunk 0 (rank 0) through chunks 1 and 2 (rank 1) into chunk 3 (rank 0 again), between two short
+     * ones. Every query of it sees exactly the keys of its own document up to itself, on both ranks.
+     */
+    @Test
+    void aDocumentStraddlingChunkBoundariesOnBothRanksSeesOnlyItselfCausally() {
+        int[] seg = new int[48];
+        int[] pos = new int[48];
+        int[] ids = new int[48];
+        for (int i = 0; i < 48; i++) {
+            seg[i] = i < 9 ? 1 : i < 38 ? 2 : 3;
+            pos[i] = i < 9 ? i : i < 38 ? i - 9 : i - 38;
+            ids[i] = 10 + i;
+        }
+        List<PackedRow> rows = List.of(new PackedRow(ids, ids.clone(), pos, seg));
+        ModelConfig config = StrategyTestKit.model(false);
+        long[] keys = HeadTailSharder.keyIndex(2, 48);
+        for (int r = 0; r < 2; r++) {
+            long[] q = HeadTailSharder.queryIndex(2, r, 48);
+            try (MicroBatch mb = new HeadTailSharder(2, r).shard(rows, 0, 0, 1, Device.cpu("test"));
+                 ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), mb.queryIndex(),
+                         mb.keyIndex(), mb.keySegments(), config, ScalarType.Float)) {
+                boolean[] m = bools(ctx.mask(0));
+                long[] p = longs(mb.positionIds());
+                for (int i = 0; i < q.length; i++) {
+                    int g = (int) q[i];
+                    assertThat(p[i]).as("RoPE position of token %d", g).isEqualTo(pos[g]);
+                    for (int j = 0; j < 48; j++) {
+                        int k = (int) keys[j];
+                        assertThat(m[i * 48 + j]).as("rank %d query %d key %d", r, g, k)
+                                .isEqualTo(seg[k] == seg[g] && k <= g);
+                    }
+                }
+            }
+        }
+        assertThat(HeadTailSharder.queryIndex(2, 0, 48)).contains(9L, 11L, 36L, 37L);
+        assertThat(HeadTailSharder.queryIndex(2, 1, 48)).contains(12L, 35L);
+    }
+
+    /** heads_k_stride must divide the key/value heads per tensor-parallel rank: an error naming both keys. */
+    @Test
+    void headsKStrideMustDivideTheKeyValueHeads() {
+        List<String> errors = new ai.axolotl.distributed.launch.ThreadLauncher(1, java.time.Duration.ofSeconds(60),
+                ai.axolotl.sharding.Strategies::create).run(g -> {
+            try (ai.axolotl.model.DecoderModel m = ai.axolotl.model.DecoderModel.initialise(
+                    StrategyTestKit.model(false), 1)) {
+                new ContextParallelism(g.world(), 2).parallelize(m); // 2 kv heads: a stride of 2 divides them
+                try {
+                    new ContextParallelism(g.world(), 3).parallelize(m);
+                    return "accepted";
+                } catch (ai.axolotl.config.ConfigException e) {
+                    return e.getMessage();
+                }
+            }
+        });
+        assertThat(errors.get(0)).contains("heads_k_stride (3) must divide", "num_key_value_heads (2)",
+                "tensor_parallel_size (1)");
+    }
 }
