@@ -27,18 +27,10 @@ import static org.assertj.core.api.Assertions.within;
  * hold several documents of lengths that divide by nothing, so documents straddle the chunk boundaries.
  */
 class ContextParallelParityTest {
-    private static StrategyTestKit recording(String yaml, List<String> built) {
-        return new StrategyTestKit((c, g) -> {
-            var s = Strategies.create(c, g);
-            built.add(s.name() + "@" + g.spec().worldSize());
-            return s;
-        }, yaml);
-    }
-
     @Test
     void cp2MatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording("", built).contextParallel(2).assertParity(dir, 2);
+        StrategyTestKit.recording("", built).contextParallel(2).assertParity(dir, 2);
         assertThat(built).contains("ddp+cp@2");
     }
 
@@ -50,7 +42,7 @@ class ContextParallelParityTest {
     @Test
     void cp2WithTensorParallel2MatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording("", built).contextParallel(2).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        StrategyTestKit.recording("", built).contextParallel(2).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
         assertThat(built).contains("cp+tp@4");
     }
 
@@ -65,7 +57,8 @@ class ContextParallelParityTest {
     @Test
     void fsdp2OverDpShardTimesCpMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).contextParallel(2).resumeAt(4)
+        StrategyTestKit.recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).contextParallel(2)
+                .resumeAt(4)
                 .assertParity(dir, 4);
         assertThat(built).contains("fsdp2+cp@4");
     }
@@ -91,7 +84,7 @@ class ContextParallelParityTest {
     @Test
     void theNdExampleShapeDpShard2Cp2Tp2MatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).contextParallel(2)
+        StrategyTestKit.recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).contextParallel(2)
                 .tensorParallel(2).resumeAt(8).assertParity(dir, 8);
         assertThat(built).contains("fsdp2+cp+tp@8");
     }

@@ -25,7 +25,7 @@ class TensorParallelParityTest {
     @Test
     void tensorParallelMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording("", built).tensorParallel(2).assertParity(dir, 2);
+        StrategyTestKit.recording("", built).tensorParallel(2).assertParity(dir, 2);
         assertThat(built).contains("tp@2");
     }
 
@@ -72,16 +72,8 @@ class TensorParallelParityTest {
     @Test
     void composedWithReplicasMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording("dp_replicate_size: 2\n", built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        StrategyTestKit.recording("dp_replicate_size: 2\n", built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
         assertThat(built).contains("ddp+tp@4");
-    }
-
-    private static StrategyTestKit recording(String yaml, List<String> built) {
-        return new StrategyTestKit((c, g) -> {
-            var s = Strategies.create(c, g);
-            built.add(s.name() + "@" + g.spec().worldSize());
-            return s;
-        }, yaml);
     }
 
     /**
@@ -91,8 +83,8 @@ class TensorParallelParityTest {
     @Test
     void composedWithFsdp2MatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).tensorParallel(2).resumeAt(4)
-                .assertParity(dir, 2, 4);
+        StrategyTestKit.recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"), built).tensorParallel(2)
+                .resumeAt(4).assertParity(dir, 2, 4);
         assertThat(built).contains("fsdp2+tp@2", "fsdp2+tp@4");
     }
 
@@ -100,8 +92,8 @@ class TensorParallelParityTest {
     @Test
     void composedWithHsdpMatchesOneProcess(@TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: false\n") + "dp_replicate_size: 2\n", built)
-                .tensorParallel(2).resumeAt(8).assertParity(dir, 8);
+        StrategyTestKit.recording(Fsdp2ParityTest.fsdp("  reshard_after_forward: false\n") + "dp_replicate_size: 2\n",
+                built).tensorParallel(2).resumeAt(8).assertParity(dir, 8);
         assertThat(built).contains("hsdp+tp@8");
     }
 
@@ -114,7 +106,8 @@ class TensorParallelParityTest {
     @ValueSource(ints = {1, 2, 3})
     void composedWithZeroMatchesOneProcess(int stage, @TempDir Path dir) throws Exception {
         List<String> built = new CopyOnWriteArrayList<>();
-        recording(ZeroParityTest.deepspeed(stage), built).tensorParallel(2).resumeAt(4).assertParity(dir, 4);
+        StrategyTestKit.recording(ZeroParityTest.deepspeed(stage), built).tensorParallel(2).resumeAt(4)
+                .assertParity(dir, 4);
         assertThat(built).contains("zero" + stage + "+tp@4");
     }
 }

@@ -17,6 +17,7 @@ import ai.axolotl.train.EvalResult;
 import ai.axolotl.train.SingleProcessStrategy;
 import ai.axolotl.train.StepMetrics;
 import ai.axolotl.train.TrainResult;
+import ai.axolotl.sharding.Strategies;
 import ai.axolotl.train.Trainer;
 import ai.axolotl.train.TrainingListener;
 import ai.axolotl.train.ShardingStrategy;
@@ -82,6 +83,18 @@ public final class StrategyTestKit {
     public StrategyTestKit(BiFunction<AxolotlConfig, ProcessGroups, ShardingStrategy> strategy, String extraYaml) {
         this.strategy = strategy;
         this.extraYaml = extraYaml;
+    }
+
+    /**
+     * A kit over {@link Strategies#create} that records each strategy built as {@code name@world} in
+     * {@code built} (so a test can show which composition ran).
+     */
+    public static StrategyTestKit recording(String yaml, List<String> built) {
+        return new StrategyTestKit((c, g) -> {
+            var s = Strategies.create(c, g);
+            built.add(s.name() + "@" + g.spec().worldSize());
+            return s;
+        }, yaml);
     }
 
     /**
