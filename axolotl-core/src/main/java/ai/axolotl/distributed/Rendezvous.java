@@ -32,6 +32,7 @@ public final class Rendezvous implements AutoCloseable {
     private final String runId;
     private final boolean server;
     private volatile boolean failed;
+    private volatile boolean failureGrace = true;
     private static final long POLL_MS = 20;
     private static final int PROBE_MS = 1000;
     /** How long a failed rank serving the store keeps it up for the others to read its failure. */
@@ -191,13 +192,12 @@ public final class Rendezvous implements AutoCloseable {
      */
     public String await(String k, int ownerRank, String what) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        try {
-            StringVector keys = new StringVector(key(k));
-            StringVector failure = new StringVector(key("failed/" + ownerRank));
+        try (StringVector keys = new StringVector(key(k));
+             StringVector failure = new StringVector(key("failed/" + ownerRank))) {
             while (!store.check(keys)) {
                 if (store.check(failure)) {
                     String message = store.get_to_str(key("failed/" + ownerRank));
-                    store.add(key("failure-noticed"), 1);
+                    noticedFailure(store);
                     throw new CollectiveException("rank " + ownerRank + " failed: " + message);
                 }
                 if (System.nanoTime() > deadline) {
@@ -292,9 +292,17 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes without keeping the store up for the others to read this rank's failure: for a failure that a broken
+     * collective caused (the others are gone or see the same break), where waiting would only delay the exit.
+     */
+    public void skipFailureGrace() {
+        failureGrace = false;
+    }
+
     @Override
     public void close() {
-        if (failed && server) {
+        if (failed && server && failureGrace) {
             // the failure this rank published lives in its store: keep serving it until the others have read it
             // (they learn of it when they next wait on the store or when their collective breaks), briefly
             long deadline = System.nanoTime() + FAILURE_GRACE.toNanos();

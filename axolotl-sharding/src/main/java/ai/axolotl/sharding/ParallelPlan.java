@@ -172,13 +172,13 @@ public final class ParallelPlan implements ShardingStrategy {
 
     @Override
     public MicroBatch microBatch(List<PackedRow> rows, int padTo, int padId, int multiple, Device device) {
-        return contextParallel == null ? MicroBatch.of(rows, padTo, padId, multiple, device)
+        return contextParallel == null ? ShardingStrategy.super.microBatch(rows, padTo, padId, multiple, device)
                 : contextParallel.microBatch(rows, padTo, padId, multiple, device);
     }
 
     @Override
     public long labelTokens(List<PackedRow> rows, int padTo, int multiple) {
-        return contextParallel == null ? MicroBatch.labelTokens(rows)
+        return contextParallel == null ? ShardingStrategy.super.labelTokens(rows, padTo, multiple)
                 : contextParallel.labelTokens(rows, padTo, multiple);
     }
 

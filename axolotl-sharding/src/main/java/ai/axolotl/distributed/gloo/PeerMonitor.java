@@ -104,6 +104,9 @@ public final class PeerMonitor implements AutoCloseable {
                 prog[r] = Long.parseLong(s.get_to_str(prefix + "progress/" + r));
                 max = Math.max(max, prog[r]);
             }
+            if (!failed.isEmpty()) {
+                rendezvous.noticedFailure(s); // the failed rank, if it serves the store, may now stop serving
+            }
         } catch (RuntimeException e) {
             return me == 0 ? "the rendezvous store is unavailable"
                     : "rank 0 is gone (its rendezvous store does not answer)";
@@ -115,11 +118,6 @@ public final class PeerMonitor implements AutoCloseable {
         }
         StringBuilder b = new StringBuilder();
         if (!failed.isEmpty()) {
-            try (Store s = rendezvous.store().clone()) {
-                rendezvous.noticedFailure(s);
-            } catch (RuntimeException e) {
-                // the failing rank's store is gone already: its message was read, nothing to acknowledge to
-            }
             b.append(String.join("; ", failed));
         }
         if (!dead.isEmpty()) {

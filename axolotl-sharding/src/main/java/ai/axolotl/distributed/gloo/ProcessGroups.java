@@ -156,8 +156,11 @@ public final class ProcessGroups implements Peers, AutoCloseable {
         // keeps rank 0's store up until every rank is done with it; skipped when this rank failed or a group
         // already failed (the peers are gone or stuck in the failed operation, and waiting for them only delays
         // the error)
-        boolean anyFailed = failedHere || world.failed()
-                || groups.values().stream().anyMatch(BackendCollectives::failed);
+        boolean collectiveBroke = world.failed() || groups.values().stream().anyMatch(BackendCollectives::failed);
+        boolean anyFailed = failedHere || collectiveBroke;
+        if (collectiveBroke) {
+            rendezvous.skipFailureGrace(); // the peers are gone or see the same break: nothing to wait for
+        }
         if (!anyFailed) {
             world.barrierBeforeClose();
         }
