@@ -94,17 +94,6 @@ public final class MicroBatch implements AutoCloseable {
             }
             return new Host(b, t, ids, lab, tgt, pos, seg, real);
         }
-
-        /** Targets that count in the loss (not -100). */
-        public long labelTokens() {
-            long n = 0;
-            for (long y : targets) {
-                if (y != -100) {
-                    n++;
-                }
-            }
-            return n;
-        }
     }
 
     /** Pads rows to {@code padTo} (at least the longest row) and builds the tensors. */

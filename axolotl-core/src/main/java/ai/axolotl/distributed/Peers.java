@@ -18,7 +18,7 @@ public interface Peers {
      */
     void agree(String point);
 
-    /** Tells the other ranks this rank failed with {@code message}; best effort, never throws. */
+    /** Tells the other ranks this rank failed with {@code message} (its first line); best effort, never throws. */
     void reportFailure(String message);
 
     /** Records that this rank finished optimizer step {@code step}. */

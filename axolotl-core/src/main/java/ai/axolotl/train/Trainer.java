@@ -295,10 +295,6 @@ public final class Trainer implements AutoCloseable {
         data = new TrainingData(config, dataset, strategy.dataParallelSize());
     }
 
-    private static String firstLine(String s) {
-        return s.lines().findFirst().orElse("");
-    }
-
     /** What every rank must agree on before step 1. */
     private Map<String, String> preflightFacts() {
         Map<String, String> f = new LinkedHashMap<>();
@@ -331,7 +327,7 @@ public final class Trainer implements AutoCloseable {
         } catch (RuntimeException e) {
             // the other ranks stop at their next wait naming this rank, instead of waiting for it in a
             // collective until the timeout; this rank's own error goes up as it is
-            strategy.reportFailure(firstLine(e.getMessage() != null ? e.getMessage() : e.toString()));
+            strategy.reportFailure(e.getMessage() != null ? e.getMessage() : e.toString());
             throw e;
         } finally {
             if (lock != null) {

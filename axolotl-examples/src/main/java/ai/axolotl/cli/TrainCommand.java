@@ -192,8 +192,7 @@ final class TrainCommand implements Callable<Integer> {
                 TrainResult r = stoppingOnSignal(List.of(trainer), trainer::fit);
                 return spec.rank() == 0 ? report(r) : 0;
             } catch (RuntimeException e) { // the other ranks name it instead of waiting for it
-                groups.reportFailure(e.getMessage() != null ? e.getMessage().lines().findFirst().orElse("")
-                        : e.toString());
+                groups.reportFailure(e.getMessage() != null ? e.getMessage() : e.toString());
                 throw e;
             }
         } catch (CollectiveException e) {

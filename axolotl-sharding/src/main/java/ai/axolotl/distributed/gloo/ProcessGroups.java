@@ -136,14 +136,14 @@ public final class ProcessGroups implements Peers, AutoCloseable {
     }
 
     /**
-     * Publishes this rank's failure (the other ranks name it with {@code message} at their next wait) and skips
-     * the closing barrier: the others are not coming to it.
+     * Publishes the first line of this rank's failure (the other ranks name it with that line at their next wait;
+     * native messages carry C++ frames below it) and skips the closing barrier: the others are not coming to it.
      */
     @Override
     public void reportFailure(String message) {
         failedHere = true;
         LOG.debug("rank {} reports its failure to the other ranks: {}", spec().rank(), message);
-        rendezvous.publishFailure(message);
+        rendezvous.publishFailure(message == null ? null : message.lines().findFirst().orElse(""));
     }
 
     @Override
