@@ -30,6 +30,17 @@ public interface ModelUnit {
         return parameters();
     }
 
+    /**
+     * The tensors the unit's forward and backward read that take no gradient and never change (an adapter's
+     * frozen base: its full-precision parameters, and each NF4 weight's storage as bitsandbytes names it:
+     * {@code <weight>} the packed codes, {@code <weight>.absmax}, {@code <weight>.nested_absmax}), by name, a
+     * borrowed tied weight included. Empty for a full fine-tune. A strategy that frees parameters between uses may
+     * shard these too, gathering them around the unit as it does its parameters; it never writes their values.
+     */
+    default Map<String, Tensor> frozenTensors() {
+        return Map.of();
+    }
+
     /** Runs the unit. The input is token ids for the embedding and hidden states otherwise. */
     Tensor forward(Tensor input, ForwardContext ctx);
 }

@@ -8,8 +8,11 @@ import ai.axolotl.data.PackedRow;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.ModelConfig;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.HeldTensorBytes;
+import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -170,6 +173,29 @@ public interface ShardingStrategy extends AutoCloseable {
 
     /** Bytes of model state this rank holds: parameters, gradients, optimizer state. */
     long modelStateBytes();
+
+    /**
+     * Hands {@code model}'s frozen parameters ({@link CausalLm#frozenParameters()}), whole and one at a time, to
+     * {@code sink} on every rank (the caller writes on the main rank only); a collective: every rank calls it. A
+     * strategy that shards the frozen base gathers one tensor at a time.
+     */
+    default void streamFrozenWeights(CausalLm model, WeightSink sink) throws IOException {
+        for (Map.Entry<String, Tensor> e : model.frozenParameters().entrySet()) {
+            sink.accept(e.getKey(), e.getValue());
+        }
+    }
+
+    /**
+     * Bytes of {@code model}'s frozen base this rank holds now (every unit's {@link ModelUnit#frozenTensors()}),
+     * read from the storages: whole on one process and under DDP, this rank's shards under ZeRO-3 and FSDP2.
+     */
+    default long frozenBytesHeld(CausalLm model) {
+        HeldTensorBytes held = new HeldTensorBytes();
+        for (ModelUnit u : model.units()) {
+            u.frozenTensors().values().forEach(held::add);
+        }
+        return held.total();
+    }
 
     /**
      * Starts recording the peaks of what this rank holds during each step, read from the tensors' storages

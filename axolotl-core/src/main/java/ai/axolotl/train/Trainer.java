@@ -510,7 +510,7 @@ public final class Trainer implements AutoCloseable {
                 extra.put("model_state_bytes", strategy.modelStateBytes());
                 extra.put("trainable_parameters", model.parameterCount());
                 if (model instanceof AdaptedModel a) {
-                    extra.put("frozen_base_bytes", a.frozenBaseBytes());
+                    extra.put("frozen_base_bytes", strategy.frozenBytesHeld(a));
                 }
                 List<Double> timed = stepMillis.size() > 3 ? stepMillis.subList(3, stepMillis.size()) : stepMillis;
                 extra.put("median_step_ms", median(timed));
@@ -667,7 +667,7 @@ public final class Trainer implements AutoCloseable {
     /**
      * Streams the trained weights from the strategy to the main rank's writer: PEFT's adapter files for a LoRA
      * run, else the whole HF model (with {@code unfrozen_parameters}, the trained parameters streamed and the
-     * frozen ones written from this rank's copy).
+     * frozen ones streamed after them, gathered where the strategy shards them).
      */
     private void writeModel(Path dir, DType dtype) throws IOException {
         if (model instanceof AdaptedModel a && a.settings().lora()) {
@@ -692,11 +692,11 @@ public final class Trainer implements AutoCloseable {
                         w.accept(name, t);
                     }
                 });
-                if (w != null) {
-                    for (Map.Entry<String, Tensor> e : model.frozenParameters().entrySet()) {
-                        w.accept(e.getKey(), e.getValue());
+                strategy.streamFrozenWeights(model, (name, t) -> {
+                    if (w != null) {
+                        w.accept(name, t);
                     }
-                }
+                });
             }
         } else {
             strategy.writeFullModel(dir, model.config(), dtype);

@@ -266,6 +266,17 @@ public final class ParallelPlan implements ShardingStrategy {
         return layer.modelStateBytes();
     }
 
+    /** The data-parallel layer's frozen base (tensor parallel cut it when the model was sliced). */
+    @Override
+    public void streamFrozenWeights(CausalLm model, WeightSink sink) throws IOException {
+        layer.streamFrozenWeights(sink);
+    }
+
+    @Override
+    public long frozenBytesHeld(CausalLm model) {
+        return layer.frozenBytesHeld();
+    }
+
     @Override
     public void enableMemoryProbe() {
         layer.enableMemoryProbe();

@@ -2,8 +2,11 @@ package ai.axolotl.sharding;
 
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
+import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
+import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.train.UnitHooks;
+import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
 import java.util.Map;
@@ -36,6 +39,29 @@ public interface ParameterPlacement {
      * first data-parallel rank, one at a time in the model's order; a collective over the layer's group.
      */
     void streamWeights(WeightSink sink) throws IOException;
+
+    /**
+     * Hands every frozen parameter of the model ({@link CausalLm#frozenParameters()}), whole over the layer's
+     * group, to {@code sink} on every rank, one at a time; a collective over the layer's group. By default the
+     * frozen base is held whole and handed over as it is.
+     */
+    default void streamFrozenWeights(WeightSink sink) throws IOException {
+        for (Map.Entry<String, Tensor> e : model().frozenParameters().entrySet()) {
+            sink.accept(e.getKey(), e.getValue());
+        }
+    }
+
+    /**
+     * Bytes of this rank's part of the frozen base held now, read from the storages: every unit's frozen tensors
+     * as the model holds them, plus whatever shards of them the layer keeps.
+     */
+    default long frozenBytesHeld() {
+        HeldTensorBytes held = new HeldTensorBytes();
+        for (ModelUnit u : model().units()) {
+            u.frozenTensors().values().forEach(held::add);
+        }
+        return held.total();
+    }
 
     /** Bytes of model state this rank holds now: parameters, gradients, optimizer state. */
     long modelStateBytes();

@@ -85,6 +85,19 @@ class LoraParityTest {
                 .resumeAt(4).assertParity(dir.resolve("hsdp"), 4);
     }
 
+    /**
+     * {@code unfrozen_parameters} (one layer's MLP trained in full, the rest frozen) under FSDP2 and ZeRO-3, which
+     * shard the frozen rest: the exported model (trained and frozen tensors, the frozen ones gathered for the
+     * export) equals one process's.
+     */
+    @Test
+    void unfrozenParametersMatchOneProcessUnderFsdp2AndZeroThree(@TempDir Path dir) throws Exception {
+        String unfrozen = "unfrozen_parameters: ['model.layers.1.mlp']\n";
+        new StrategyTestKit(Strategies::create, unfrozen + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"))
+                .assertParity(dir.resolve("fsdp2"), 2);
+        new StrategyTestKit(Strategies::create, unfrozen + ZeroParityTest.deepspeed(3)).assertParity(dir.resolve("z3"), 2);
+    }
+
     /** LoRA+ (B at 16 x lr, the embedding trained in full at its own rate) under ZeRO-3 and FSDP2. */
     @Test
     void loraPlusMatchesOneProcessUnderZeroThreeAndFsdp2(@TempDir Path dir) throws Exception {

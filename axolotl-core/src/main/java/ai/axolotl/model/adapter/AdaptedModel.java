@@ -17,6 +17,7 @@ import ai.axolotl.model.DecoderModel;
 import ai.axolotl.model.quant.Nf4Projection;
 import ai.axolotl.model.quant.Nf4Tensor;
 import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
@@ -41,8 +42,10 @@ import java.util.Set;
  * <p>What every strategy sees is only the trainable part: {@link #parameters()} and each unit's parameters are the
  * adapter's A and B ({@code <module>.lora_A.weight} {@code [r, in]}, {@code <module>.lora_B.weight}
  * {@code [out, r]}) and the trainable base parameters, so gradient synchronisation, clipping, partitioning, the
- * optimizer and checkpoints cover exactly those; the frozen base ({@link #frozenParameters()}) stays as every rank
- * loaded it and takes no gradient. Under tensor parallelism the adapter is split to match its base projection
+ * optimizer and checkpoints cover exactly those; the frozen base ({@link #frozenParameters()}, and the NF4
+ * storage of quantized weights) takes no gradient, and each unit names the frozen tensors it reads
+ * ({@link ModelUnit#frozenTensors()}) so that ZeRO-3 and FSDP2 can shard them and gather them around the unit.
+ * Under tensor parallelism the adapter is split to match its base projection
  * (column-parallel base: B by output rows, A replicated with a gradient summed over tp; row-parallel base: A by
  * input columns, B replicated and summed), declared through {@link #spec} like any parameter.
  */
@@ -103,7 +106,7 @@ public final class AdaptedModel implements CausalLm {
             Map<String, Tensor> own = trainableOf(unit.parameters());
             Map<String, Tensor> used = trainableOf(unit.usedParameters());
             all.putAll(own);
-            u.add(new AdapterUnit(unit, own, used));
+            u.add(new AdapterUnit(unit, own, used, frozenOf(unit.usedParameters())));
         }
         this.trainable = Collections.unmodifiableMap(all);
         this.units = List.copyOf(u);
@@ -242,6 +245,22 @@ public final class AdaptedModel implements CausalLm {
             }
         }
         return out;
+    }
+
+    /** The frozen tensors behind a unit's parameters: full-precision ones, and each NF4 weight's storage. */
+    private Map<String, Tensor> frozenOf(Map<String, Tensor> unitParameters) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String name : unitParameters.keySet()) {
+            Tensor t = frozen.get(name);
+            if (t != null) {
+                out.put(name, t);
+            }
+            Nf4Tensor q = quantized.get(name);
+            if (q != null) {
+                q.storage().forEach((suffix, s) -> out.put(name + suffix, s));
+            }
+        }
+        return Collections.unmodifiableMap(out);
     }
 
     /** {@code model.layers.0.self_attn.q_proj.weight} -> {@code model.layers.0.self_attn.q_proj}. */
@@ -391,16 +410,17 @@ public final class AdaptedModel implements CausalLm {
         return quantized;
     }
 
-    /** Bytes of the frozen base as held: full-precision tensors plus the NF4 weights (codes and absmax). */
+    /**
+     * Bytes of the frozen base held now, read from the storages ({@link HeldTensorBytes}): full-precision tensors
+     * plus the NF4 weights' codes and absmax. A strategy that shards the base holds part of it elsewhere: ask it
+     * ({@code ShardingStrategy.frozenBytesHeld}).
+     */
     public long frozenBaseBytes() {
-        long b = 0;
-        for (Tensor t : frozen.values()) {
-            b += t.nbytes();
+        HeldTensorBytes held = new HeldTensorBytes();
+        for (ModelUnit u : units) {
+            u.frozenTensors().values().forEach(held::add);
         }
-        for (Nf4Tensor q : quantized.values()) {
-            b += q.bytes();
-        }
-        return b;
+        return held.total();
     }
 
     @Override
@@ -415,8 +435,13 @@ public final class AdaptedModel implements CausalLm {
     }
 
     /** A unit of the inner model whose parameters, to a strategy, are only its trainable ones. */
-    private record AdapterUnit(ModelUnit unit, Map<String, Tensor> own, Map<String, Tensor> used)
-            implements ModelUnit {
+    private record AdapterUnit(ModelUnit unit, Map<String, Tensor> own, Map<String, Tensor> used,
+                               Map<String, Tensor> frozen) implements ModelUnit {
+        @Override
+        public Map<String, Tensor> frozenTensors() {
+            return frozen;
+        }
+
         @Override
         public String name() {
             return unit.name();

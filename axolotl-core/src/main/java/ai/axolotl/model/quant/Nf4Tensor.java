@@ -7,6 +7,9 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * A weight stored as bitsandbytes NF4, bit for bit: the values in row-major order split into blocks of 64, each
  * block's absolute maximum (fp32), each value scaled by the reciprocal of its block's absmax and mapped to the
@@ -128,6 +131,24 @@ public final class Nf4Tensor implements AutoCloseable {
     /** The packed codes: {@code ceil(n / 2)} bytes, the first value of each pair in the high nibble. */
     public Tensor packed() {
         return packed;
+    }
+
+    /**
+     * The tensors this weight is stored in, by the suffix bitsandbytes' state dict gives them after the weight's
+     * name: {@code ""} the packed codes, {@code ".absmax"} the absmax (their 8-bit codes with double
+     * quantization), {@code ".nested_absmax"} the double quantization's scales. A strategy may free and refill
+     * their storage in place between uses (they are read, never written, after quantization).
+     */
+    public Map<String, Tensor> storage() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put("", packed);
+        if (absmax != null) {
+            out.put(".absmax", absmax);
+        } else {
+            out.put(".absmax", nestedCodes);
+            out.put(".nested_absmax", nestedAbsmax);
+        }
+        return out;
     }
 
     /** The shape of the weight. */

@@ -25,10 +25,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -51,6 +53,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     private final Collectives replicateGroup;
     private CausalLm model;
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
+    private final Map<String, FrozenPartition> frozen = new LinkedHashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
     private GradientReducer reducer;
@@ -130,6 +133,39 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         }
         // partitioned parameters start freed (ShardedParameter never fills them); kept ones hold their values
         this.optimizer = new ShardedOptimizer(settings, new ArrayList<>(sharded.values()));
+        if (plan.partitionParameters()) {
+            partitionFrozen(threshold);
+        }
+    }
+
+    /**
+     * Partitions the frozen base (an adapter's) like the parameters, each tensor in its own type (NF4 codes as
+     * bytes): every rank keeps its part of the copy it loaded; tensors within the persistence threshold stay whole.
+     */
+    private void partitionFrozen(long threshold) {
+        for (ModelUnit unit : units) {
+            for (Map.Entry<String, Tensor> e : unit.frozenTensors().entrySet()) {
+                Tensor t = e.getValue();
+                if (!frozen.containsKey(e.getKey()) && t.numel() > threshold && t.numel() > 0) {
+                    frozen.put(e.getKey(), new FrozenPartition(e.getKey(), t, shardGroup.rank(), shardGroup.size()));
+                }
+            }
+        }
+    }
+
+    /** What a unit reads that is gathered around it: its used parameters, then its partitioned frozen tensors. */
+    private List<GatheredTensor> gathered(ModelUnit unit) {
+        List<GatheredTensor> out = new ArrayList<>();
+        for (String name : unit.usedParameters().keySet()) {
+            out.add(sharded.get(name));
+        }
+        for (String name : unit.frozenTensors().keySet()) {
+            FrozenPartition f = frozen.get(name);
+            if (f != null) {
+                out.add(f);
+            }
+        }
+        return out;
     }
 
     @Override
@@ -200,16 +236,15 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         int first = units.indexOf(unit) + direction;
         if (communication.prefetchElements() < 0) {
             if (first >= 0 && first < units.size()) {
-                for (String name : units.get(first).usedParameters().keySet()) {
-                    startPrefetch(sharded.get(name));
+                for (GatheredTensor p : gathered(units.get(first))) {
+                    startPrefetch(p);
                 }
             }
             return;
         }
         for (int i = first; i >= 0 && i < units.size(); i += direction) {
-            for (String name : units.get(i).usedParameters().keySet()) {
-                ShardedParameter p = sharded.get(name);
-                if (p.present() || prefetched.containsKey(name)) {
+            for (GatheredTensor p : gathered(units.get(i))) {
+                if (p.present() || prefetched.containsKey(p.name())) {
                     continue;
                 }
                 if (prefetchedElements + p.numel() > communication.prefetchElements()
@@ -221,7 +256,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         }
     }
 
-    private void startPrefetch(ShardedParameter p) {
+    private void startPrefetch(GatheredTensor p) {
         if (p.present() || prefetched.containsKey(p.name())) {
             return;
         }
@@ -229,7 +264,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         prefetchedElements += p.numel();
     }
 
-    private CollectiveWork startGather(ShardedParameter p) {
+    private CollectiveWork startGather(GatheredTensor p) {
         CollectiveWork w = p.startGather(shardGroup);
         gatheredBytes += p.heldGatheredBytes();
         liveGatheredElements += p.numel();
@@ -238,12 +273,11 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     private void gather(ModelUnit unit) {
-        for (String name : unit.usedParameters().keySet()) {
-            ShardedParameter p = sharded.get(name);
+        for (GatheredTensor p : gathered(unit)) {
             if (p.present()) {
                 continue;
             }
-            CollectiveWork g = prefetched.remove(name);
+            CollectiveWork g = prefetched.remove(p.name());
             if (g == null) {
                 g = startGather(p);
             } else {
@@ -257,15 +291,14 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     private void release(ModelUnit unit) {
-        for (String name : unit.usedParameters().keySet()) {
-            ShardedParameter p = sharded.get(name);
+        for (GatheredTensor p : gathered(unit)) {
             if (!p.keepsFull() && p.present()) {
                 freeGathered(p);
             }
         }
     }
 
-    private void freeGathered(ShardedParameter p) {
+    private void freeGathered(GatheredTensor p) {
         gatheredBytes -= p.heldGatheredBytes();
         liveGatheredElements -= p.numel();
         p.free();
@@ -502,6 +535,41 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         }
     }
 
+    /** Frozen tensors it partitions are gathered one at a time; those it keeps whole are handed over as held. */
+    @Override
+    public void streamFrozenWeights(WeightSink sink) throws IOException {
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (Map.Entry<String, Tensor> e : model.frozenParameters().entrySet()) {
+                FrozenPartition f = frozen.get(e.getKey());
+                if (f == null) {
+                    sink.accept(e.getKey(), e.getValue());
+                } else {
+                    try (Tensor full = f.gatherCopy(shardGroup)) {
+                        sink.accept(e.getKey(), full);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The frozen tensors as the model holds them now (freed ones count nothing) plus this rank's frozen parts. */
+    @Override
+    public long frozenBytesHeld() {
+        HeldTensorBytes held = new HeldTensorBytes();
+        for (ModelUnit u : units) {
+            u.frozenTensors().values().forEach(held::add);
+        }
+        for (FrozenPartition f : frozen.values()) {
+            held.add(f.shard());
+        }
+        return held.total();
+    }
+
+    /** The frozen tensors partitioned over the shard group, by the name their unit gives them. */
+    public Set<String> partitionedFrozenTensors() {
+        return Collections.unmodifiableSet(frozen.keySet());
+    }
+
     /**
      * Model-state bytes this rank holds now, read from the storages of its tensors (each storage once): parameters
      * kept whole, full gradients still in the parameters, the fp32 master and gradient partitions, and the
@@ -588,6 +656,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
             optimizer.close();
         }
         sharded.values().forEach(ShardedParameter::close);
+        frozen.values().forEach(FrozenPartition::close);
     }
 
 }

@@ -23,7 +23,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * free and a new gather reads the gathered values without the forward being run again (what FSDP2 does by
  * resizing the unsharded storage).
  */
-public final class ShardedParameter implements AutoCloseable {
+public final class ShardedParameter implements GatheredTensor, AutoCloseable {
     private final String name;
     private final Tensor param;
     private final long[] shape;
@@ -144,11 +144,13 @@ public final class ShardedParameter implements AutoCloseable {
     }
 
     /** True when the full parameter always stays in the model. */
+    @Override
     public boolean keepsFull() {
         return keepFull;
     }
 
     /** HF name. */
+    @Override
     public String name() {
         return name;
     }
@@ -159,6 +161,7 @@ public final class ShardedParameter implements AutoCloseable {
     }
 
     /** Elements of the full parameter. */
+    @Override
     public long numel() {
         return numel;
     }
@@ -184,11 +187,13 @@ public final class ShardedParameter implements AutoCloseable {
     }
 
     /** True while the full parameter's values are in the model's tensor. */
+    @Override
     public boolean present() {
         return present;
     }
 
     /** Bytes the gathered parameter's storage holds now, read from the storage itself (0 while freed). */
+    @Override
     public long heldGatheredBytes() {
         try (Storage s = flat.storage()) {
             return s.nbytes();
@@ -199,6 +204,7 @@ public final class ShardedParameter implements AutoCloseable {
      * Starts gathering every rank's shard into the parameter's own storage (allocating it again if it was
      * freed); {@link #install} waits for it.
      */
+    @Override
     public CollectiveWork startGather(Collectives group) {
         if (!allocated) {
             try (Storage s = flat.storage(); DataPtr data = s.allocator()._allocate(flatBytes)) {
@@ -213,6 +219,7 @@ public final class ShardedParameter implements AutoCloseable {
     }
 
     /** Waits for a gather started by {@link #startGather}; the parameter then holds the full values. */
+    @Override
     public void install(CollectiveWork gather) {
         gather.await();
         present = true;
@@ -223,6 +230,7 @@ public final class ShardedParameter implements AutoCloseable {
      * autograd saved) keeps its identity with zero bytes until the next {@link #startGather}. Parameters kept
      * full are never freed.
      */
+    @Override
     public void free() {
         if (keepFull || !allocated) {
             return;
