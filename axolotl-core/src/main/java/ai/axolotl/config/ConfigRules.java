@@ -56,11 +56,6 @@ final class ConfigRules {
             errors.add(new ConfigError("unfrozen_parameters", "unsupported feature: unfrozen_parameters with "
                     + "tensor_parallel_size > 1 (the export of a partly frozen model gathers only what trains)"));
         }
-        if (a.quantizedBase() && c.parallel().tensorParallelSize() > 1) {
-            errors.add(new ConfigError("load_in_4bit", "unsupported feature: a 4-bit base with "
-                    + "tensor_parallel_size > 1 (quantizing tensor-parallel slices is not built; every data-parallel "
-                    + "layer composes with QLoRA)"));
-        }
         checkParallel(c, errors, warnings);
     }
 

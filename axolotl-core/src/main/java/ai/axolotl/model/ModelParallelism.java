@@ -74,6 +74,19 @@ public interface ModelParallelism {
         return CausalLmLoss.alignedSum(logits, targets);
     }
 
+    /**
+     * The whole tensor from every rank's {@code slice} concatenated along {@code dim} in rank order, a new tensor
+     * the caller closes; a collective over the tensor-parallel group (every rank calls it with its slice of the
+     * same tensor). QLoRA quantizes the whole weight this way, one projection at a time, so that each rank's NF4
+     * slice is the one-process quantization's.
+     */
+    default Tensor gatherWhole(Tensor slice, int dim) {
+        if (size() == 1) {
+            return slice.clone();
+        }
+        throw new UnsupportedOperationException("this parallelism cannot gather a whole tensor");
+    }
+
     /** Rows of a micro-batch's sequence must be a multiple of this (sequence parallel splits them evenly). */
     default int sequenceMultiple() {
         return 1;

@@ -98,6 +98,18 @@ class LoraParityTest {
         new StrategyTestKit(Strategies::create, unfrozen + ZeroParityTest.deepspeed(3)).assertParity(dir.resolve("z3"), 2);
     }
 
+    /**
+     * QLoRA with tensor parallel: every rank quantizes each whole projection (gathered over tp) and keeps its slice
+     * of the codes and decoded absmax, so its dequantized slice is exactly the one-process one's; the kit's model
+     * cuts blocks (row-parallel slices of 16 and 24 columns), and FSDP2 then shards those slices' bytes.
+     */
+    @Test
+    void qloraUnderTensorParallelMatchesOneProcess(@TempDir Path dir) throws Exception {
+        new StrategyTestKit(Strategies::create, QLORA).tensorParallel(2).assertParity(dir.resolve("tp"), 2);
+        new StrategyTestKit(Strategies::create, QLORA + Fsdp2ParityTest.fsdp("  reshard_after_forward: true\n"))
+                .tensorParallel(2).resumeAt(4).assertParity(dir.resolve("fsdp2-tp"), 4);
+    }
+
     /** LoRA+ (B at 16 x lr, the embedding trained in full at its own rate) under ZeRO-3 and FSDP2. */
     @Test
     void loraPlusMatchesOneProcessUnderZeroThreeAndFsdp2(@TempDir Path dir) throws Exception {

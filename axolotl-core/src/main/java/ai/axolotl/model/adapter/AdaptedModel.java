@@ -150,7 +150,7 @@ public final class AdaptedModel implements CausalLm {
                 for (Map.Entry<String, Tensor> e : base.parameters().entrySet()) {
                     String name = e.getKey();
                     if (name.endsWith("_proj.weight") && !trainableBase.contains(name)) {
-                        quantized.put(name, Nf4Tensor.quantize(e.getValue(), true));
+                        quantized.put(name, quantize(e.getValue(), config.spec(name), parallel));
                         e.getValue().requires_grad_(false);
                         try (Tensor empty = torch.empty(new long[] {0}, Tensors.optionsOn(
                                 e.getValue().scalar_type(), e.getValue()), null)) {
@@ -161,6 +161,21 @@ public final class AdaptedModel implements CausalLm {
             }
         }
         return new AdaptedModel(base, settings, targets, trainableBase, adapters, quantized);
+    }
+
+    /**
+     * The NF4 form of a frozen projection weight as one process quantizes it: under tensor parallelism the whole
+     * weight is gathered over the group (one projection at a time), quantized, and cut to this rank's slice
+     * ({@link Nf4Tensor#slice}), so every rank's dequantized slice is exactly the slice of the one-process one.
+     */
+    private static Nf4Tensor quantize(Tensor local, ParameterSpec spec, ModelParallelism parallel) {
+        int dim = spec.tensorParallel().shardDim();
+        if (parallel.size() == 1 || dim < 0) {
+            return Nf4Tensor.quantize(local, true);
+        }
+        try (Tensor whole = parallel.gatherWhole(local, dim); Nf4Tensor q = Nf4Tensor.quantize(whole, true)) {
+            return q.slice(dim, parallel.rank(), parallel.size());
+        }
     }
 
     /**

@@ -1,12 +1,15 @@
 package ai.axolotl.model.quant;
 
 import ai.axolotl.runtime.Tensors;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.T_TensorTensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -22,6 +25,11 @@ import java.util.Map;
  * CUDA's kernel gives code 0 there. Both dequantize to zero.
  *
  * <p>The packed bytes are only ever copied as bytes, never through a float op.
+ *
+ * <p>A tensor-parallel rank holds a {@link #slice} of a weight quantized whole: its elements' codes, packed in the
+ * slice's own row-major order, and the whole weight's decoded fp32 absmax once per run of the slice's elements that
+ * lie in one block of the whole (a segment, its length a byte). It dequantizes to exactly the slice of the whole
+ * weight's dequantization, at 4 + 40/64 bits per weight when the slice's rows are whole blocks.
  */
 public final class Nf4Tensor implements AutoCloseable {
     /** Values per block. */
@@ -48,9 +56,16 @@ public final class Nf4Tensor implements AutoCloseable {
     private final Tensor nestedCodes;
     private final Tensor nestedAbsmax;
     private final float offset;
+    private final Tensor segmentAbsmax;
+    private final Tensor segmentLengths;
 
     private Nf4Tensor(long[] shape, long numel, Tensor packed, Tensor absmax, Tensor nestedCodes, Tensor nestedAbsmax,
                       float offset) {
+        this(shape, numel, packed, absmax, nestedCodes, nestedAbsmax, offset, null, null);
+    }
+
+    private Nf4Tensor(long[] shape, long numel, Tensor packed, Tensor absmax, Tensor nestedCodes, Tensor nestedAbsmax,
+                      float offset, Tensor segmentAbsmax, Tensor segmentLengths) {
         this.shape = shape.clone();
         this.numel = numel;
         this.packed = packed;
@@ -58,6 +73,8 @@ public final class Nf4Tensor implements AutoCloseable {
         this.nestedCodes = nestedCodes;
         this.nestedAbsmax = nestedAbsmax;
         this.offset = offset;
+        this.segmentAbsmax = segmentAbsmax;
+        this.segmentLengths = segmentLengths;
     }
 
     /** The 16 NF4 values (index = code). */
@@ -105,8 +122,51 @@ public final class Nf4Tensor implements AutoCloseable {
         return BlockQuantizer.table(values, like);
     }
 
-    /** The per-block absmax in fp32: stored, or decoded from the double quantization. */
+    /**
+     * Rank {@code rank}'s slice of this 2-D weight cut into {@code size} equal parts along {@code dim} (0: rows, a
+     * column-parallel projection's; 1: columns, a row-parallel one's), holding the codes of its elements and the
+     * whole weight's decoded absmax per segment; any slice width works (a block of the whole may span slices).
+     *
+     * @throws IllegalArgumentException when the weight is not 2-D or {@code size} does not divide the dimension
+     */
+    public Nf4Tensor slice(int dim, int rank, int size) {
+        if (shape.length != 2 || segmentAbsmax != null || shape[dim] % size != 0) {
+            throw new IllegalArgumentException("cannot cut an NF4 weight of shape " + Arrays.toString(shape)
+                    + " into " + size + " along dimension " + dim);
+        }
+        long n = shape[dim] / size;
+        long[] sliceShape = shape.clone();
+        sliceShape[dim] = n;
+        try (Tensor all = BlockQuantizer.unpack4(packed);
+             Tensor codes = all.narrow(0, 0, numel);
+             Tensor grid = codes.view(shape[0], shape[1]);
+             Tensor part = grid.narrow(dim, rank * n, n);
+             Tensor mine = part.contiguous();
+             Tensor flat = mine.view(-1);
+             Tensor index = torch.arange(new Scalar(numel), Tensors.optionsOn(ScalarType.Long, packed));
+             Tensor indexGrid = index.view(shape[0], shape[1]);
+             Tensor indexPart = indexGrid.narrow(dim, rank * n, n);
+             Tensor indexMine = indexPart.contiguous();
+             Tensor indexFlat = indexMine.view(-1);
+             Tensor blocks = indexFlat.__rshift__(new Scalar(6)); // BLOCK = 64
+             LongOptional noDim = new LongOptional();
+             T_TensorTensorTensor_T runs = torch.unique_consecutive(blocks, false, true, noDim);
+             Tensor blockOfSegment = runs.get0();
+             Tensor lengths = runs.get2();
+             Tensor whole = absmax()) {
+            return new Nf4Tensor(sliceShape, flat.numel(), BlockQuantizer.pack4(flat, 7), null, null, null, 0f,
+                    whole.index_select(0, blockOfSegment), lengths.to(ScalarType.Byte)); // 1..64 fits a byte
+        }
+    }
+
+    /**
+     * The per-block absmax in fp32: stored, or decoded from the double quantization; for a {@link #slice}, one per
+     * segment.
+     */
     public Tensor absmax() {
+        if (segmentAbsmax != null) {
+            return segmentAbsmax.clone();
+        }
         if (absmax != null) {
             return absmax.clone();
         }
@@ -119,6 +179,18 @@ public final class Nf4Tensor implements AutoCloseable {
 
     /** The weight in {@code type}, computed in fp32: {@code NF4[code] * absmax[block]}, reshaped. */
     public Tensor dequantize(ScalarType type) {
+        if (segmentAbsmax != null) {
+            try (Tensor table = onDevice(NF4, packed);
+                 Tensor all = BlockQuantizer.unpack4(packed);
+                 Tensor codes = all.narrow(0, 0, numel);
+                 Tensor vals = table.index_select(0, codes);
+                 Tensor repeats = segmentLengths.to(ScalarType.Long);
+                 Tensor scales = segmentAbsmax.repeat_interleave(repeats);
+                 Tensor w = vals.mul(scales);
+                 Tensor shaped = w.view(shape)) {
+                return shaped.to(type);
+            }
+        }
         try (Tensor table = onDevice(NF4, packed);
              Tensor codes = BlockQuantizer.unpack4(packed);
              Tensor amax = absmax();
@@ -136,13 +208,17 @@ public final class Nf4Tensor implements AutoCloseable {
     /**
      * The tensors this weight is stored in, by the suffix bitsandbytes' state dict gives them after the weight's
      * name: {@code ""} the packed codes, {@code ".absmax"} the absmax (their 8-bit codes with double
-     * quantization), {@code ".nested_absmax"} the double quantization's scales. A strategy may free and refill
+     * quantization), {@code ".nested_absmax"} the double quantization's scales; a {@link #slice} has
+     * {@code ".absmax"} per segment and {@code ".segments"}, their lengths. A strategy may free and refill
      * their storage in place between uses (they are read, never written, after quantization).
      */
     public Map<String, Tensor> storage() {
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put("", packed);
-        if (absmax != null) {
+        if (segmentAbsmax != null) {
+            out.put(".absmax", segmentAbsmax);
+            out.put(".segments", segmentLengths);
+        } else if (absmax != null) {
             out.put(".absmax", absmax);
         } else {
             out.put(".absmax", nestedCodes);
@@ -159,7 +235,9 @@ public final class Nf4Tensor implements AutoCloseable {
     /** Bytes held: packed codes, absmax (or their codes, scales and the offset). */
     public long bytes() {
         long b = packed.nbytes();
-        if (absmax != null) {
+        if (segmentAbsmax != null) {
+            b += segmentAbsmax.nbytes() + segmentLengths.nbytes();
+        } else if (absmax != null) {
             b += absmax.nbytes();
         } else {
             b += nestedCodes.nbytes() + nestedAbsmax.nbytes() + 4;
@@ -176,6 +254,10 @@ public final class Nf4Tensor implements AutoCloseable {
         if (nestedCodes != null) {
             nestedCodes.close();
             nestedAbsmax.close();
+        }
+        if (segmentAbsmax != null) {
+            segmentAbsmax.close();
+            segmentLengths.close();
         }
     }
 }

@@ -147,4 +147,38 @@ class Nf4TensorTest {
             assertThat(unsigned[i]).isGreaterThan(unsigned[i - 1]);
         }
     }
+
+    /**
+     * A tensor-parallel slice of a weight quantized whole dequantizes to exactly the slice of the whole one's
+     * dequantization (bit for bit), by rows and by columns, with widths that cut blocks (40 columns: blocks span
+     * rows; 10 columns: a block spans slices), and costs 4 + 40/64 bits per weight when rows are whole blocks.
+     */
+    @Test
+    void aSliceOfAWholeQuantizationDequantizesToTheSliceBitForBit() {
+        try (PointerScope scope = new PointerScope()) {
+            torch.manual_seed(5);
+            Tensor w = torch.randn(48, 40);
+            Nf4Tensor whole = Nf4Tensor.quantize(w, true);
+            Tensor all = whole.dequantize(ScalarType.Float);
+            for (int dim = 0; dim < 2; dim++) {
+                for (int size : new int[] {2, 4}) {
+                    long n = w.size(dim) / size;
+                    for (int rank = 0; rank < size; rank++) {
+                        Nf4Tensor slice = whole.slice(dim, rank, size);
+                        Tensor expected = all.narrow(dim, rank * n, n).contiguous();
+                        Tensor got = slice.dequantize(ScalarType.Float);
+                        assertThat(got.shape()).containsExactly(expected.shape());
+                        assertThat(torch.equal(got, expected)).as("dim " + dim + " size " + size + " rank " + rank)
+                                .isTrue();
+                    }
+                }
+            }
+            Tensor big = torch.randn(64, 256);
+            Nf4Tensor q = Nf4Tensor.quantize(big, true);
+            Nf4Tensor cols = q.slice(1, 1, 2);
+            assertThat(8.0 * cols.bytes() / cols.dequantize(ScalarType.Float).numel()).isCloseTo(4.625,
+                    within(0.001));
+            assertThat(cols.storage()).containsOnlyKeys("", ".absmax", ".segments");
+        }
+    }
 }

@@ -51,6 +51,11 @@ public final class TensorParallelRegions implements ModelParallelism {
         return group.rank();
     }
 
+    @Override
+    public Tensor gatherWhole(Tensor slice, int dim) {
+        return group.allGatherAlong(slice, dim);
+    }
+
     /** What the regions have sent so far. */
     public ActivationTraffic traffic() {
         return traffic;
