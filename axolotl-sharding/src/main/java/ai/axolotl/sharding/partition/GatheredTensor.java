@@ -5,7 +5,7 @@ import ai.axolotl.distributed.Collectives;
 
 /**
  * A tensor of the model spread over the shard group and gathered, in place, around the units that read it: a
- * trainable parameter ({@link ShardedParameter}) or a frozen tensor ({@link FrozenPartition}). The unit hooks
+ * trainable parameter ({@link ShardedParameter}) or a unit's frozen tensors ({@link FrozenGroup}). The unit hooks
  * gather, prefetch and free both alike.
  */
 interface GatheredTensor {

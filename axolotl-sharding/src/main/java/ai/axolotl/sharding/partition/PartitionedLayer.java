@@ -53,7 +53,8 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     private final Collectives replicateGroup;
     private CausalLm model;
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
-    private final Map<String, FrozenPartition> frozen = new LinkedHashMap<>();
+    private final Map<String, FrozenGroup> frozenGroupOf = new LinkedHashMap<>();
+    private final List<FrozenGroup> frozenGroups = new ArrayList<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
     private GradientReducer reducer;
@@ -139,30 +140,38 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     }
 
     /**
-     * Partitions the frozen base (an adapter's) like the parameters, each tensor in its own type (NF4 codes as
-     * bytes): every rank keeps its part of the copy it loaded; tensors within the persistence threshold stay whole.
+     * Partitions the frozen base (an adapter's) over the shard group: each unit's frozen tensors above the
+     * persistence threshold as one {@link FrozenGroup} of raw bytes (one gather per unit; NF4 codes and fp32 alike),
+     * a tied tensor in the group of the first unit that reads it; every rank keeps its part of the copy it loaded.
      */
     private void partitionFrozen(long threshold) {
         for (ModelUnit unit : units) {
+            Map<String, Tensor> members = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : unit.frozenTensors().entrySet()) {
                 Tensor t = e.getValue();
-                if (!frozen.containsKey(e.getKey()) && t.numel() > threshold && t.numel() > 0) {
-                    frozen.put(e.getKey(), new FrozenPartition(e.getKey(), t, shardGroup.rank(), shardGroup.size()));
+                if (!frozenGroupOf.containsKey(e.getKey()) && t.numel() > threshold && t.numel() > 0) {
+                    members.put(e.getKey(), t);
                 }
+            }
+            if (!members.isEmpty()) {
+                FrozenGroup g = new FrozenGroup("frozen:" + unit.name(), members, shardGroup.rank(),
+                        shardGroup.size());
+                frozenGroups.add(g);
+                members.keySet().forEach(n -> frozenGroupOf.put(n, g));
             }
         }
     }
 
-    /** What a unit reads that is gathered around it: its used parameters, then its partitioned frozen tensors. */
+    /** What a unit reads that is gathered around it: its used parameters, then the groups of its frozen tensors. */
     private List<GatheredTensor> gathered(ModelUnit unit) {
         List<GatheredTensor> out = new ArrayList<>();
         for (String name : unit.usedParameters().keySet()) {
             out.add(sharded.get(name));
         }
         for (String name : unit.frozenTensors().keySet()) {
-            FrozenPartition f = frozen.get(name);
-            if (f != null) {
-                out.add(f);
+            FrozenGroup g = frozenGroupOf.get(name);
+            if (g != null && !out.contains(g)) {
+                out.add(g);
             }
         }
         return out;
@@ -538,17 +547,32 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     /** Frozen tensors it partitions are gathered one at a time; those it keeps whole are handed over as held. */
     @Override
     public void streamFrozenWeights(WeightSink sink) throws IOException {
+        Map<String, Tensor> frozenParameters = model.frozenParameters();
+        // in the model's order (the writer expects it): a group is gathered once, when its first member comes up,
+        // and each member's copy is closed as soon as it is handed over
+        Map<String, Tensor> gatheredCopies = new LinkedHashMap<>();
         try (NoGradGuard g = new NoGradGuard()) {
-            for (Map.Entry<String, Tensor> e : model.frozenParameters().entrySet()) {
-                FrozenPartition f = frozen.get(e.getKey());
-                if (f == null) {
+            for (Map.Entry<String, Tensor> e : frozenParameters.entrySet()) {
+                FrozenGroup group = frozenGroupOf.get(e.getKey());
+                if (group == null) {
                     sink.accept(e.getKey(), e.getValue());
-                } else {
-                    try (Tensor full = f.gatherCopy(shardGroup)) {
-                        sink.accept(e.getKey(), full);
+                    continue;
+                }
+                if (!gatheredCopies.containsKey(e.getKey())) {
+                    for (Map.Entry<String, Tensor> c : group.gatherCopies(shardGroup).entrySet()) {
+                        if (frozenParameters.containsKey(c.getKey())) {
+                            gatheredCopies.put(c.getKey(), c.getValue());
+                        } else {
+                            c.getValue().close();
+                        }
                     }
                 }
+                try (Tensor full = gatheredCopies.remove(e.getKey())) {
+                    sink.accept(e.getKey(), full);
+                }
             }
+        } finally {
+            gatheredCopies.values().forEach(Tensor::close);
         }
     }
 
@@ -559,15 +583,15 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         for (ModelUnit u : units) {
             u.frozenTensors().values().forEach(held::add);
         }
-        for (FrozenPartition f : frozen.values()) {
-            held.add(f.shard());
+        for (FrozenGroup g : frozenGroups) {
+            held.add(g.shard());
         }
         return held.total();
     }
 
     /** The frozen tensors partitioned over the shard group, by the name their unit gives them. */
     public Set<String> partitionedFrozenTensors() {
-        return Collections.unmodifiableSet(frozen.keySet());
+        return Collections.unmodifiableSet(frozenGroupOf.keySet());
     }
 
     /**
@@ -656,7 +680,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
             optimizer.close();
         }
         sharded.values().forEach(ShardedParameter::close);
-        frozen.values().forEach(FrozenPartition::close);
+        frozenGroups.forEach(FrozenGroup::close);
     }
 
 }
