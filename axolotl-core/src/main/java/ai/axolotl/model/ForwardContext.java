@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,8 +26,36 @@ public final class ForwardContext implements AutoCloseable {
     private final Map<Integer, Tensor> masks = new LinkedHashMap<>();
     private final Map<Rope, Tensor[]> tables = new LinkedHashMap<>();
     private final ScalarType computeType;
-    private final List<GraphCut> cuts = new ArrayList<>();
+    private final List<GraphCut> cuts;
+    private final List<BlockState> blocks = new ArrayList<>();
+    private final ForwardContext parent;
     private Long dropoutSeed;
+
+    /**
+     * A run of a context-parallel shard's queries with consecutive global indices (one chunk of the row) and the
+     * keys it may see at all: those not after its last query, as indices into the gathered keys. Attending block by
+     * block over only those keys ({@link #forBlock}) computes what attending over every key with the whole mask
+     * computes, without the scores of keys that are masked for every query of the block.
+     *
+     * @param start the block's first query in the shard
+     * @param length its queries
+     * @param keys [n] int64 indices of its keys in the gathered order
+     */
+    public record QueryBlock(long start, long length, Tensor keys) {}
+
+    /** A block and its masks by key window. */
+    private record BlockState(QueryBlock block, Map<Integer, Tensor> masks) {}
+
+    /** A view of {@code parent} whose masks are one block's (what {@link #forBlock} returns). */
+    private ForwardContext(ForwardContext parent, Map<Integer, Tensor> blockMasks) {
+        this.config = parent.config;
+        this.computeType = parent.computeType;
+        this.cuts = parent.cuts;
+        this.parent = parent;
+        this.masks.putAll(blockMasks);
+        this.tables.putAll(parent.tables);
+        this.dropoutSeed = parent.dropoutSeed;
+    }
 
     /**
      * @param positionIds [B, T] long positions, restarting at 0 for each packed sample
@@ -51,9 +80,26 @@ public final class ForwardContext implements AutoCloseable {
                           Tensor keySegments, ModelConfig config, ScalarType computeType) {
         this.config = config;
         this.computeType = computeType;
+        this.cuts = new ArrayList<>();
+        this.parent = null;
+        if (queryIndex != null && keyIndex != null) {
+            findBlocks(queryIndex, keyIndex);
+        }
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             int window = config.window(layer);
-            if (!masks.containsKey(window)) {
+            for (BlockState b : blocks) {
+                b.masks().computeIfAbsent(window, w -> {
+                    QueryBlock qb = b.block();
+                    try (Tensor qs = segmentIds.narrow(1, qb.start(), qb.length());
+                         Tensor ks = (keySegments == null ? segmentIds : keySegments).index_select(1, qb.keys());
+                         Tensor qi = queryIndex.narrow(1, qb.start(), qb.length());
+                         Tensor ki = keyIndex.index_select(1, qb.keys());
+                         Tensor visible = mask(qs, ks, qi, ki, w)) {
+                        return additive(visible, computeType);
+                    }
+                });
+            }
+            if (blocks.isEmpty() && !masks.containsKey(window)) {
                 try (Tensor visible = queryIndex == null ? mask(segmentIds, window)
                         : mask(segmentIds, keySegments, queryIndex, keyIndex, window)) {
                     masks.put(window, additive(visible, computeType));
@@ -63,6 +109,50 @@ public final class ForwardContext implements AutoCloseable {
             if (!tables.containsKey(rope)) {
                 tables.put(rope, RotaryEmbedding.cosSin(positionIds, config.headDim(), rope, computeType));
             }
+        }
+    }
+
+    /**
+     * Splits the shard's queries into runs of consecutive global indices of at most half its queries (the
+     * head-tail sharder's two chunks, which are adjacent on the middle ranks) and gives each the gathered keys not
+     * after its last query; none when no run can drop a key (nothing to trim).
+     */
+    private void findBlocks(Tensor queryIndex, Tensor keyIndex) {
+        long[] q = Tensors.toLongArray(queryIndex);
+        long[] k = Tensors.toLongArray(keyIndex);
+        List<long[]> runs = new ArrayList<>();
+        int most = (q.length + 1) / 2; // a head-tail shard is two chunks, adjacent on the middle ranks
+        int start = 0;
+        for (int i = 1; i <= q.length; i++) {
+            if (i == q.length || q[i] != q[i - 1] + 1 || i - start == most) {
+                runs.add(new long[] {start, i - start, q[i - 1]});
+                start = i;
+            }
+        }
+        List<long[]> selections = new ArrayList<>();
+        boolean trims = false;
+        for (long[] run : runs) {
+            long[] sel = new long[k.length];
+            int n = 0;
+            for (int j = 0; j < k.length; j++) {
+                if (k[j] <= run[2]) {
+                    sel[n++] = j;
+                }
+            }
+            sel = Arrays.copyOf(sel, n);
+            trims |= sel.length < k.length;
+            selections.add(sel);
+        }
+        if (!trims) {
+            return;
+        }
+        for (int b = 0; b < runs.size(); b++) {
+            long[] sel = selections.get(b);
+            Tensor keys;
+            try (Tensor host = Tensors.longs(sel, sel.length)) {
+                keys = host.to(queryIndex.device(), ScalarType.Long);
+            }
+            blocks.add(new BlockState(new QueryBlock(runs.get(b)[0], runs.get(b)[1], keys), new LinkedHashMap<>()));
         }
     }
 
@@ -135,6 +225,9 @@ public final class ForwardContext implements AutoCloseable {
      * (evaluation) nothing is dropped.
      */
     public ForwardContext withDropout(long seed) {
+        if (parent != null) {
+            throw new IllegalStateException("a block's context takes the micro-batch's dropout seed");
+        }
         this.dropoutSeed = seed;
         return this;
     }
@@ -149,7 +242,30 @@ public final class ForwardContext implements AutoCloseable {
      * -inf elsewhere (every query sees at least itself, so no row is all -inf).
      */
     public Tensor mask(int layer) {
+        if (!blocks.isEmpty()) {
+            throw new IllegalStateException("this context attends block by block: use queryBlocks() and forBlock()");
+        }
         return masks.get(config.window(layer));
+    }
+
+    /**
+     * The blocks a context-parallel shard's attention runs in (each query chunk over only the keys it may see),
+     * empty for a whole row or when no chunk can drop a key.
+     */
+    public List<QueryBlock> queryBlocks() {
+        List<QueryBlock> out = new ArrayList<>();
+        for (BlockState b : blocks) {
+            out.add(b.block());
+        }
+        return out;
+    }
+
+    /**
+     * The context block {@code i}'s queries attend in: this one, with {@link #mask} the block's [B, 1, Tq_i, Tk_i]
+     * (the one-process mask restricted to the block's queries and keys). It records cuts here and needs no close.
+     */
+    public ForwardContext forBlock(int i) {
+        return new ForwardContext(this, blocks.get(i).masks());
     }
 
     /** [B, 1, T, head_dim] cosines of layer {@code layer}'s rotary angles. */
@@ -199,6 +315,13 @@ public final class ForwardContext implements AutoCloseable {
 
     @Override
     public void close() {
+        if (parent != null) {
+            return; // a block's view owns nothing
+        }
+        for (BlockState b : blocks) {
+            b.block().keys().close();
+            b.masks().values().forEach(Tensor::close);
+        }
         for (GraphCut c : takeCuts()) {
             c.source().close();
             c.leaf().close();

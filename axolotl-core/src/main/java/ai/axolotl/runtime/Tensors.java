@@ -100,6 +100,15 @@ public final class Tensors {
         return Tensor.create(values, shape);
     }
 
+    /** Copies a tensor's elements (any shape and device, converted to int64) into a Java array. */
+    public static long[] toLongArray(Tensor t) {
+        try (Tensor host = t.detach().cpu(); Tensor c = host.to(ScalarType.Long).contiguous()) {
+            long[] out = new long[(int) c.numel()];
+            c.data_ptr_long().get(out);
+            return out;
+        }
+    }
+
     /** Copies a tensor's elements (any shape and device, converted to float32) into a Java array. */
     public static float[] toFloatArray(Tensor t) {
         try (Tensor host = t.detach().cpu(); Tensor c = host.to(ScalarType.Float).contiguous()) {

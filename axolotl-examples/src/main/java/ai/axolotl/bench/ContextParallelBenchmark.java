@@ -96,9 +96,11 @@ public final class ContextParallelBenchmark {
                         / 1000)));
                 r.put("tokens_per_s_per_cp_rank", round3(t / 2.0 / (((Number) cp.get("median_step_ms"))
                         .doubleValue() / 1000)));
-                // dense attention: each rank's queries against every key of the row
+                // one process: every query against every key of the row (masked); a cp rank: each of its two
+                // chunks against only the keys up to its end, (2cp + 1) / 4cp of its dense t/2 x t
                 r.put("attention_pairs_per_layer_head_single", (long) t * t);
-                r.put("attention_pairs_per_layer_head_per_cp_rank", (long) t / 2 * t);
+                r.put("attention_pairs_per_layer_head_per_cp_rank_dense", (long) t / 2 * t);
+                r.put("attention_pairs_per_layer_head_per_cp_rank", (long) t / 2 * t * 5 / 8);
                 r.put("kv_elements_per_gather_analytic", (long) t * 2 * config.numKeyValueHeads() * config.headDim());
                 runs.put(Integer.toString(t), r);
             }

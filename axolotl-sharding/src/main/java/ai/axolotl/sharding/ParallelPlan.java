@@ -292,6 +292,8 @@ public final class ParallelPlan implements ShardingStrategy {
             m.put("cp_kv_reduce_scatters", contextParallel.kernel().reduceScatters());
             m.put("cp_kv_reduced_elements", contextParallel.kernel().reducedElements());
             m.put("cp_kv_collective_ms", contextParallel.kernel().collectiveMillis());
+            m.put("cp_attention_scores", contextParallel.kernel().attendedScores());
+            m.put("cp_attention_dense_scores", contextParallel.kernel().denseScores());
         }
         return m;
     }

@@ -148,7 +148,8 @@ class ContextParallelParityTest {
     /**
      * Only key/value heads travel: per micro-batch each layer all-gathers [B, 2 x kv_heads, T, head_dim] once (once
      * more when recomputed) and reduce-scatters its gradient once; the elements match that count exactly (the
-     * kit's model: 2 layers, 2 kv heads of 8 against 4 query heads).
+     * kit's model: 2 layers, 2 kv heads of 8 against 4 query heads). Each query chunk computes the scores of only
+     * the keys up to its end: 0.625 of the dense scores on both ranks.
      */
     @Test
     void keysAndValuesAreTheOnlyTrafficCountedAsTheyRun(@TempDir Path dir) throws Exception {
@@ -168,7 +169,7 @@ class ContextParallelParityTest {
                             GatheredKvAttention k = ((ParallelPlan) s).contextParallel()
                                     .map(ContextParallelism::kernel).orElseThrow();
                             n[0] = new long[] {k.gathers(), k.gatheredElements(), k.reduceScatters(),
-                                k.reducedElements()};
+                                k.reducedElements(), k.attendedScores(), k.denseScores()};
                         }
                     }
                 };
@@ -191,6 +192,9 @@ class ContextParallelParityTest {
                         n[0] * perToken * 48);
                 assertThat(n[1]).as("one gathered tensor per reduce-scatter (recompute: one more)")
                         .isEqualTo(n[3] * (recompute ? 2 : 1));
+                // each chunk against only the keys up to its end: (2cp + 1) / 4cp of the dense scores at cp 2
+                assertThat(n[4]).as("attention scores computed").isPositive();
+                assertThat((double) n[4] / n[5]).as("trimmed against dense scores").isEqualTo(0.625);
             }
             System.out.printf("cp 2, recompute %s: %d gathers of %d elements, %d reduce-scatters per rank in 2 steps"
                     + "%n", recompute, counts.get(0)[0], counts.get(0)[1], counts.get(0)[2]);

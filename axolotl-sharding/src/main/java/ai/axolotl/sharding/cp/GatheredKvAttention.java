@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -18,6 +19,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * later token. The gather is a {@link ai.axolotl.model.GraphCut}: in backward the gathered keys' and values'
  * gradient (every rank's queries' contributions) is reduce-scattered in fp32, each rank keeping its own tokens',
  * and backward continues from the local keys and values. Under activation checkpointing the recompute gathers again.
+ * Each of the rank's query chunks attends over only the keys not after its last query
+ * ({@link ForwardContext#queryBlocks()}): with head-tail chunks, rank r's two chunks see {@code (r + 1)} and
+ * {@code (2cp - r)} chunks of keys, {@code (2cp + 1) / 4cp} of the dense scores on every rank (0.625 at cp 2).
  */
 public final class GatheredKvAttention implements AttentionKernel {
     private static final int SEQUENCE_DIM = 2;
@@ -28,6 +32,8 @@ public final class GatheredKvAttention implements AttentionKernel {
     private final AtomicLong reduceScatters = new AtomicLong();
     private final AtomicLong reducedElements = new AtomicLong();
     private final AtomicLong waitNanos = new AtomicLong();
+    private final AtomicLong denseScores = new AtomicLong();
+    private final AtomicLong attendedScores = new AtomicLong();
 
     /**
      * @param cp this rank's context-parallel group
@@ -46,7 +52,38 @@ public final class GatheredKvAttention implements AttentionKernel {
              Tensor all = ctx.cut(kv, gather(kv), this::reduceScatter);
              Tensor keys = all.narrow(1, 0, kvHeads);
              Tensor values = all.narrow(1, kvHeads, kvHeads)) {
-            return inner.attend(q, keys, values, ctx, layer);
+            long tq = q.size(SEQUENCE_DIM);
+            long tk = keys.size(SEQUENCE_DIM);
+            denseScores.addAndGet(tq * tk);
+            List<ForwardContext.QueryBlock> blocks = ctx.queryBlocks();
+            if (blocks.isEmpty()) {
+                attendedScores.addAndGet(tq * tk);
+                return inner.attend(q, keys, values, ctx, layer);
+            }
+            // each query chunk over only the keys it may see: the keys after a chunk's last query are masked for
+            // all of its queries, so their scores need not be computed (head-tail chunks keep the ranks balanced)
+            Tensor[] outs = new Tensor[blocks.size()];
+            try {
+                for (int i = 0; i < outs.length; i++) {
+                    ForwardContext.QueryBlock b = blocks.get(i);
+                    long n = b.keys().numel();
+                    attendedScores.addAndGet(b.length() * n);
+                    try (Tensor qb = q.narrow(SEQUENCE_DIM, b.start(), b.length());
+                         Tensor kb = n == tk ? new Tensor(keys) : keys.index_select(SEQUENCE_DIM, b.keys());
+                         Tensor vb = n == tk ? new Tensor(values) : values.index_select(SEQUENCE_DIM, b.keys())) {
+                        outs[i] = inner.attend(qb, kb, vb, ctx.forBlock(i), layer);
+                    }
+                }
+                try (TensorVector parts = new TensorVector(outs)) {
+                    return torch.cat(parts, SEQUENCE_DIM);
+                }
+            } finally {
+                for (Tensor o : outs) {
+                    if (o != null) {
+                        o.close();
+                    }
+                }
+            }
         }
     }
 
@@ -99,6 +136,19 @@ public final class GatheredKvAttention implements AttentionKernel {
      */
     public long collectiveMillis() {
         return waitNanos.get() / 1_000_000;
+    }
+
+    /**
+     * Attention scores (query x key pairs, per head and row) this rank's forwards computed so far, recomputes
+     * included: each query chunk against only the keys it may see.
+     */
+    public long attendedScores() {
+        return attendedScores.get();
+    }
+
+    /** The scores the same forwards would have computed against every gathered key (the dense count). */
+    public long denseScores() {
+        return denseScores.get();
     }
 
     /** Elements of the gradients reduce-scattered so far (fp32). */

@@ -18,7 +18,10 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The cut itself, with no ranks: what each cp rank holds, its mask, its targets and its label-token count. */
+/**
+ * The cut itself, with no ranks: what each cp rank holds, its mask (assembled from the chunks its attention runs
+ * in), its targets and its label-token count.
+ */
 class HeadTailSharderTest {
     /** Packed rows of a few documents of random lengths (none a multiple of anything), some labels -100. */
     private static List<PackedRow> rows(Random rnd, int count, int maxLen) {
@@ -63,6 +66,72 @@ class HeadTailSharderTest {
             out[i] = f[i] == 0;
         }
         return out;
+    }
+
+    /**
+     * The shard's [B, Tq, Tk] visibility (keys in the gathered order) assembled from the blocks its attention runs
+     * in: each block's mask placed at its queries and keys; the keys a block drops are hidden.
+     */
+    private static boolean[] visibility(ForwardContext ctx, int rows, int tq, int tk) {
+        List<ForwardContext.QueryBlock> blocks = ctx.queryBlocks();
+        assertThat(blocks).as("a head-tail shard attends chunk by chunk").hasSize(2);
+        boolean[] out = new boolean[rows * tq * tk];
+        for (int i = 0; i < blocks.size(); i++) {
+            ForwardContext.QueryBlock b = blocks.get(i);
+            long[] keys = longs(b.keys());
+            int len = (int) b.length();
+            boolean[] m = bools(ctx.forBlock(i).mask(0));
+            assertThat(m).hasSize(rows * len * keys.length);
+            for (int row = 0; row < rows; row++) {
+                for (int qi = 0; qi < len; qi++) {
+                    for (int kj = 0; kj < keys.length; kj++) {
+                        out[(row * tq + (int) b.start() + qi) * tk + (int) keys[kj]] = m[(row * len + qi) * keys.length
+                                + kj];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Each chunk attends over only the keys not after its last query: rank r's chunks r and 2cp-1-r see r+1 and
+     * 2cp-r chunks of keys, so every rank computes (2cp+1)/(4cp) of the dense scores (0.625 at cp 2), adjacent
+     * chunks of the middle ranks included.
+     */
+    @Test
+    void eachChunkAttendsOnlyTheKeysUpToItsEnd() {
+        ModelConfig config = StrategyTestKit.model(false);
+        for (int cp : new int[] {2, 3, 4}) {
+            int t = 2 * cp * 6;
+            int[] ids = new int[t];
+            int[] pos = new int[t];
+            int[] seg = new int[t];
+            for (int i = 0; i < t; i++) {
+                ids[i] = 1 + i;
+                pos[i] = i;
+                seg[i] = 1;
+            }
+            List<PackedRow> rows = List.of(new PackedRow(ids, ids.clone(), pos, seg));
+            for (int r = 0; r < cp; r++) {
+                try (MicroBatch mb = new HeadTailSharder(cp, r).shard(rows, 0, 0, 1, Device.cpu("test"));
+                     ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), mb.queryIndex(),
+                             mb.keyIndex(), mb.keySegments(), config, ScalarType.Float)) {
+                    List<ForwardContext.QueryBlock> blocks = ctx.queryBlocks();
+                    assertThat(blocks).hasSize(2);
+                    assertThat(blocks.get(0).start()).isZero();
+                    assertThat(blocks.get(0).length()).isEqualTo(6);
+                    assertThat(blocks.get(1).start()).isEqualTo(6);
+                    assertThat(blocks.get(1).length()).isEqualTo(6);
+                    assertThat(blocks.get(0).keys().numel()).as("cp %d rank %d chunk %d", cp, r, r)
+                            .isEqualTo(6L * (r + 1));
+                    assertThat(blocks.get(1).keys().numel()).as("cp %d rank %d chunk %d", cp, r, 2 * cp - 1 - r)
+                            .isEqualTo(6L * (2 * cp - r));
+                    long scores = 6 * (blocks.get(0).keys().numel() + blocks.get(1).keys().numel());
+                    assertThat((double) scores / ((t / cp) * t)).isEqualTo((2.0 * cp + 1) / (4.0 * cp));
+                }
+            }
+        }
     }
 
     @Test
@@ -143,10 +212,7 @@ class HeadTailSharderTest {
                     try (MicroBatch mb = new HeadTailSharder(cp, r).shard(rows, 0, 0, 1, Device.cpu("test"));
                          ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), mb.queryIndex(),
                                  mb.keyIndex(), mb.keySegments(), config, ScalarType.Float)) {
-                        Tensor m = ctx.mask(0);
-                        assertThat(new long[] {m.size(0), m.size(1), m.size(2), m.size(3)})
-                                .containsExactly(rows.size(), 1, q.length, t);
-                        boolean[] mine = bools(m);
+                        boolean[] mine = visibility(ctx, rows.size(), q.length, t);
                         for (int b = 0; b < rows.size(); b++) {
                             for (int i = 0; i < q.length; i++) {
                                 int visible = 0;
@@ -192,7 +258,7 @@ class HeadTailSharderTest {
             try (MicroBatch mb = new HeadTailSharder(2, r).shard(rows, 0, 0, 1, Device.cpu("test"));
                  ForwardContext ctx = new ForwardContext(mb.positionIds(), mb.segmentIds(), mb.queryIndex(),
                          mb.keyIndex(), mb.keySegments(), config, ScalarType.Float)) {
-                boolean[] m = bools(ctx.mask(0));
+                boolean[] m = visibility(ctx, 1, q.length, 48);
                 long[] p = longs(mb.positionIds());
                 for (int i = 0; i < q.length; i++) {
                     int g = (int) q[i];
