@@ -110,6 +110,18 @@ class LoraParityTest {
                 .tensorParallel(2).resumeAt(4).assertParity(dir.resolve("fsdp2-tp"), 4);
     }
 
+    /**
+     * Context parallel slices no weights: LoRA and QLoRA on cp 2 (each rank the whole adapter and base, its chunks
+     * of every row), and QLoRA on FSDP2 with the gathered base kept through backward (reshard_after_forward false).
+     */
+    @Test
+    void loraAndQloraUnderContextParallelMatchOneProcess(@TempDir Path dir) throws Exception {
+        new StrategyTestKit(Strategies::create, LORA).contextParallel(2).assertParity(dir.resolve("lora-cp"), 2);
+        new StrategyTestKit(Strategies::create, QLORA).contextParallel(2).assertParity(dir.resolve("qlora-cp"), 2);
+        new StrategyTestKit(Strategies::create, QLORA + Fsdp2ParityTest.fsdp("  reshard_after_forward: false\n"))
+                .assertParity(dir.resolve("qlora-fsdp2-keep"), 2);
+    }
+
     /** LoRA+ (B at 16 x lr, the embedding trained in full at its own rate) under ZeRO-3 and FSDP2. */
     @Test
     void loraPlusMatchesOneProcessUnderZeroThreeAndFsdp2(@TempDir Path dir) throws Exception {
