@@ -20,9 +20,10 @@ import java.util.Map;
  * reports, from the ranks themselves: peak resident set (VmHWM) and the activation part of it, the median step time,
  * tokens/s per rank, and under cp the key/value collectives counted as they ran. The activation part is a run's peak
  * RSS minus the peak RSS of the same run at 128 tokens (same model, optimizer, JVM and libraries: what does not
- * grow with the sequence); it is printed next to the prediction {@code A_cp = A_1 / cp + G}, G the gathered keys
- * and values and their grouped-query repeat that attention saves per layer
- * ({@code L x T x 2 x head_dim x (kv_heads + (1 - 1/cp) x heads) x 4 bytes}).
+ * grow with the sequence); it is printed next to the prediction {@code A_cp = A_1 / cp + G}, G what attention saves
+ * per layer beyond a 1/cp share: the gathered keys and values of the whole row and the copies of them the busiest
+ * rank's trimmed chunks select ({@code (2cp + 1) / 2cp} of the row), kv heads only (the CPU kernel shares them with
+ * the query heads): {@code L x T x (1 + (2cp + 1) / 2cp) x 2 x head_dim x kv_heads x 4 bytes}.
  */
 public final class ContextParallelBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -119,9 +120,12 @@ public final class ContextParallelBenchmark {
         }
     }
 
-    /** G in MiB: per layer the gathered keys and values (kv heads) and the repeat to every query head, fp32. */
+    /**
+     * G in MiB: per layer the gathered keys and values of the row (kv heads, fp32) and the busiest rank's trimmed
+     * copies of them ({@code (2cp + 1) / 2cp} of the row).
+     */
     static double gatheredMib(ModelConfig c, int tokens, int cp) {
-        double perToken = 2.0 * c.headDim() * (c.numKeyValueHeads() + (1 - 1.0 / cp) * c.numAttentionHeads()) * 4;
+        double perToken = 2.0 * c.headDim() * c.numKeyValueHeads() * 4 * (1 + (2.0 * cp + 1) / (2.0 * cp));
         return c.numHiddenLayers() * tokens * perToken / (1 << 20);
     }
 
