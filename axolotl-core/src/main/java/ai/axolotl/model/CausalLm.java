@@ -1,6 +1,7 @@
 package ai.axolotl.model;
 
 import ai.axolotl.runtime.Device;
+import ai.axolotl.runtime.HeldTensorBytes;
 import org.bytedeco.pytorch.Tensor;
 
 import java.util.List;
@@ -85,6 +86,18 @@ public interface CausalLm extends AutoCloseable {
      */
     default Map<String, Tensor> frozenParameters() {
         return Map.of();
+    }
+
+    /**
+     * Bytes of the frozen tensors the units read ({@link ModelUnit#frozenTensors()}) held now, read from their
+     * storages, each once: the whole frozen base on one process; what is left of it where a strategy frees parts.
+     */
+    default long frozenBytesHeld() {
+        HeldTensorBytes held = new HeldTensorBytes();
+        for (ModelUnit u : units()) {
+            u.frozenTensors().values().forEach(held::add);
+        }
+        return held.total();
     }
 
     /** Total number of parameter elements of the declared global shapes. */

@@ -149,8 +149,8 @@ public final class ForwardContext implements AutoCloseable {
         for (int b = 0; b < runs.size(); b++) {
             long[] sel = selections.get(b);
             Tensor keys;
-            try (Tensor host = Tensors.longs(sel, sel.length)) {
-                keys = host.to(queryIndex.device(), ScalarType.Long);
+            try (Tensor host = Tensors.longs(sel, sel.length); org.bytedeco.pytorch.Device d = queryIndex.device()) {
+                keys = host.to(d, ScalarType.Long);
             }
             blocks.add(new BlockState(new QueryBlock(runs.get(b)[0], runs.get(b)[1], keys), new LinkedHashMap<>()));
         }

@@ -8,10 +8,8 @@ import ai.axolotl.data.PackedRow;
 import ai.axolotl.model.DType;
 import ai.axolotl.model.HfModelWriter;
 import ai.axolotl.model.ModelConfig;
-import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
 import ai.axolotl.runtime.Device;
-import ai.axolotl.runtime.HeldTensorBytes;
 import org.bytedeco.pytorch.Tensor;
 
 import java.io.IOException;
@@ -186,15 +184,11 @@ public interface ShardingStrategy extends AutoCloseable {
     }
 
     /**
-     * Bytes of {@code model}'s frozen base this rank holds now (every unit's {@link ModelUnit#frozenTensors()}),
+     * Bytes of {@code model}'s frozen base this rank holds now (every unit's {@link ai.axolotl.model.ModelUnit#frozenTensors()}),
      * read from the storages: whole on one process and under DDP, this rank's shards under ZeRO-3 and FSDP2.
      */
     default long frozenBytesHeld(CausalLm model) {
-        HeldTensorBytes held = new HeldTensorBytes();
-        for (ModelUnit u : model.units()) {
-            u.frozenTensors().values().forEach(held::add);
-        }
-        return held.total();
+        return model.frozenBytesHeld();
     }
 
     /**

@@ -2,9 +2,7 @@ package ai.axolotl.sharding;
 
 import ai.axolotl.model.CausalLm;
 import ai.axolotl.config.OptimizerSettings;
-import ai.axolotl.model.ModelUnit;
 import ai.axolotl.model.WeightSink;
-import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.train.UnitHooks;
 import org.bytedeco.pytorch.Tensor;
 
@@ -56,11 +54,7 @@ public interface ParameterPlacement {
      * as the model holds them, plus whatever shards of them the layer keeps.
      */
     default long frozenBytesHeld() {
-        HeldTensorBytes held = new HeldTensorBytes();
-        for (ModelUnit u : model().units()) {
-            u.frozenTensors().values().forEach(held::add);
-        }
-        return held.total();
+        return model().frozenBytesHeld();
     }
 
     /** Bytes of model state this rank holds now: parameters, gradients, optimizer state. */

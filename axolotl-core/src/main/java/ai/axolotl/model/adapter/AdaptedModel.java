@@ -17,7 +17,6 @@ import ai.axolotl.model.DecoderModel;
 import ai.axolotl.model.quant.Nf4Projection;
 import ai.axolotl.model.quant.Nf4Tensor;
 import ai.axolotl.runtime.Device;
-import ai.axolotl.runtime.HeldTensorBytes;
 import ai.axolotl.runtime.Tensors;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
@@ -423,19 +422,6 @@ public final class AdaptedModel implements CausalLm {
     /** The frozen projections stored as NF4, by HF name (empty unless QLoRA). */
     public Map<String, Nf4Tensor> quantized() {
         return quantized;
-    }
-
-    /**
-     * Bytes of the frozen base held now, read from the storages ({@link HeldTensorBytes}): full-precision tensors
-     * plus the NF4 weights' codes and absmax. A strategy that shards the base holds part of it elsewhere: ask it
-     * ({@code ShardingStrategy.frozenBytesHeld}).
-     */
-    public long frozenBaseBytes() {
-        HeldTensorBytes held = new HeldTensorBytes();
-        for (ModelUnit u : units) {
-            u.frozenTensors().values().forEach(held::add);
-        }
-        return held.total();
     }
 
     @Override

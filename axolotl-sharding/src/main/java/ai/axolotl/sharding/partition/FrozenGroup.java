@@ -3,9 +3,7 @@ package ai.axolotl.sharding.partition;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.runtime.Tensors;
-import org.bytedeco.pytorch.DataPtr;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Storage;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -37,8 +35,7 @@ final class FrozenGroup implements GatheredTensor, AutoCloseable {
     private final int world;
     private final Tensor shard;
     private final Tensor flat;
-    private final long flatBytes;
-    private boolean allocated = true;
+    private final InPlaceStorage storage;
     private boolean present = true;
 
     /**
@@ -87,9 +84,7 @@ final class FrozenGroup implements GatheredTensor, AutoCloseable {
                 views.put(e.getKey(), t);
             }
         }
-        try (Storage s = flat.storage()) {
-            this.flatBytes = s.nbytes();
-        }
+        this.storage = new InPlaceStorage(flat);
         free();
     }
 
@@ -119,27 +114,19 @@ final class FrozenGroup implements GatheredTensor, AutoCloseable {
         return Collections.unmodifiableList(new ArrayList<>(offsets.keySet()));
     }
 
-    /** This rank's bytes. */
-    Tensor shard() {
-        return shard;
+    /** Bytes of this rank's part. */
+    long shardBytes() {
+        return shard.nbytes();
     }
 
     @Override
     public long heldGatheredBytes() {
-        try (Storage s = flat.storage()) {
-            return s.nbytes();
-        }
+        return storage.heldBytes();
     }
 
     @Override
     public CollectiveWork startGather(Collectives group) {
-        if (!allocated) {
-            try (Storage s = flat.storage(); DataPtr data = s.allocator()._allocate(flatBytes)) {
-                s.set_data_ptr_noswap(data);
-                s.set_nbytes(flatBytes);
-            }
-            allocated = true;
-        }
+        storage.allocate();
         return group.allGather(flat, shard);
     }
 
@@ -151,14 +138,7 @@ final class FrozenGroup implements GatheredTensor, AutoCloseable {
 
     @Override
     public void free() {
-        if (!allocated) {
-            return;
-        }
-        try (Storage s = flat.storage(); DataPtr none = new DataPtr()) {
-            s.set_data_ptr_noswap(none);
-            s.set_nbytes(0);
-        }
-        allocated = false;
+        storage.free();
         present = false;
     }
 

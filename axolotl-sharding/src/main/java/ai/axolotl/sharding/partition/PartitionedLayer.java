@@ -579,14 +579,11 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     /** The frozen tensors as the model holds them now (freed ones count nothing) plus this rank's frozen parts. */
     @Override
     public long frozenBytesHeld() {
-        HeldTensorBytes held = new HeldTensorBytes();
-        for (ModelUnit u : units) {
-            u.frozenTensors().values().forEach(held::add);
-        }
+        long shards = 0;
         for (FrozenGroup g : frozenGroups) {
-            held.add(g.shard());
+            shards += g.shardBytes();
         }
-        return held.total();
+        return model.frozenBytesHeld() + shards;
     }
 
     /** The frozen tensors partitioned over the shard group, by the name their unit gives them. */

@@ -3,9 +3,7 @@ package ai.axolotl.sharding.partition;
 import ai.axolotl.distributed.CollectiveWork;
 import ai.axolotl.distributed.Collectives;
 import ai.axolotl.runtime.Tensors;
-import org.bytedeco.pytorch.DataPtr;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Storage;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -36,8 +34,7 @@ public final class ShardedParameter implements GatheredTensor, AutoCloseable {
     private final Tensor flat;
     private final boolean keepFull;
     private final ScalarType gatherType;
-    private final long flatBytes;
-    private boolean allocated = true;
+    private final InPlaceStorage storage;
     private boolean present = true;
 
     /**
@@ -102,9 +99,7 @@ public final class ShardedParameter implements GatheredTensor, AutoCloseable {
                 param.set_data(view);
             }
         }
-        try (Storage s = flat.storage()) {
-            this.flatBytes = s.nbytes();
-        }
+        this.storage = new InPlaceStorage(flat);
         shard.requires_grad_(true);
         shard.mutable_grad().put(shardGrad);
         free();
@@ -195,9 +190,7 @@ public final class ShardedParameter implements GatheredTensor, AutoCloseable {
     /** Bytes the gathered parameter's storage holds now, read from the storage itself (0 while freed). */
     @Override
     public long heldGatheredBytes() {
-        try (Storage s = flat.storage()) {
-            return s.nbytes();
-        }
+        return storage.heldBytes();
     }
 
     /**
@@ -206,13 +199,7 @@ public final class ShardedParameter implements GatheredTensor, AutoCloseable {
      */
     @Override
     public CollectiveWork startGather(Collectives group) {
-        if (!allocated) {
-            try (Storage s = flat.storage(); DataPtr data = s.allocator()._allocate(flatBytes)) {
-                s.set_data_ptr_noswap(data);
-                s.set_nbytes(flatBytes);
-            }
-            allocated = true;
-        }
+        storage.allocate();
         try (Tensor master = shard.detach(); Tensor in = master.to(gatherType)) {
             return group.allGather(flat, in);
         }
@@ -232,14 +219,10 @@ public final class ShardedParameter implements GatheredTensor, AutoCloseable {
      */
     @Override
     public void free() {
-        if (keepFull || !allocated) {
+        if (keepFull || !storage.allocated()) {
             return;
         }
-        try (Storage s = flat.storage(); DataPtr none = new DataPtr()) {
-            s.set_data_ptr_noswap(none);
-            s.set_nbytes(0);
-        }
-        allocated = false;
+        storage.free();
         present = false;
     }
 
