@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,8 @@ public final class ForwardContext implements AutoCloseable {
     private final Map<Rope, Tensor[]> tables = new LinkedHashMap<>();
     private final ScalarType computeType;
     private final List<GraphCut> cuts;
-    private final List<BlockState> blocks = new ArrayList<>();
+    private final List<QueryBlock> blocks = new ArrayList<>();
+    private final List<Map<Integer, Tensor>> blockMasks = new ArrayList<>(); // per block, by key window
     private final ForwardContext parent;
     private Long dropoutSeed;
 
@@ -42,9 +44,6 @@ public final class ForwardContext implements AutoCloseable {
      * @param keys [n] int64 indices of its keys in the gathered order
      */
     public record QueryBlock(long start, long length, Tensor keys) {}
-
-    /** A block and its masks by key window. */
-    private record BlockState(QueryBlock block, Map<Integer, Tensor> masks) {}
 
     /** A view of {@code parent} whose masks are one block's (what {@link #forBlock} returns). */
     private ForwardContext(ForwardContext parent, Map<Integer, Tensor> blockMasks) {
@@ -87,9 +86,9 @@ public final class ForwardContext implements AutoCloseable {
         }
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             int window = config.window(layer);
-            for (BlockState b : blocks) {
-                b.masks().computeIfAbsent(window, w -> {
-                    QueryBlock qb = b.block();
+            for (int b = 0; b < blocks.size(); b++) {
+                QueryBlock qb = blocks.get(b);
+                blockMasks.get(b).computeIfAbsent(window, w -> {
                     try (Tensor qs = segmentIds.narrow(1, qb.start(), qb.length());
                          Tensor ks = (keySegments == null ? segmentIds : keySegments).index_select(1, qb.keys());
                          Tensor qi = queryIndex.narrow(1, qb.start(), qb.length());
@@ -152,7 +151,8 @@ public final class ForwardContext implements AutoCloseable {
             try (Tensor host = Tensors.longs(sel, sel.length); org.bytedeco.pytorch.Device d = queryIndex.device()) {
                 keys = host.to(d, ScalarType.Long);
             }
-            blocks.add(new BlockState(new QueryBlock(runs.get(b)[0], runs.get(b)[1], keys), new LinkedHashMap<>()));
+            blocks.add(new QueryBlock(runs.get(b)[0], runs.get(b)[1], keys));
+            blockMasks.add(new LinkedHashMap<>());
         }
     }
 
@@ -253,11 +253,7 @@ public final class ForwardContext implements AutoCloseable {
      * empty for a whole row or when no chunk can drop a key.
      */
     public List<QueryBlock> queryBlocks() {
-        List<QueryBlock> out = new ArrayList<>();
-        for (BlockState b : blocks) {
-            out.add(b.block());
-        }
-        return out;
+        return Collections.unmodifiableList(blocks);
     }
 
     /**
@@ -265,7 +261,7 @@ public final class ForwardContext implements AutoCloseable {
      * (the one-process mask restricted to the block's queries and keys). It records cuts here and needs no close.
      */
     public ForwardContext forBlock(int i) {
-        return new ForwardContext(this, blocks.get(i).masks());
+        return new ForwardContext(this, blockMasks.get(i));
     }
 
     /** [B, 1, T, head_dim] cosines of layer {@code layer}'s rotary angles. */
@@ -318,9 +314,11 @@ public final class ForwardContext implements AutoCloseable {
         if (parent != null) {
             return; // a block's view owns nothing
         }
-        for (BlockState b : blocks) {
-            b.block().keys().close();
-            b.masks().values().forEach(Tensor::close);
+        for (QueryBlock b : blocks) {
+            b.keys().close();
+        }
+        for (Map<Integer, Tensor> m : blockMasks) {
+            m.values().forEach(Tensor::close);
         }
         for (GraphCut c : takeCuts()) {
             c.source().close();

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,6 +56,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
     private final Map<String, ShardedParameter> sharded = new LinkedHashMap<>();
     private final Map<String, FrozenGroup> frozenGroupOf = new LinkedHashMap<>();
     private final List<FrozenGroup> frozenGroups = new ArrayList<>();
+    private final Map<ModelUnit, List<GatheredTensor>> gatheredByUnit = new IdentityHashMap<>();
     private ShardedOptimizer optimizer;
     private boolean placeholderRank;
     private GradientReducer reducer;
@@ -137,6 +139,9 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         if (plan.partitionParameters()) {
             partitionFrozen(threshold);
         }
+        for (ModelUnit unit : units) {
+            gatheredByUnit.put(unit, gatheredBy(unit));
+        }
     }
 
     /**
@@ -162,8 +167,17 @@ public abstract class PartitionedLayer implements DataParallelLayer {
         }
     }
 
-    /** What a unit reads that is gathered around it: its used parameters, then the groups of its frozen tensors. */
+    /** What a unit reads that is gathered around it (worked out once in setup, read by every hook). */
     private List<GatheredTensor> gathered(ModelUnit unit) {
+        List<GatheredTensor> g = gatheredByUnit.get(unit);
+        if (g == null) {
+            throw new IllegalStateException("unit " + unit.name() + " is not one of the model this layer set up");
+        }
+        return g;
+    }
+
+    /** A unit's used parameters, then the groups of its frozen tensors. */
+    private List<GatheredTensor> gatheredBy(ModelUnit unit) {
         List<GatheredTensor> out = new ArrayList<>();
         for (String name : unit.usedParameters().keySet()) {
             out.add(sharded.get(name));
@@ -174,7 +188,7 @@ public abstract class PartitionedLayer implements DataParallelLayer {
                 out.add(g);
             }
         }
-        return out;
+        return List.copyOf(out);
     }
 
     @Override
